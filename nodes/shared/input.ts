@@ -1,0 +1,62 @@
+import type { DoneFn, Node, NodeMessage, SendFn } from './types';
+import { toNhsError } from '../../lib/errors';
+
+/**
+ * Register an async input handler that always ends in exactly one `done()` / `done(err)`
+ * (DESIGN.md §3): an unhandled rejection would kill Node-RED, and a missing done() breaks
+ * Complete/Catch nodes. The handler returns what to send (or null for nothing); a thrown error
+ * becomes `done(err)` with an own `code` (`fallbackCode` when the error had none).
+ */
+export function onInput(
+  node: Node,
+  handler: (msg: NodeMessage, send: SendFn) => Promise<Parameters<SendFn>[0] | null | undefined | void>,
+  fallbackCode = 'NODE_ERROR',
+): void {
+  node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
+    let finished = false;
+    const finish = (err?: Error): void => {
+      if (finished) return;
+      finished = true;
+      if (err) done(err);
+      else done();
+    };
+    let p: Promise<unknown>;
+    try {
+      p = handler(msg, send);
+    } catch (e) {
+      finish(toNhsError(e, fallbackCode));
+      return;
+    }
+    p.then(
+      (out) => {
+        if (out !== null && out !== undefined) send(out as Parameters<SendFn>[0]);
+        finish();
+      },
+      (e: unknown) => finish(toNhsError(e, fallbackCode)),
+    );
+  });
+}
+
+/**
+ * Register a close handler that runs async cleanup and always calls `done` (even on failure),
+ * so a redeploy never hangs. Removing a node never deletes stored data (DESIGN.md §3).
+ */
+export function onClose(node: Node, cleanup: (removed: boolean) => Promise<void> | void): void {
+  node.on('close', (removed: boolean, done: () => void) => {
+    Promise.resolve()
+      .then(() => cleanup(removed))
+      .catch((e: unknown) => node.warn(`close: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(done);
+  });
+}
+
+/** Append one audit step to `msg.audit` (append-only, never rewritten; DESIGN.md §2). */
+export function appendAudit(
+  msg: NodeMessage,
+  step: { node: string; action: string; outcome: string; ref?: string },
+  now: () => Date = () => new Date(),
+): void {
+  const trail = Array.isArray(msg.audit) ? (msg.audit as unknown[]) : [];
+  trail.push({ at: now().toISOString(), ...step });
+  msg.audit = trail;
+}
