@@ -24,6 +24,21 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// Service tests read their server URLs from the environment; when unset, use the local default
+// servers if they answer (so a developer's `npm test` runs them too), else those tests skip.
+async function reachable(port) {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    const done = (ok) => { s.destroy(); resolve(ok); };
+    s.setTimeout(500, () => done(false));
+    s.on('connect', () => done(true));
+    s.on('error', () => done(false));
+  });
+}
+if (process.env.NHS_TEST_PG_URL === undefined && (await reachable(5432))) process.env.NHS_TEST_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+if (process.env.NHS_TEST_MQTT_URL === undefined && (await reachable(1883))) process.env.NHS_TEST_MQTT_URL = 'mqtt://127.0.0.1:1883';
+console.log(`PostgreSQL tests: ${process.env.NHS_TEST_PG_URL ? process.env.NHS_TEST_PG_URL.replace(/:[^:@/]*@/, ':***@') : 'skipped (no server)'}; MQTT tests: ${process.env.NHS_TEST_MQTT_URL ?? 'skipped (no broker)'}`);
 const concurrency = process.env.NHS_TEST_CONCURRENCY ?? '2';
 const tapDir = mkdtempSync(join(tmpdir(), 'nhs-test-'));
 const tapFile = join(tapDir, 'report.tap');
