@@ -309,4 +309,32 @@ export interface Store {
   transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch): Promise<QuarantineItem | undefined>;
   /** Update fields without a state change (notifiedAt, owner, editDiff). */
   patchQuarantine(id: string, patch: QuarantinePatch): Promise<QuarantineItem | undefined>;
+
+  /** Counters of the write path (group commit evidence for tests and the bench). */
+  stats?(): StoreStats;
+  /**
+   * Apply `retentionDays` now: delete processed messages and done outbox items last updated
+   * before the cut-off. Never touches open quarantine items, messages they reference, or audit.
+   * Also runs on open and hourly while `retentionDays > 0`.
+   */
+  prune?(now?: Date): Promise<PruneResult>;
+}
+
+/** Write-path counters since open. */
+export interface StoreStats {
+  /** Committed write transactions. */
+  commits: number;
+  /** Write operations settled successfully (appends, transitions, acks…). */
+  writes: number;
+  /** Write operations that rejected. */
+  failedWrites: number;
+  /** Largest number of writes sharing one transaction. */
+  maxBatch: number;
+  /** Batches re-run one write per transaction because one write failed the shared transaction. */
+  batchFallbacks: number;
+}
+
+export interface PruneResult {
+  messages: number;
+  outbox: number;
 }

@@ -1,0 +1,249 @@
+/**
+ * MLLP listener over `net` or `tls` (HL7 v2.5.1 Appendix C; TLS per IHE ITI TF-2 §3.2 "secure
+ * node" practice: optional mutual TLS with `requestCert` + `rejectUnauthorized`).
+ *
+ * Each connection gets its own {@link MllpDecoder}; each complete frame goes to `onFrame`, and the
+ * replies are written in the order the frames arrived on that connection even when a later reply
+ * is ready first (HL7 v2.5.1 Appendix C.4.3: the ACK answers the message before it).
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { NhsError, toNhsError } from '../errors';
+import { parseAllowList, type AllowList } from './allow-list';
+import { DEFAULT_MAX_FRAME_BYTES, MllpDecoder, encodeFrame } from './framing';
+
+export type LogFn = (level: 'debug' | 'info' | 'warn', text: string) => void;
+
+/** One accepted connection, as handlers and the response node see it. No socket leaks out. */
+export interface MllpSession {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** TLS in use; `authorized` says whether the client certificate verified against the CA. */
+  readonly secure: boolean;
+  readonly authorized: boolean;
+  readonly open: boolean;
+  /** Frames received so far on this connection. */
+  readonly received: number;
+  close(): void;
+}
+
+/**
+ * Called once per complete frame. Resolve the bytes (or latin1 text) to send back, or undefined
+ * to send nothing. A rejection closes the connection: the peer will time out and resend, which is
+ * the only honest answer when we cannot tell it whether the message was kept.
+ */
+export type FrameHandler = (frame: Buffer, session: MllpSession, seq: number) => Promise<Buffer | string | undefined> | Buffer | string | undefined;
+
+export interface MllpServerOptions {
+  port?: number;
+  host?: string;
+  /** Present → a TLS listener. Pass `requestCert: true, rejectUnauthorized: true, ca` for mutual TLS. */
+  tls?: tls.TlsOptions;
+  /** Refuse connections beyond this many (0 = no limit). Default 100. */
+  maxConnections?: number;
+  /** Close a connection with no traffic and no reply pending for this long (0 = never). */
+  idleTimeoutMs?: number;
+  /** Source addresses/CIDRs allowed to connect; empty = everyone. */
+  allow?: string | readonly string[];
+  maxFrameBytes?: number;
+  onFrame: FrameHandler;
+  log?: LogFn;
+  idGen?: () => string;
+}
+
+export interface MllpServerStats {
+  accepted: number;
+  refused: number;
+  frames: number;
+  junkBytes: number;
+  oversize: number;
+  /** Connections closed with a half-received frame. */
+  truncated: number;
+}
+
+class Session implements MllpSession {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly secure: boolean;
+  readonly authorized: boolean;
+  received = 0;
+  pending = 0;
+  open = true;
+  tail: Promise<void> = Promise.resolve();
+  readonly decoder: MllpDecoder;
+
+  constructor(readonly socket: net.Socket, id: string, maxFrameBytes: number) {
+    this.id = id;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    this.secure = socket instanceof tls.TLSSocket;
+    this.authorized = this.secure && (socket as tls.TLSSocket).authorized;
+    this.decoder = new MllpDecoder(maxFrameBytes);
+  }
+
+  close(): void {
+    this.open = false;
+    this.socket.destroy();
+  }
+}
+
+/** An MLLP listener. Emits `connection` / `disconnect` (MllpSession) and `listening`. */
+export class MllpServer extends EventEmitter {
+  readonly stats: MllpServerStats = { accepted: 0, refused: 0, frames: 0, junkBytes: 0, oversize: 0, truncated: 0 };
+  private readonly server: net.Server;
+  private readonly sessions = new Map<string, Session>();
+  private readonly allow: AllowList;
+  private readonly log: LogFn;
+  private readonly maxConnections: number;
+  private readonly maxFrameBytes: number;
+  private readonly idGen: () => string;
+  private closing = false;
+
+  constructor(private readonly opts: MllpServerOptions) {
+    super();
+    this.allow = parseAllowList(opts.allow);
+    this.log = opts.log ?? (() => undefined);
+    this.maxConnections = opts.maxConnections ?? 100;
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.idGen = opts.idGen ?? randomUUID;
+    if (opts.tls) {
+      const s = tls.createServer(opts.tls, (sock) => this.accept(sock));
+      // Handshake failures (bad client certificate, plain TCP on a TLS port) are the peer's problem.
+      s.on('tlsClientError', (e) => this.log('warn', `mllp: TLS handshake refused (${(e as NodeJS.ErrnoException).code ?? e.message})`));
+      this.server = s;
+    } else {
+      this.server = net.createServer((sock) => this.accept(sock));
+    }
+    // Gate before the TLS handshake, on the raw socket, so refused peers cost nothing.
+    this.server.prependListener('connection', (sock: net.Socket) => this.gate(sock));
+    this.server.on('error', (e) => this.emit('error', e));
+  }
+
+  /** Bind; resolves the bound address (use port 0 in tests). Rejects `MLLP_LISTEN_FAILED`. */
+  listen(): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onErr = (e: Error): void => reject(new NhsError('MLLP_LISTEN_FAILED', `mllp: cannot listen on port ${this.opts.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }));
+      this.server.once('error', onErr);
+      this.server.listen({ port: this.opts.port ?? 0, host: this.opts.host || undefined }, () => {
+        this.server.off('error', onErr);
+        resolve(this.server.address() as net.AddressInfo);
+        this.emit('listening');
+      });
+    });
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  get connections(): number {
+    return this.sessions.size;
+  }
+
+  /** The live session with this id, if its connection is still open. */
+  session(id: string): MllpSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Stop accepting, drop every connection, resolve when the port is free (safe to call twice). */
+  close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.sessions.values()) s.close();
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      this.server.close(() => resolve());
+    });
+  }
+
+  private gate(sock: net.Socket): void {
+    const addr = sock.remoteAddress;
+    let why: string | undefined;
+    if (this.closing) why = 'closing';
+    else if (!this.allow.allows(addr)) why = 'source address not in allow-list';
+    else if (this.maxConnections > 0 && this.sessions.size >= this.maxConnections) why = `max connections (${this.maxConnections}) reached`;
+    if (why) {
+      this.stats.refused++;
+      this.log('warn', `mllp: connection from ${addr ?? '?'} refused: ${why}`);
+      sock.destroy();
+    }
+  }
+
+  private accept(sock: net.Socket): void {
+    if (sock.destroyed) return;
+    const s = new Session(sock, this.idGen(), this.maxFrameBytes);
+    this.sessions.set(s.id, s);
+    this.stats.accepted++;
+    sock.setNoDelay(true);
+    if (this.opts.idleTimeoutMs) {
+      sock.setTimeout(this.opts.idleTimeoutMs, () => {
+        if (s.pending > 0) return;
+        this.log('info', `mllp: closing idle connection ${s.id}`);
+        s.close();
+      });
+    }
+    sock.on('data', (chunk: Buffer) => this.onData(s, chunk));
+    sock.on('error', (e: NodeJS.ErrnoException) => this.log('debug', `mllp: connection ${s.id} error ${e.code ?? e.message}`));
+    sock.on('close', () => {
+      s.open = false;
+      if (s.decoder.partial) {
+        this.stats.truncated++;
+        this.log('warn', `mllp: connection ${s.id} closed mid-frame (${s.decoder.bufferedBytes} bytes dropped, never ACKed)`);
+      }
+      s.decoder.reset();
+      this.sessions.delete(s.id);
+      this.emit('disconnect', s);
+    });
+    this.emit('connection', s);
+  }
+
+  private onData(s: Session, chunk: Buffer): void {
+    let frames: Buffer[];
+    const junkBefore = s.decoder.stats.junkBytes;
+    try {
+      frames = s.decoder.push(chunk);
+    } catch (e) {
+      this.stats.oversize++;
+      const err = toNhsError(e, 'MLLP_FRAME_ERROR');
+      this.log('warn', `mllp: closing connection ${s.id} from ${s.remoteAddress}: ${err.message}`);
+      s.close();
+      return;
+    }
+    const junk = s.decoder.stats.junkBytes - junkBefore;
+    if (junk > 0) {
+      this.stats.junkBytes += junk;
+      this.log('debug', `mllp: ${junk} bytes outside any frame discarded on ${s.id}`);
+    }
+    for (const f of frames) this.dispatch(s, f);
+  }
+
+  private dispatch(s: Session, frame: Buffer): void {
+    const seq = ++s.received;
+    this.stats.frames++;
+    s.pending++;
+    let reply: Promise<Buffer | string | undefined>;
+    try {
+      reply = Promise.resolve(this.opts.onFrame(frame, s, seq));
+    } catch (e) {
+      reply = Promise.reject(e as Error);
+    }
+    // Chain on the previous reply so ACKs leave in arrival order.
+    s.tail = s.tail.then(() => reply).then(
+      (r) => {
+        s.pending--;
+        if (r !== undefined && s.open) s.socket.write(encodeFrame(r));
+      },
+      (e: unknown) => {
+        s.pending--;
+        this.log('warn', `mllp: no reply for frame ${seq} on ${s.id} (${toNhsError(e, 'MLLP_HANDLER_FAILED').code}); closing connection`);
+        s.close();
+      },
+    );
+  }
+}
