@@ -68,13 +68,15 @@ function scan(s: string, maxDepth: number): JsonProblem[] {
   let i = 0;
   let line = 1;
   let rootType = '';
+  let lastKey = '';
   const n = s.length;
   const path = (): string => {
     let p = rootType;
     for (let k = 1; k < stack.length; k++) {
       const f = stack[k]!;
+      if (stack[k - 1]!.kind === 'arr') continue; // an array item: the index is already written
       p += (p ? '.' : '') + f.name;
-      if (f.kind === 'arr') p += `[${Math.max(0, stack[k]!.index)}]`;
+      if (f.kind === 'arr') p += `[${Math.max(0, f.index)}]`;
     }
     return p;
   };
@@ -135,8 +137,8 @@ function scan(s: string, maxDepth: number): JsonProblem[] {
           return out;
         }
         const parent = stack[stack.length - 1];
-        const name = parent ? (parent.kind === 'obj' ? parent.name : parent.name) : '';
-        stack.push(c === 123 ? { kind: 'obj', keys: new Set(), name: parent?.kind === 'obj' ? lastKey : name, index: -1 } : { kind: 'arr', name: parent?.kind === 'obj' ? lastKey : name, index: -1 });
+        const name = parent?.kind === 'obj' ? lastKey : '';
+        stack.push(c === 123 ? { kind: 'obj', keys: new Set(), name, index: -1 } : { kind: 'arr', name, index: -1 });
         i++;
         if (!skip()) return fatal('unterminated comment');
         if (c === 123) {
@@ -173,7 +175,7 @@ function scan(s: string, maxDepth: number): JsonProblem[] {
       i++;
       if (!skip()) return fatal('unterminated comment');
       if (s.charCodeAt(i) === close) {
-        add(top.kind === 'obj' ? 'JSON_COMMA_EXTRA' : 'JSON_COMMA_EXTRA', `There is an extra comma at the end of the ${top.kind === 'obj' ? 'Object' : 'Array'} in the JSON`);
+        add('JSON_COMMA_EXTRA', `There is an extra comma at the end of the ${top.kind === 'obj' ? 'Object' : 'Array'} in the JSON`);
         i++; stack.pop(); continue;
       }
       if (top.kind === 'obj') { if (!readKey()) return out; } else { top.index++; expectValue = true; }
@@ -204,9 +206,6 @@ function scan(s: string, maxDepth: number): JsonProblem[] {
     return true;
   }
 }
-// Tracks the most recent key read by scan(); module-level so readKey (a hoisted inner function)
-// and the main loop share it without a closure allocation per key.
-let lastKey = '';
 
 function safeUnescape(raw: string): string {
   try { return JSON.parse(`"${raw}"`) as string; } catch { return raw; }

@@ -233,6 +233,8 @@ export class MllpServer extends EventEmitter {
     } catch (e) {
       reply = Promise.reject(e as Error);
     }
+    // Mark handled now: it may settle long before the replies queued ahead of it.
+    reply.catch(() => undefined);
     // Chain on the previous reply so ACKs leave in arrival order.
     s.tail = s.tail.then(() => reply).then(
       (r) => {

@@ -9,8 +9,7 @@
  *   const out = h.next('helperId');    // promise of the next msg arriving at a helper node
  */
 import { after, afterEach, before } from 'node:test';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const helper = require('node-red-node-test-helper') as any;
+const helper: any = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
 export interface Harness {

@@ -1,0 +1,99 @@
+/**
+ * HL7 v2 escape sequences (HL7 v2.5.1 Chapter 2, 2.7 "Use of escape sequences in text fields";
+ * `\P\` truncation from v2.7). Decoding turns the delimiter escapes `\F\ \S\ \T\ \R\ \E\` (and
+ * `\P\` when the message declares a truncation character) and hex data `\Xhh..\` into text.
+ * Formatting and character-set escapes (`\H\ \N\ \.br\ \.sp\ \Cxxyy\ \Mxxyyzz\ \Zxx\` …) mean
+ * something to a display, not to text, so they are kept as-is; encoding leaves them intact too,
+ * so `encode(decode(x)) === x` for well-formed field text.
+ */
+import type { Delimiters } from './delimiters';
+
+/** Recognised escapes that are not delimiters: kept verbatim by decode and encode. */
+const KEPT = /^(H|N|\.(br|sp\d*|fi|nf|in[+-]?\d*|ti[+-]?\d*|sk[+-]?\d*|ce)|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4}([0-9A-Fa-f]{2})?|Z[^\\]*)$/;
+
+/** Bytes of `\Xhh..\`: UTF-8 when they form valid UTF-8, else ISO-8859-1 (one char per byte). */
+function hexText(hex: string): string | undefined {
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9A-Fa-f]+$/.test(hex)) return undefined;
+  const bytes = Buffer.from(hex, 'hex');
+  const utf8 = bytes.toString('utf8');
+  return utf8.includes('\uFFFD') ? bytes.toString('latin1') : utf8;
+}
+
+/** Decode escape sequences in one leaf value. Unterminated or unknown escapes stay literal. */
+export function unescapeHl7(value: string, d: Delimiters): string {
+  const e = d.escape;
+  let i = value.indexOf(e);
+  if (i < 0) return value;
+  let out = '';
+  let from = 0;
+  while (i >= 0) {
+    const end = value.indexOf(e, i + 1);
+    if (end < 0) break;
+    const body = value.slice(i + 1, end);
+    let rep: string | undefined;
+    switch (body) {
+      case 'F': rep = d.field; break;
+      case 'S': rep = d.component; break;
+      case 'T': rep = d.subcomponent; break;
+      case 'R': rep = d.repetition; break;
+      case 'E': rep = d.escape; break;
+      case 'P': rep = d.truncation; break;
+      default:
+        if (body.charCodeAt(0) === 88 /* X */) rep = hexText(body.slice(1));
+    }
+    if (rep === undefined) {
+      // Not ours to decode (formatting escape, or junk): keep text up to the closing escape char
+      // as-is, and resume after it only if it was a recognised sequence; otherwise resume at it so
+      // a stray escape char does not swallow the next real sequence.
+      if (KEPT.test(body)) {
+        out += value.slice(from, end + 1);
+        from = end + 1;
+        i = value.indexOf(e, from);
+      } else {
+        out += value.slice(from, i + 1);
+        from = i + 1;
+        i = end;
+      }
+      continue;
+    }
+    out += value.slice(from, i) + rep;
+    from = end + 1;
+    i = value.indexOf(e, from);
+  }
+  return out + value.slice(from);
+}
+
+/**
+ * Encode text for one leaf value: delimiters become escapes, CR/LF become `\X0D\`/`\X0A\` (a raw
+ * CR would end the segment). Recognised formatting escapes already in the text are kept.
+ */
+export function escapeHl7(value: string, d: Delimiters): string {
+  let plain = true;
+  for (let k = 0; k < value.length; k++) {
+    const c = value[k];
+    if (c === d.escape || c === d.field || c === d.component || c === d.repetition || c === d.subcomponent || c === d.truncation || c === '\r' || c === '\n') { plain = false; break; }
+  }
+  if (plain) return value;
+  const e = d.escape;
+  let out = '';
+  for (let k = 0; k < value.length; k++) {
+    const c = value[k] as string;
+    if (c === e) {
+      const end = value.indexOf(e, k + 1);
+      if (end > k && KEPT.test(value.slice(k + 1, end))) {
+        out += value.slice(k, end + 1);
+        k = end;
+        continue;
+      }
+      out += `${e}E${e}`;
+    } else if (c === d.field) out += `${e}F${e}`;
+    else if (c === d.component) out += `${e}S${e}`;
+    else if (c === d.subcomponent) out += `${e}T${e}`;
+    else if (c === d.repetition) out += `${e}R${e}`;
+    else if (d.truncation !== undefined && c === d.truncation) out += `${e}P${e}`;
+    else if (c === '\r') out += `${e}X0D${e}`;
+    else if (c === '\n') out += `${e}X0A${e}`;
+    else out += c;
+  }
+  return out;
+}
