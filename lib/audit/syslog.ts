@@ -105,9 +105,9 @@ export class SyslogTlsClient {
         s.on('close', () => { if (this.socket === s) this.socket = null; });
         resolve(s);
       });
-      s.once('error', (e) => {
+      s.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new NhsError('SYSLOG_UNAVAILABLE', `syslog collector unreachable: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }));
+        reject(new NhsError('SYSLOG_UNAVAILABLE', `syslog collector unreachable: ${e.code ?? e.message}`, { cause: e }));
       });
     }).finally(() => { this.connecting = null; });
     return this.connecting;

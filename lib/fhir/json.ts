@@ -24,6 +24,8 @@ export interface JsonReadOptions {
   maxBytes?: number;
   /** Deepest accepted nesting of objects/arrays (default 256). */
   maxDepth?: number;
+  /** Accept `//` and block comments (the reference validator's allow-comments option). */
+  allowComments?: boolean;
 }
 
 export type JsonReadResult =
@@ -45,7 +47,15 @@ export function readJson(input: string | Buffer, opts: JsonReadOptions = {}): Js
   }
   let text = typeof input === 'string' ? input : input.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const problems = scan(text, maxDepth);
+  const comments: [number, number][] = [];
+  let problems = scan(text, maxDepth, comments);
+  if (opts.allowComments && comments.length) {
+    problems = problems.filter((p) => p.messageId !== 'JSON_COMMENTS_NOT_ALLOWED');
+    // Blank the comments out (same length, newlines kept) so JSON.parse sees plain JSON.
+    let out = ''; let from = 0;
+    for (const [a, b] of comments) { out += text.slice(from, a) + text.slice(a, b).replace(/[^\n]/g, ' '); from = b; }
+    text = out + text.slice(from);
+  }
   if (problems.some((p) => p.severity === 'fatal')) return { ok: false, problems };
   if (problems.length) return { ok: false, problems };
   try {
@@ -62,7 +72,7 @@ function isWs(c: number): boolean { return c === 32 || c === 10 || c === 13 || c
  * Iterative structural scan. Stops at the first fatal problem; collects non-fatal ones
  * (comments, extra commas, duplicate keys) so a person sees all of them at once.
  */
-function scan(s: string, maxDepth: number): JsonProblem[] {
+function scan(s: string, maxDepth: number, comments: [number, number][]): JsonProblem[] {
   const out: JsonProblem[] = [];
   const stack: Frame[] = [];
   let i = 0;
@@ -91,6 +101,7 @@ function scan(s: string, maxDepth: number): JsonProblem[] {
       while (i < n && isWs(s.charCodeAt(i))) { if (s.charCodeAt(i) === 10) line++; i++; }
       if (s.charCodeAt(i) === 47 /* / */ && (s.charCodeAt(i + 1) === 47 || s.charCodeAt(i + 1) === 42)) {
         add('JSON_COMMENTS_NOT_ALLOWED', 'Comments are not allowed in JSON');
+        const start = i;
         if (s.charCodeAt(i + 1) === 47) { while (i < n && s.charCodeAt(i) !== 10) i++; }
         else {
           const end = s.indexOf('*/', i + 2);
@@ -98,6 +109,7 @@ function scan(s: string, maxDepth: number): JsonProblem[] {
           for (let k = i; k < end; k++) if (s.charCodeAt(k) === 10) line++;
           i = end + 2;
         }
+        comments.push([start, i]);
         continue;
       }
       return true;

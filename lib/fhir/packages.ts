@@ -33,6 +33,9 @@ export interface LoadOptions {
   cacheDir?: string;
 }
 
+/** A canonical url a loaded profile uses that no loaded package defines. */
+export interface UnresolvedReference { url: string; kind: 'baseDefinition' | 'profile' | 'valueSet'; from: string }
+
 /** One entry of the list the editor shows. */
 export interface ProfileInfo { url: string; name: string; type: string; package: string }
 
@@ -283,6 +286,30 @@ export class FhirPackages {
   /** Dependencies named by loaded packages that were not found anywhere. */
   missing(): MissingDependency[] {
     return this.missingDeps.map((m) => ({ ...m }));
+  }
+
+  /**
+   * Canonical references from the loaded non-core profiles (base definitions, type profiles,
+   * bound ValueSets) that no loaded package defines: what a user must add, e.g. UK Core STU3's
+   * R5 cross-version extensions. Binding and profile URLs may carry `|version`.
+   */
+  unresolved(): UnresolvedReference[] {
+    const out = new Map<string, UnresolvedReference>();
+    const note = (url: string | undefined, kind: UnresolvedReference['kind'], from: string): void => {
+      if (!url || out.has(url) || this.resolve(url)) return;
+      out.set(url, { url, kind, from });
+    };
+    for (const list of this.byUrl.values()) {
+      const e = list[0]!;
+      const sd = e.res as StructureDefinition;
+      if (sd.resourceType !== 'StructureDefinition' || e.pkg === CORE_PACKAGE) continue;
+      note(sd.baseDefinition, 'baseDefinition', sd.url);
+      for (const el of sd.differential?.element ?? []) {
+        for (const t of el.type ?? []) for (const pr of t.profile ?? []) note(pr, 'profile', sd.url);
+        note(el.binding?.valueSet, 'valueSet', sd.url);
+      }
+    }
+    return [...out.values()].sort((a, b) => a.url.localeCompare(b.url));
   }
 
   /** Every canonical resource of one type from non-core packages (e.g. all UK Core ValueSets). */

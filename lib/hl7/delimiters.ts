@@ -49,7 +49,7 @@ export function delimitersFrom(fieldSep: string, encoding: string): Delimiters |
     escape: encoding[2] as string,
     subcomponent: encoding[3] as string,
   };
-  if (encoding.length === 5) d.truncation = encoding[4] as string;
+  if (encoding.length === 5) d.truncation = encoding[4];
   return d;
 }
 

@@ -4,3 +4,6 @@ export { MllpServer, type MllpServerOptions, type MllpSession, type FrameHandler
 export { MllpClient, type MllpClientOptions, type MllpClientStats } from './client';
 export { parseAllowList, normaliseAddress, type AllowList } from './allow-list';
 export { backoffDelay, type BackoffOptions } from './backoff';
+export { mllpReceiver, type AckPolicy, type Received, type ReceiverOptions } from './receiver';
+export { OutboxSender, readAck, type DeliveryListener, type NegativeAckPolicy, type OutboxSenderOptions, type OutboxSenderStats } from './outbox-sender';
+export { expectReply, pendingReply, isSessionOpen, sessionOpened, sessionClosed, dropSession, type PendingReply } from './replies';

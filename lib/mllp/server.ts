@@ -120,7 +120,11 @@ export class MllpServer extends EventEmitter {
     }
     // Gate before the TLS handshake, on the raw socket, so refused peers cost nothing.
     this.server.prependListener('connection', (sock: net.Socket) => this.gate(sock));
-    this.server.on('error', (e) => this.emit('error', e));
+    // Runtime server errors go to listeners when there are any; never an uncaught 'error'.
+    this.server.on('error', (e) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+      else this.log('warn', `mllp: listener error ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+    });
   }
 
   /** Bind; resolves the bound address (use port 0 in tests). Rejects `MLLP_LISTEN_FAILED`. */
@@ -182,8 +186,14 @@ export class MllpServer extends EventEmitter {
     this.stats.accepted++;
     sock.setNoDelay(true);
     if (this.opts.idleTimeoutMs) {
-      sock.setTimeout(this.opts.idleTimeoutMs, () => {
-        if (s.pending > 0) return;
+      const idleMs = this.opts.idleTimeoutMs;
+      sock.setTimeout(idleMs);
+      sock.on('timeout', () => {
+        // Waiting on our own reply is not idleness: look again later.
+        if (s.pending > 0) {
+          sock.setTimeout(idleMs);
+          return;
+        }
         this.log('info', `mllp: closing idle connection ${s.id}`);
         s.close();
       });
@@ -231,7 +241,7 @@ export class MllpServer extends EventEmitter {
     try {
       reply = Promise.resolve(this.opts.onFrame(frame, s, seq));
     } catch (e) {
-      reply = Promise.reject(e as Error);
+      reply = Promise.reject(e);
     }
     // Mark handled now: it may settle long before the replies queued ahead of it.
     reply.catch(() => undefined);

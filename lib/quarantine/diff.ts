@@ -77,7 +77,7 @@ function editScript(a: string[], b: string[], maxCells = 4_000_000): LineDiff['o
     let j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && am[i] === bm[j]) { push(['=', 1]); i++; j++; }
-      else if (j < m && (i >= n || (lcs[i * w + j + 1] ?? 0) >= (lcs[(i + 1) * w + j] ?? 0))) { push(['+', [bm[j] ?? '']]); j++; }
+      else if (j < m && (i >= n || (lcs[i * w + j + 1] ?? 0) > (lcs[(i + 1) * w + j] ?? 0))) { push(['+', [bm[j] ?? '']]); j++; }
       else { push(['-', 1]); i++; }
     }
   }

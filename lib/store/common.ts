@@ -97,12 +97,10 @@ function optIso(v: unknown, name: string): string | null {
 }
 
 function toBuffer(v: unknown, name: string, max: number): Buffer {
-  let b: Buffer;
-  if (Buffer.isBuffer(v)) b = v;
-  else if (v instanceof Uint8Array) b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  else throw invalid(`${name} must be a Buffer`);
-  if (b.length > max) throw tooLarge(name, b.length, max);
-  return b;
+  if (!(v instanceof Uint8Array)) throw invalid(`${name} must be a Buffer`);
+  if (v.byteLength > max) throw tooLarge(name, v.byteLength, max);
+  // A copy: the caller may reuse its buffer before the group commit runs.
+  return Buffer.from(v);
 }
 function tooLarge(name: string, size: number, max: number): NhsError {
   return new NhsError('STORE_RECORD_TOO_LARGE', `${name} is ${size} bytes, limit ${max}`, { detail: { size, max } });
@@ -127,7 +125,7 @@ function jsonText(v: unknown, name: string, max: number, allowNull: boolean): st
 }
 function parseJson(text: unknown): Record<string, unknown> | null {
   if (text === null || text === undefined) return null;
-  return JSON.parse(String(text)) as Record<string, unknown>;
+  return JSON.parse(typeof text === 'string' ? text : (text as Buffer).toString('utf8')) as Record<string, unknown>;
 }
 
 const MESSAGE_STATUSES: readonly MessageStatus[] = ['received', 'processed', 'errored'];
@@ -369,8 +367,9 @@ export function whereSql(w: Where): string {
 // ---------------------------------------------------------------------------------------------
 
 type Row = Record<string, unknown>;
-const s = (v: unknown): string => String(v);
-const sn = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+/** Columns are TEXT or numbers; anything else is a corrupted row and shows as such. */
+const s = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? v.toString() : JSON.stringify(v));
+const sn = (v: unknown): string | null => (v === null || v === undefined ? null : s(v));
 const n = (v: unknown): number => Number(v);
 const buf = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
 

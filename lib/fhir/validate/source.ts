@@ -102,12 +102,20 @@ function entries(file: string): Json[] {
 
 /** Source that asks `primary` first and falls back to R4 core; lookups never throw. */
 export function withCore(primary: PackageSource | undefined): PackageSource {
-  const base = r4Core();
-  if (!primary || primary === base) return base;
+  if (!primary || primary instanceof R4Core) return primary ?? r4Core();
   const ask = <T>(f: () => T | undefined): T | undefined => { try { return f(); } catch { return undefined; } };
+  // FhirPackages already carries R4 core: only a source without it makes us load ours (lazily).
+  const coreCovered = !!ask(() => primary.structureDefinition('Patient'));
+  if (coreCovered) {
+    return {
+      structureDefinition: (u) => ask(() => primary.structureDefinition(u)),
+      valueSet: (u) => ask(() => primary.valueSet(u)),
+      codeSystem: (u) => ask(() => primary.codeSystem(u)),
+    };
+  }
   return {
-    structureDefinition: (u) => ask(() => primary.structureDefinition(u)) ?? base.structureDefinition(u),
-    valueSet: (u) => ask(() => primary.valueSet(u)) ?? base.valueSet(u),
-    codeSystem: (u) => ask(() => primary.codeSystem(u)) ?? base.codeSystem(u),
+    structureDefinition: (u) => ask(() => primary.structureDefinition(u)) ?? r4Core().structureDefinition(u),
+    valueSet: (u) => ask(() => primary.valueSet(u)) ?? r4Core().valueSet(u),
+    codeSystem: (u) => ask(() => primary.codeSystem(u)) ?? r4Core().codeSystem(u),
   };
 }

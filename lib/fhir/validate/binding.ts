@@ -1,0 +1,89 @@
+/**
+ * Terminology checks (FHIR R4 ElementDefinition.binding, §4.1 "Using Codes"): required bindings
+ * are errors, extensible ones warnings, preferred/example are not checked. Codes from systems we
+ * cannot enumerate locally (SNOMED CT, LOINC, …) are reported by strictness, never as an error
+ * unless `terminology: 'strict'`. Codings are also checked against CodeSystems we hold completely.
+ */
+import type { IssueSeverity } from '../../outcome';
+import type { ENode } from './compile';
+import type { Run } from './context';
+import { plausibleSctId } from './snomed';
+
+export const SNOMED_CT = 'http://snomed.info/sct';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Severity for "cannot tell" under the configured strictness. */
+function unknownSeverity(run: Run, strength: string): IssueSeverity | undefined {
+  const t = run.engine.opts.terminology;
+  if (t === 'strict') return strength === 'required' ? 'error' : 'warning';
+  return 'information'; // lenient: say the code was not checked, never fail on it
+}
+
+export function checkBinding(run: Run, node: ENode, type: string, v: unknown, path: string): void {
+  const b = node.binding;
+  if (!b || run.engine.opts.terminology === 'off') return;
+  if (b.strength !== 'required' && b.strength !== 'extensible') return;
+  const exp = run.engine.expander;
+  const lenientNhs = run.engine.opts.nhsNumberVerificationLenient && /NHSNumberVerificationStatus/i.test(b.valueSet);
+  const failSeverity: IssueSeverity = lenientNhs ? 'information' : b.strength === 'required' ? 'error' : 'warning';
+  const vs = b.valueSet;
+  if (type === 'code') {
+    if (typeof v !== 'string') return;
+    const r = exp.check(vs, undefined, v);
+    if (r === 'not-in-vs') run.add(failSeverity, 'code-invalid', `The value provided ('${v.slice(0, 64)}') was not found in the value set '${vs}', and a code is ${b.strength === 'required' ? 'required' : 'recommended'} from this value set`, path, 'Terminology_TX_NoValid_1_CC');
+    else if (r === 'unknown') { const s = unknownSeverity(run, b.strength); if (s) run.add(s, 'code-invalid', `The code could not be checked against the value set '${vs}' locally`, path, 'Terminology_TX_NoValid_Unknown'); }
+    return;
+  }
+  if (!isObj(v)) return;
+  let codings: Obj[];
+  if (type === 'Coding') codings = [v];
+  else if (type === 'CodeableConcept') codings = Array.isArray(v.coding) ? v.coding.filter(isObj) : [];
+  else return; // Quantity/string bindings need UCUM or free text rules not implemented locally
+  const withCode = codings.filter((c) => typeof c.code === 'string');
+  if (withCode.length === 0) return;
+  let unknown = false;
+  for (const c of withCode) {
+    const r = exp.check(vs, typeof c.system === 'string' ? c.system : undefined, c.code as string);
+    if (r === 'ok') return;
+    if (r === 'unknown') unknown = true;
+  }
+  if (unknown) {
+    const s = unknownSeverity(run, b.strength);
+    if (s) run.add(s, 'code-invalid', `The code(s) could not be checked against the value set '${vs}' locally`, path, 'Terminology_TX_NoValid_Unknown');
+    return;
+  }
+  run.add(failSeverity, 'code-invalid', type === 'Coding'
+    ? `The Coding provided is not in the value set '${vs}', and a code ${b.strength === 'required' ? 'is required' : 'should come'} from this value set`
+    : `None of the codings provided are in the value set '${vs}', and a coding ${b.strength === 'required' ? 'is required' : 'should come'} from this value set`,
+  path, type === 'Coding' ? 'Terminology_TX_NoValid_12' : 'Terminology_TX_NoValid_2_CC');
+}
+
+/** Coding rules that hold without a binding: absolute system, not a ValueSet URL, code known to a complete local CodeSystem. */
+export function checkCoding(run: Run, c: Obj, path: string): void {
+  const system = c.system;
+  if (typeof system !== 'string') {
+    if (typeof c.code === 'string') run.add('warning', 'invalid', 'A code with no system has no defined meaning, and it cannot be validated. A system should be provided', path, 'Terminology_TX_NoSystem');
+    return;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(system)) {
+    run.add('error', 'invalid', 'Coding.system must be an absolute reference, not a local reference', `${path}.system`, 'Terminology_TX_System_Relative');
+    return;
+  }
+  if (run.engine.opts.terminology === 'off') return;
+  const src = run.engine.src;
+  if (!src.codeSystem(system) && src.valueSet(system)) {
+    run.add('error', 'invalid', `The Coding references a value set, not a code system ('${system.slice(0, 200)}')`, `${path}.system`, 'Terminology_TX_System_ValueSet2');
+    return;
+  }
+  if (system === SNOMED_CT && typeof c.code === 'string' && !plausibleSctId(c.code)) {
+    run.add('error', 'code-invalid', `The code '${c.code.slice(0, 64)}' is not a valid SNOMED CT identifier`, `${path}.code`, 'Terminology_TX_Code_Unknown');
+    return;
+  }
+  if (typeof c.code === 'string' && run.engine.expander.inCodeSystem(system, c.code) === 'not-in-vs') {
+    // PDS still sends the older NHS number verification-status system and codes.
+    const lenient = run.engine.opts.nhsNumberVerificationLenient && /NHSNumberVerificationStatus/i.test(system);
+    run.add(lenient ? 'information' : 'error', 'code-invalid', `Unknown code '${c.code.slice(0, 64)}' in the CodeSystem '${system.slice(0, 200)}'`, `${path}.code`, 'Terminology_TX_Code_Unknown');
+  }
+}

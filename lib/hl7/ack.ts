@@ -1,0 +1,147 @@
+/**
+ * General acknowledgment (HL7 v2.5.1 Chapter 2, 2.9 "Message processing rules", 2.14.1 ACK,
+ * 2.15.8 MSA, 2.15.5 ERR; ERR layout before v2.5 per v2.4 2.16.5 ELD).
+ *
+ * Original mode answers AA/AE/AR; enhanced mode (either MSH-15 or MSH-16 valued) answers the
+ * accept acknowledgment CA/CE/CR. The ACK swaps sender and receiver, echoes MSH-10 in MSA-2 and
+ * the version in MSH-12, and uses the original's delimiters. Clock and control id are injected
+ * so ACKs are deterministic in tests.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Issue } from '../outcome';
+import { DEFAULT_DELIMITERS, delimitersFrom, encodingCharacters, type Delimiters } from './delimiters';
+import { escapeHl7 } from './escape';
+import { formatHl7DateTime } from './datetime';
+import { parseHl7, type Hl7Message } from './message';
+import { parsePath } from './path';
+
+export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';
+
+/** `enhanced` when the original asks for it through MSH-15 or MSH-16 (v2.5.1 2.9.3), else `original`. */
+export function ackMode(original: Hl7Message): 'original' | 'enhanced' {
+  return original.get('MSH-15') !== undefined || original.get('MSH-16') !== undefined ? 'enhanced' : 'original';
+}
+
+/** HL7 table 0357 (message error condition codes) for an OperationOutcome issue type. */
+function errorCode(i: Issue): [string, string] {
+  const coded = i.details?.coding?.find((c) => c.system?.includes('0357') && c.code);
+  if (coded?.code) return [coded.code, coded.display ?? ''];
+  switch (i.code) {
+    case 'required': return ['101', 'Required field missing'];
+    case 'value': case 'invalid': case 'too-long': return ['102', 'Data type error'];
+    case 'code-invalid': return ['103', 'Table value not found'];
+    case 'structure': return ['100', 'Segment sequence error'];
+    case 'not-supported': return ['200', 'Unsupported message type'];
+    case 'duplicate': return ['205', 'Duplicate key identifier'];
+    case 'conflict': case 'lock-error': return ['206', 'Application record locked'];
+    default: return ['207', 'Application internal error'];
+  }
+}
+
+function minorVersion(v: string | undefined): number {
+  const m = /^2\.(\d+)/.exec(v ?? '');
+  return m ? Number(m[1]) : 5;
+}
+
+const MAX_ERR = 50;
+
+/** ERR segments for issues; v2.5+ uses ERR-2/3/4/8, older versions ERR-1 (ELD). */
+function errSegments(issues: Issue[], d: Delimiters, version: string | undefined, text: string | undefined, code: AckCode): string[] {
+  const fs = d.field;
+  const c = d.component;
+  const sc = d.subcomponent;
+  const esc = (s: string): string => escapeHl7(s, d);
+  const v = minorVersion(version);
+  const list = issues.filter((i) => i.severity !== 'information' || issues.length === 1).slice(0, MAX_ERR);
+  if (list.length === 0 && text !== undefined && code !== 'AA' && code !== 'CA') {
+    list.push({ severity: 'error', code: 'exception', diagnostics: text });
+  }
+  return list.map((i) => {
+    const [ec, et] = errorCode(i);
+    const p = i.expression?.[0] !== undefined ? parsePath(i.expression[0]) : undefined;
+    const segOnly = i.expression?.[0] !== undefined && /^[A-Z][A-Z0-9]{2}$/.test(i.expression[0]) ? i.expression[0] : undefined;
+    if (v < 5) {
+      const loc = p ? [p.segment, String(p.occurrence), String(p.field)] : segOnly ? [segOnly, '1', ''] : ['', '', ''];
+      return `ERR${fs}${loc.join(c)}${c}${[ec, esc(et)].join(sc)}${sc}HL70357`;
+    }
+    const erl = p
+      ? [p.segment, String(p.occurrence), String(p.field), String(p.repetition ?? 1), p.component !== undefined ? String(p.component) : '', p.subcomponent !== undefined ? String(p.subcomponent) : ''].join(c).replace(new RegExp(`\\${c}+$`), '')
+      : segOnly ?? '';
+    const sev = i.severity === 'warning' ? 'W' : i.severity === 'information' ? 'I' : 'E';
+    const fields = ['ERR', '', erl, `${ec}${c}${esc(et)}${c}HL70357`, sev, '', '', '', esc((i.diagnostics ?? '').slice(0, 250))];
+    return fields.join(fs);
+  });
+}
+
+/** A new MSH-10: 20 hex characters (MSH-10 is ST, at most 20 long in v2.5.1). */
+export function newControlId(): string {
+  return randomBytes(10).toString('hex');
+}
+
+/**
+ * Build an acknowledgment for `original` (HL7 v2.5.1 2.14.1 ACK). MSA-2 is the original MSH-10;
+ * MSH-3/4 and MSH-5/6 are swapped; MSH-9 is `ACK^<event>^ACK`; MSH-11, MSH-12 and MSH-18 are
+ * echoed. `text` goes in MSA-3 (before v2.7, where it was withdrawn); each issue becomes one ERR
+ * (at most 50). `now` and `controlId` are injectable; by default the current time and a random id.
+ */
+export function buildAck(original: Hl7Message, code: AckCode, opts?: { text?: string; issues?: Issue[]; now?: Date; controlId?: string }): string {
+  const d = original.delimiters;
+  const fs = d.field;
+  const raw = (p: string): string => original.getRaw(p) ?? '';
+  const event = original.event;
+  const version = original.version;
+  const msh = [
+    'MSH', encodingCharacters(d), raw('MSH-5'), raw('MSH-6'), raw('MSH-3'), raw('MSH-4'),
+    formatHl7DateTime(opts?.now ?? new Date()), '',
+    event !== undefined ? `ACK${d.component}${escapeHl7(event, d)}${d.component}ACK` : 'ACK',
+    escapeHl7(opts?.controlId ?? newControlId(), d), raw('MSH-11'), raw('MSH-12'),
+  ];
+  const charset = raw('MSH-18');
+  if (charset !== '') msh.push('', '', '', '', '', charset);
+  const msa = ['MSA', code, raw('MSH-10')];
+  if (opts?.text !== undefined && minorVersion(version) < 7) msa.push(escapeHl7(opts.text.slice(0, 80), d));
+  const segs = [msh.join(fs), msa.join(fs), ...errSegments(opts?.issues ?? [], d, version, opts?.text, code)];
+  return segs.join('\r') + '\r';
+}
+
+/** Strip what must never be echoed back: control characters, and anything overlong. */
+function clean(v: string | undefined): string {
+  // eslint-disable-next-line no-control-regex
+  return (v ?? '').replace(/[\x00-\x1F\x7F]/g, '').slice(0, 100);
+}
+
+/**
+ * Build a negative acknowledgment for input that could not be parsed as a message. Whatever of
+ * MSH-3..6, MSH-9.2, MSH-10, MSH-11, MSH-12 and MSH-18 is recoverable from the first line is
+ * used (with the message's own delimiters when usable, else `|^~\&`); the rest stays empty,
+ * and the version defaults to 2.5.1.
+ */
+export function buildNak(rawText: string, code: 'AE' | 'AR', issues: Issue[], opts?: { now?: Date; controlId?: string }): string {
+  const text = typeof rawText === 'string' ? rawText : '';
+  const start = text.indexOf('MSH');
+  let d: Delimiters = { ...DEFAULT_DELIMITERS };
+  let pieces: string[] = [];
+  if (start >= 0 && start < 16) {
+    const rest = text.slice(start);
+    const eol = rest.search(/[\r\n]/);
+    const line = (eol < 0 ? rest : rest.slice(0, eol)).slice(0, 4096);
+    const fs = line.charAt(3);
+    const enc = line.slice(4, line.indexOf(fs, 4) < 0 ? undefined : line.indexOf(fs, 4));
+    const got = delimitersFrom(fs, enc);
+    if (typeof got !== 'string') {
+      d = got;
+      pieces = line.split(fs);
+    }
+  }
+  const f = (n: number): string => clean(pieces[n - 1]);
+  const version = f(12) !== '' ? f(12) : '2.5.1';
+  const fs = d.field;
+  const synthetic = ['MSH', encodingCharacters(d), f(3), f(4), f(5), f(6), '', '', f(9), f(10), f(11), version, '', '', '', '', '', f(18)].join(fs);
+  const parsed = parseHl7(synthetic).message;
+  if (!parsed) {
+    // Unreachable with the delimiters checked above, but a NAK must always be produced.
+    const dflt = parseHl7(`MSH|^~\\&||||||||||2.5.1`).message as Hl7Message;
+    return buildAck(dflt, code, { issues, ...(opts ?? {}) });
+  }
+  return buildAck(parsed, code, { issues, ...(opts ?? {}) });
+}

@@ -1,0 +1,76 @@
+/**
+ * HL7 v2 batches (HL7 v2.5.1 Chapter 2, 2.10.3 "HL7 batch protocol"; FHS/BHS/BTS/FTS 2.15.2–
+ * 2.15.4): `[FHS] {[BHS] {MSH...} [BTS]} [FTS]`. Splitting returns each message's original text
+ * (its own segment terminators included) and checks the trailer counts BTS-1 and FTS-1 so a
+ * half-delivered batch is reported, not silently accepted.
+ */
+import { issue, type Issue } from '../outcome';
+import { cutSegments } from './message';
+
+/**
+ * Split a batch file (or several concatenated messages without headers) into message texts.
+ * Issues: text outside any message, missing BTS/FTS trailers, count mismatches, no message.
+ */
+export function splitBatch(text: string): { messages: string[]; issues: Issue[] } {
+  const messages: string[] = [];
+  const issues: Issue[] = [];
+  if (typeof text !== 'string' || text.trim() === '') {
+    return { messages, issues: [issue('error', 'required', 'empty batch: no HL7 content')] };
+  }
+  let current: string | undefined;
+  let fs = '|';
+  let inFile = false;
+  let inBatch = false;
+  let batchCount = 0; // messages in the current batch
+  let batches = 0; // batches in the file
+  let stray = 0;
+  const flush = (): void => {
+    if (current !== undefined) { messages.push(current); batchCount++; }
+    current = undefined;
+  };
+  const count = (raw: string): number | undefined => {
+    const v = raw.split(fs)[1]?.trim();
+    return v === undefined || v === '' || !/^\d+$/.test(v) ? undefined : Number(v);
+  };
+  for (const s of cutSegments(text)) {
+    const name = s.raw.slice(0, 3);
+    const headerLike = name === 'FHS' || name === 'BHS' || name === 'MSH';
+    if (headerLike && s.raw.length > 3) fs = s.raw.charAt(3);
+    if (name === 'MSH') {
+      flush();
+      current = s.raw + s.eol;
+    } else if (name === 'FHS') {
+      flush();
+      if (inFile) issues.push(issue('error', 'structure', 'FHS inside a file batch without FTS', 'FHS'));
+      inFile = true;
+    } else if (name === 'BHS') {
+      flush();
+      if (inBatch) issues.push(issue('error', 'incomplete', 'BHS without the previous batch\'s BTS', 'BTS'));
+      inBatch = true;
+      batchCount = 0;
+      batches++;
+    } else if (name === 'BTS') {
+      flush();
+      const n = count(s.raw);
+      if (n !== undefined && n !== batchCount) issues.push(issue('error', 'incomplete', `BTS-1 says ${n} messages, batch holds ${batchCount}`, 'BTS-1'));
+      if (!inBatch) batches++;
+      inBatch = false;
+    } else if (name === 'FTS') {
+      flush();
+      if (inBatch) { issues.push(issue('error', 'incomplete', 'batch has no BTS trailer before FTS', 'BTS')); inBatch = false; }
+      const n = count(s.raw);
+      if (n !== undefined && n !== batches) issues.push(issue('error', 'incomplete', `FTS-1 says ${n} batches, file holds ${batches}`, 'FTS-1'));
+      inFile = false;
+    } else if (current !== undefined) {
+      current += s.raw + s.eol;
+    } else if (s.raw.trim() !== '') {
+      stray++;
+    }
+  }
+  flush();
+  if (stray > 0) issues.push(issue('error', 'structure', `${stray} segment(s) outside any message`));
+  if (inBatch) issues.push(issue('error', 'incomplete', 'batch has no BTS trailer: it may be truncated', 'BTS'));
+  if (inFile) issues.push(issue('error', 'incomplete', 'file has no FTS trailer: it may be truncated', 'FTS'));
+  if (messages.length === 0 && issues.length === 0 && batches === 0) issues.push(issue('error', 'required', 'no MSH: the batch holds no messages', 'MSH'));
+  return { messages, issues };
+}

@@ -1,0 +1,480 @@
+/**
+ * The one HL7 v2 message model (HL7 v2.5.1 Chapter 2, 2.5 "Message construction rules").
+ *
+ * Parsing is lazy: `parseHl7` only cuts the text into segments and checks the MSH; a segment's
+ * fields are split the first time something reads them. Each segment keeps its original text and
+ * its original terminator, and only segments that `set` touched are re-serialized, so
+ * `parseHl7(t).message.toString() === t` byte for byte and a one-field edit changes one field.
+ */
+import { issue, type Issue } from '../outcome';
+import { NhsError } from '../errors';
+import { delimitersFrom, type Delimiters } from './delimiters';
+import { escapeHl7, unescapeHl7 } from './escape';
+import { parsePath, requirePath, type Hl7Path } from './path';
+
+/** HL7 explicit null (HL7 v2.5.1 2.5.3): "delete the value", distinct from an empty field. */
+export const HL7_NULL = '""';
+
+/**
+ * The plain-JSON form of a message carried on `msg.hl7` (DESIGN.md §2).
+ * `segments[i][n]` is field n of segment i as encoded HL7 text (`segments[i][0]` is the segment
+ * ID; for MSH, `[1]` is MSH-1 and `[2]` MSH-2, so `[n]` is always MSH-n). `eol` is the segment
+ * terminator written after every segment, or one terminator per segment when the original mixed
+ * them or had none after the last segment. `fromJSON(toJSON(m)).toString() === m.toString()`.
+ */
+export interface Hl7Json {
+  version?: string;
+  /** `MSH-9.1^MSH-9.2`, e.g. `ADT^A01`. */
+  type?: string;
+  /** MSH-10. */
+  controlId?: string;
+  /** MSH-18 (first repetition), e.g. `8859/1`, `UNICODE UTF-8`. */
+  charset?: string;
+  segments: string[][];
+  eol: string | string[];
+}
+
+/** @internal */
+export interface Seg {
+  /** Segment ID, or '' for a blank line. */
+  name: string;
+  /** Segment text without terminator (kept as received until `set` touches the segment). */
+  raw: string;
+  /** The terminator that followed it: '\r', '\n', '\r\n' or '' (last segment without one). */
+  eol: string;
+  /** `raw.split(MSH-1)`, made on first read. For MSH, `fields[n - 1]` is MSH-n (n >= 2). */
+  fields?: string[];
+}
+
+const MAX_ISSUES = 50;
+// Control characters other than TAB/LF/CR, written as "not allowed" because V8 scans a negated
+// class of wide ranges faster than the narrow positive one.
+const CONTROL = /[^\t\n\r\x20-\x7E\x80-\uFFFF]/;
+
+function isUpper(x: number): boolean { return x >= 65 && x <= 90; }
+function isUpperOrDigit(x: number): boolean { return (x >= 65 && x <= 90) || (x >= 48 && x <= 57); }
+
+function isSegmentId(raw: string, fs: string): boolean {
+  if (raw.length < 3 || (raw.length > 3 && raw[3] !== fs)) return false;
+  return isUpper(raw.charCodeAt(0)) && isUpperOrDigit(raw.charCodeAt(1)) && isUpperOrDigit(raw.charCodeAt(2));
+}
+
+/** @internal Cut text into segments on any of CR, LF, CRLF, keeping each terminator. */
+export function cutSegments(text: string): Seg[] {
+  const segs: Seg[] = [];
+  const n = text.length;
+  let pos = 0;
+  let nextR = text.indexOf('\r');
+  let nextN = text.indexOf('\n');
+  while (pos < n) {
+    if (nextR !== -1 && nextR < pos) nextR = text.indexOf('\r', pos);
+    if (nextN !== -1 && nextN < pos) nextN = text.indexOf('\n', pos);
+    let end: number;
+    let eol: string;
+    if (nextR === -1 && nextN === -1) { end = n; eol = ''; }
+    else if (nextN === -1 || (nextR !== -1 && nextR < nextN)) { end = nextR; eol = nextN === nextR + 1 ? '\r\n' : '\r'; }
+    else { end = nextN; eol = '\n'; }
+    const raw = text.slice(pos, end);
+    segs.push({ name: raw.slice(0, 3), raw, eol });
+    pos = end + eol.length;
+  }
+  return segs;
+}
+
+/** n-th (1-based) piece of `text` split on `sep`, without splitting the rest. */
+function nth(text: string, sep: string, n: number): string | undefined {
+  let start = 0;
+  for (let k = 1; k < n; k++) {
+    const i = text.indexOf(sep, start);
+    if (i < 0) return undefined;
+    start = i + 1;
+  }
+  const end = text.indexOf(sep, start);
+  return end < 0 ? text.slice(start) : text.slice(start, end);
+}
+
+/** Replace the n-th piece of `text` split on `sep`, padding with empty pieces as needed. */
+function replaceNth(text: string, sep: string, n: number, value: string): string {
+  const parts = text.split(sep);
+  while (parts.length < n) parts.push('');
+  parts[n - 1] = value;
+  return parts.join(sep);
+}
+
+/** One segment of a message: a view that reads and writes through its message. */
+export class Hl7Segment {
+  /** @internal */
+  constructor(private readonly msg: Hl7Message, private readonly seg: Seg, readonly occurrence: number) {}
+
+  /** Segment ID, e.g. `PID`. */
+  get name(): string { return this.seg.name; }
+
+  /** Value at a path relative to this segment, e.g. `3[2].1` (same rules as `Hl7Message.get`). */
+  get(rel: string): string | undefined {
+    const p = parsePath(`${this.seg.name}-${rel}`);
+    return p ? this.msg.readAt(this.seg, p, false) : undefined;
+  }
+
+  /** Encoded text at a path relative to this segment (same rules as `Hl7Message.getRaw`). */
+  getRaw(rel: string): string | undefined {
+    const p = parsePath(`${this.seg.name}-${rel}`);
+    return p ? this.msg.readAt(this.seg, p, true) : undefined;
+  }
+
+  /** Set a value at a path relative to this segment (same rules as `Hl7Message.set`). */
+  set(rel: string, value: string): void {
+    this.msg.writeAt(this.seg, requirePath(`${this.seg.name}-${rel}`), value, false);
+  }
+
+  /** Number of the last field present (MSH counts MSH-1). */
+  get fieldCount(): number {
+    const f = this.msg.fieldsOf(this.seg);
+    return this.seg.name === 'MSH' ? f.length : f.length - 1;
+  }
+
+  /** Segment text as it will be serialized (no terminator). */
+  toString(): string { return this.seg.raw; }
+}
+
+/**
+ * A parsed HL7 v2 message. Paths are 1-based: `SEG[occurrence]-field[repetition].component.sub`
+ * (see `./path`). Reading never throws; writing throws `HL7_BAD_PATH` for a malformed path.
+ */
+export class Hl7Message {
+  /** The delimiters this message declared in MSH-1/MSH-2. */
+  readonly delimiters: Readonly<Delimiters>;
+  private readonly segs: Seg[];
+  private text: string | undefined;
+  private index: Map<string, Seg[]> | undefined;
+
+  /** @internal use `parseHl7` or `fromJSON`. */
+  constructor(segs: Seg[], delimiters: Delimiters, text: string | undefined) {
+    this.segs = segs;
+    this.delimiters = delimiters;
+    this.text = text;
+  }
+
+  /** MSH-10 message control id. */
+  get controlId(): string | undefined { return this.get('MSH-10'); }
+  /** `MSH-9.1^MSH-9.2` (message code and trigger event), e.g. `ADT^A01`. */
+  get type(): string | undefined {
+    const code = this.get('MSH-9.1');
+    if (code === undefined) return undefined;
+    const ev = this.get('MSH-9.2');
+    return ev === undefined ? code : `${code}^${ev}`;
+  }
+  /** MSH-9.2 trigger event, e.g. `A01`. */
+  get event(): string | undefined { return this.get('MSH-9.2'); }
+  /** MSH-12.1 version id, e.g. `2.5.1`. */
+  get version(): string | undefined { return this.get('MSH-12.1'); }
+  /** MSH-18 first repetition: the character set of the message (HL7 table 0211), if declared. */
+  get charset(): string | undefined { return this.get('MSH-18[1]'); }
+
+  /**
+   * Read a value. A missing repetition means the first one. Returns undefined when the segment
+   * or element is absent or empty, `'""'` (HL7_NULL) for an explicit HL7 null, the unescaped
+   * text for an element with no further structure, and the still-encoded text (delimiters and
+   * escapes intact) when the addressed element has components/sub-components below it.
+   * `MSH-1` is the field separator and `MSH-2` the encoding characters.
+   */
+  get(path: string): string | undefined {
+    const p = parsePath(path);
+    if (!p) return undefined;
+    const seg = this.find(p.segment, p.occurrence);
+    return seg ? this.readAt(seg, p, false) : undefined;
+  }
+
+  /**
+   * Encoded text at a path, escapes not decoded. Unlike `get`, a field path without `[n]`
+   * returns the whole field, all repetitions included.
+   */
+  getRaw(path: string): string | undefined {
+    const p = parsePath(path);
+    if (!p) return undefined;
+    const seg = this.find(p.segment, p.occurrence);
+    return seg ? this.readAt(seg, p, true) : undefined;
+  }
+
+  /** Every repetition of a field (`PID-3`) or of one component of it (`PID-3.1`), unescaped. */
+  getAll(path: string): string[] {
+    const p = parsePath(path);
+    if (!p) return [];
+    const seg = this.find(p.segment, p.occurrence);
+    if (!seg) return [];
+    const whole = this.readAt(seg, { ...p, repetition: undefined, component: undefined, subcomponent: undefined }, true);
+    if (whole === undefined) return [];
+    const count = whole.split(this.delimiters.repetition).length;
+    const out: string[] = [];
+    for (let r = 1; r <= count; r++) out.push(this.readAt(seg, { ...p, repetition: r }, false) ?? '');
+    return out;
+  }
+
+  /**
+   * Write a plain-text value (delimiters in it are escaped). A missing repetition means the first
+   * one. Missing fields/components are padded; a missing segment is appended when `occurrence`
+   * is one past the last. Write `'""'` for an HL7 null. MSH-1/MSH-2 cannot be changed.
+   */
+  set(path: string, value: string): void {
+    const p = requirePath(path);
+    let seg = this.find(p.segment, p.occurrence);
+    if (!seg) seg = this.append(p);
+    this.writeAt(seg, p, value, false);
+  }
+
+  /**
+   * Write encoded HL7 text at exactly the addressed level (a field path without `[n]` replaces
+   * the whole field). The text may only contain delimiters below that level.
+   */
+  setRaw(path: string, encoded: string): void {
+    const p = requirePath(path);
+    let seg = this.find(p.segment, p.occurrence);
+    if (!seg) seg = this.append(p);
+    this.writeAt(seg, p, encoded, true);
+  }
+
+  /** Segments in order (blank lines skipped), optionally only those with one segment ID. */
+  segments(name?: string): Hl7Segment[] {
+    const out: Hl7Segment[] = [];
+    const count = new Map<string, number>();
+    for (const s of this.segs) {
+      if (s.name === '' || (name !== undefined && s.name !== name)) continue;
+      const k = (count.get(s.name) ?? 0) + 1;
+      count.set(s.name, k);
+      out.push(new Hl7Segment(this, s, k));
+    }
+    return out;
+  }
+
+  /** The message text: byte-identical to the input for untouched segments. */
+  toString(): string {
+    if (this.text === undefined) {
+      let t = '';
+      for (const s of this.segs) t += s.raw + s.eol;
+      this.text = t;
+    }
+    return this.text;
+  }
+
+  /** Plain-JSON form for `msg.hl7` (see `Hl7Json`). */
+  toJSON(): Hl7Json {
+    const fs = this.delimiters.field;
+    const segments = this.segs.map((s) => {
+      const f = this.fieldsOf(s);
+      return s.name === 'MSH' ? ['MSH', fs, ...f.slice(1)] : f.slice();
+    });
+    const first = this.segs[0]?.eol ?? '\r';
+    const uniform = first !== '' && this.segs.every((s) => s.eol === first);
+    const out: Hl7Json = { segments, eol: uniform ? first : this.segs.map((s) => s.eol) };
+    const version = this.version;
+    const type = this.type;
+    const controlId = this.controlId;
+    const charset = this.charset;
+    // Only defined keys: msg.hl7 must stay plain JSON and read cleanly in the debug sidebar.
+    return {
+      ...(version !== undefined ? { version } : {}),
+      ...(type !== undefined ? { type } : {}),
+      ...(controlId !== undefined ? { controlId } : {}),
+      ...(charset !== undefined ? { charset } : {}),
+      ...out,
+    };
+  }
+
+  /** @internal split fields on first use. */
+  fieldsOf(seg: Seg): string[] {
+    return seg.fields ?? (seg.fields = seg.raw.split(this.delimiters.field));
+  }
+
+  /** @internal */
+  readAt(seg: Seg, p: Hl7Path, raw: boolean): string | undefined {
+    const d = this.delimiters;
+    const isMsh = seg.name === 'MSH';
+    if (isMsh && p.field === 1) return d.field;
+    // Reads do not split the segment: one indexOf walk to the field is cheaper than an array.
+    const idx = isMsh ? p.field - 1 : p.field;
+    let t = seg.fields ? seg.fields[idx] : nth(seg.raw, d.field, idx + 1);
+    if (t === undefined || t === '') return undefined;
+    if (isMsh && p.field === 2) return t;
+    if (raw && p.repetition === undefined && p.component === undefined) return t;
+    const rep = nth(t, d.repetition, p.repetition ?? 1);
+    if (rep === undefined) return undefined;
+    t = rep;
+    let below = d.component;
+    if (p.component !== undefined) {
+      const c = nth(t, d.component, p.component);
+      if (c === undefined) return undefined;
+      t = c;
+      below = d.subcomponent;
+      if (p.subcomponent !== undefined) {
+        const s = nth(t, d.subcomponent, p.subcomponent);
+        if (s === undefined) return undefined;
+        t = s;
+        below = '';
+      }
+    }
+    if (t === '') return undefined;
+    if (raw || t === HL7_NULL) return t;
+    // Composite below this level: hand back encoded text so no delimiter meaning is lost.
+    if (below !== '' && (t.includes(below) || (below === d.component && t.includes(d.subcomponent)))) return t;
+    return unescapeHl7(t, d);
+  }
+
+  /** @internal */
+  writeAt(seg: Seg, p: Hl7Path, value: string, raw: boolean): void {
+    const d = this.delimiters;
+    const isMsh = seg.name === 'MSH';
+    if (isMsh && p.field <= 2) throw new NhsError('HL7_READ_ONLY', 'MSH-1 and MSH-2 (the delimiters) cannot be set');
+    if (typeof value !== 'string') throw new NhsError('HL7_BAD_VALUE', 'HL7 field values must be strings');
+    let enc: string;
+    if (raw) {
+      // Only delimiters below the addressed level may appear, else the structure would shift.
+      const banned = [d.field, '\r', '\n'];
+      const wholeField = p.repetition === undefined && p.component === undefined;
+      if (!wholeField) banned.push(d.repetition);
+      if (p.component !== undefined) banned.push(d.component);
+      if (p.subcomponent !== undefined) banned.push(d.subcomponent);
+      if (banned.some((c) => value.includes(c))) throw new NhsError('HL7_BAD_VALUE', 'encoded value contains a delimiter not allowed at this level');
+      enc = value;
+    } else {
+      enc = escapeHl7(value, d);
+    }
+    const f = this.fieldsOf(seg);
+    const i = isMsh ? p.field - 1 : p.field;
+    while (f.length <= i) f.push('');
+    const old = f[i] as string;
+    let next: string;
+    if (raw && p.repetition === undefined && p.component === undefined) next = enc;
+    else {
+      const r = p.repetition ?? 1;
+      let rep = nth(old, d.repetition, r) ?? '';
+      if (p.component === undefined) rep = enc;
+      else if (p.subcomponent === undefined) rep = replaceNth(rep, d.component, p.component, enc);
+      else {
+        const comp = nth(rep, d.component, p.component) ?? '';
+        rep = replaceNth(rep, d.component, p.component, replaceNth(comp, d.subcomponent, p.subcomponent, enc));
+      }
+      next = replaceNth(old, d.repetition, r, rep);
+    }
+    f[i] = next;
+    seg.raw = f.join(d.field);
+    this.text = undefined;
+  }
+
+  private find(name: string, occurrence: number): Seg | undefined {
+    // A typical message has a dozen segments: a scan beats building an index for a few reads.
+    if (this.segs.length <= 32) {
+      let k = 0;
+      for (const s of this.segs) if (s.name === name && ++k === occurrence) return s;
+      return undefined;
+    }
+    if (!this.index) {
+      this.index = new Map();
+      for (const s of this.segs) {
+        if (s.name === '') continue;
+        const list = this.index.get(s.name);
+        if (list) list.push(s);
+        else this.index.set(s.name, [s]);
+      }
+    }
+    return this.index.get(name)?.[occurrence - 1];
+  }
+
+  private append(p: Hl7Path): Seg {
+    let have = 0;
+    for (const s of this.segs) if (s.name === p.segment) have++;
+    if (p.occurrence !== have + 1) throw new NhsError('HL7_BAD_PATH', `cannot create ${p.segment} occurrence ${p.occurrence}: only ${have} present`);
+    const last = this.segs[this.segs.length - 1];
+    const eol = this.segs.find((s) => s.eol !== '')?.eol ?? '\r';
+    const seg: Seg = { name: p.segment, raw: p.segment, eol: '' };
+    if (last && last.eol === '') last.eol = eol;
+    else seg.eol = eol;
+    this.segs.push(seg);
+    this.index?.set(p.segment, [...(this.index.get(p.segment) ?? []), seg]);
+    this.text = undefined;
+    return seg;
+  }
+}
+
+/**
+ * Parse HL7 v2 text (HL7 v2.5.1 Chapter 2, 2.5–2.6). Never throws: structural problems (empty
+ * input, no MSH, unusable MSH-1/MSH-2 delimiters, missing MSH-9/10/12, bad segment IDs, control
+ * characters) come back as OperationOutcome issues. `message` is present whenever the MSH and
+ * its delimiters could be read, even if other issues are errors, so an AR/AE can still be built.
+ * Segments may end in CR (the standard), LF or CRLF; each keeps its own terminator.
+ */
+export function parseHl7(text: string): { message?: Hl7Message; issues: Issue[] } {
+  const issues: Issue[] = [];
+  if (typeof text !== 'string' || text.trim() === '') {
+    issues.push(issue('error', 'required', 'empty message: no HL7 content'));
+    return { issues };
+  }
+  const segs = cutSegments(text);
+  let first = segs[0] as Seg;
+  for (const s of segs) if (s.raw.trim() !== '') { first = s; break; }
+  if (first.name !== 'MSH') {
+    const batch = first.name === 'FHS' || first.name === 'BHS';
+    issues.push(issue('error', 'structure', batch
+      ? 'batch (FHS/BHS) given where one message was expected: split it into messages first'
+      : 'message does not start with an MSH segment', 'MSH'));
+    return { issues };
+  }
+  const fs = first.raw.charAt(3);
+  const encEnd = first.raw.indexOf(fs, 4);
+  const enc = first.raw.slice(4, encEnd < 0 ? undefined : encEnd);
+  const d = delimitersFrom(fs, enc);
+  if (typeof d === 'string') {
+    issues.push(issue('error', 'structure', d, 'MSH-2'));
+    return { issues };
+  }
+  let extra = 0;
+  if (CONTROL.test(text)) issues.push(issue('error', 'invalid', 'control characters (binary data or MLLP framing bytes) inside the message'));
+  let mshCount = 0;
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i] as Seg;
+    if (s.raw === '') { s.name = ''; continue; }
+    if (!isSegmentId(s.raw, fs)) {
+      if (issues.length < MAX_ISSUES) issues.push(issue('error', 'structure', `segment ${i + 1} does not start with a valid segment ID`, `segment[${i + 1}]`));
+      else extra++;
+      s.name = '';
+      continue;
+    }
+    if (s.name === 'MSH' && ++mshCount === 2) issues.push(issue('error', 'structure', 'more than one MSH: this is several messages (split them first)', `segment[${i + 1}]`));
+  }
+  if (extra > 0) issues.push(issue('error', 'structure', `${extra} further issues not listed`));
+  // A junk line keeps its text (lossless) but gets no name; note a segment-ID-less line could
+  // still be the result of a bare LF inside a field, which is why it is an error, not a split.
+  const message = new Hl7Message(segs, d, text);
+  if (message.get('MSH-9.1') === undefined) issues.push(issue('error', 'required', 'MSH-9 message type is missing', 'MSH-9'));
+  else if (message.get('MSH-9.2') === undefined && message.get('MSH-9.1') !== 'ACK') {
+    issues.push(issue('warning', 'required', 'MSH-9.2 trigger event is missing', 'MSH-9.2'));
+  }
+  if (message.get('MSH-10') === undefined) issues.push(issue('error', 'required', 'MSH-10 message control id is missing', 'MSH-10'));
+  const v = message.get('MSH-12.1');
+  if (v === undefined) issues.push(issue('error', 'required', 'MSH-12 version id is missing', 'MSH-12'));
+  else if (!/^2\.\d+(\.\d+)?$/.test(v)) issues.push(issue('warning', 'value', 'MSH-12 is not an HL7 v2 version id', 'MSH-12'));
+  return { message, issues };
+}
+
+/**
+ * Rebuild a message from its JSON form (`msg.hl7`), e.g. after a function node edited
+ * `segments`. Shape errors come back as issues, never thrown.
+ */
+export function fromJSON(json: unknown): { message?: Hl7Message; issues: Issue[] } {
+  const j = json as Partial<Hl7Json> | null;
+  const bad = (why: string): { issues: Issue[] } => ({ issues: [issue('error', 'structure', `msg.hl7 is not an HL7 message: ${why}`)] });
+  if (typeof j !== 'object' || j === null || !Array.isArray(j.segments)) return bad('no segments array');
+  const segments = j.segments as unknown[];
+  if (!segments.every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))) return bad('segments must be arrays of strings');
+  const rows = segments;
+  const msh = rows.find((s) => s[0] === 'MSH');
+  const fs = msh?.[1];
+  if (!fs || fs.length !== 1) return bad('no MSH with MSH-1');
+  const eol = j.eol ?? '\r';
+  if (typeof eol !== 'string' && !(Array.isArray(eol) && eol.every((e) => e === '' || e === '\r' || e === '\n' || e === '\r\n'))) return bad('eol must be a segment terminator');
+  if (typeof eol === 'string' && eol !== '\r' && eol !== '\n' && eol !== '\r\n') return bad('eol must be a segment terminator');
+  let text = '';
+  rows.forEach((s, i) => {
+    text += s[0] === 'MSH' ? `MSH${fs}${s.slice(2).join(fs)}` : s.join(fs);
+    text += typeof eol === 'string' ? eol : (eol[i] ?? '');
+  });
+  return parseHl7(text);
+}

@@ -1,0 +1,166 @@
+/**
+ * Delivery from the persistent outbox to one MLLP destination (DESIGN.md §4): strictly in order,
+ * one message at a time, each confirmed by the ACK whose MSA-2 equals the MSH-10 sent
+ * (HL7 v2.5.1 2.14.1 / 2.15.8 MSA-2). AA/CA marks the item done — it is never sent again; a
+ * transport failure is retried with back-off; AE/AR follow the configured policy; what exhausts
+ * its attempts is parked and reported, never dropped.
+ */
+import { decodeHl7Bytes, parseHl7 } from '../hl7';
+import { NhsError, toNhsError } from '../errors';
+import type { OutboxItem, Store } from '../store/types';
+import { backoffDelay, type BackoffOptions } from './backoff';
+
+/** What to do with AE/AR (and CE/CR): `retry` like a transport failure, or `park` at once; `fail` parks and raises an error. */
+export type NegativeAckPolicy = 'retry' | 'park' | 'fail';
+
+/** The send half of an MLLP client: resolve the frame `accept` takes as the answer. */
+export type SendFn = (payload: Buffer, accept: (frame: Buffer) => boolean) => Promise<Buffer>;
+
+export interface OutboxSenderOptions {
+  store: Store;
+  destination: string;
+  send: SendFn;
+  policy?: NegativeAckPolicy;
+  /** Attempts before parking (default 10). */
+  maxAttempts?: number;
+  backoff?: BackoffOptions;
+  /** Lease on a claimed item; must exceed connect + ACK timeout (default 60 s). */
+  leaseMs?: number;
+  /** Idle poll for new or due items (default 1000 ms); {@link OutboxSender.wake} skips the wait. */
+  pollMs?: number;
+  now?: () => Date;
+  onDelivered?(item: OutboxItem, ack: string): void;
+  onParked?(item: OutboxItem, reason: string, ack: string | undefined, error: NhsError | undefined): void;
+  onRetry?(item: OutboxItem, reason: string, at: Date): void;
+  onError?(e: NhsError): void;
+}
+
+/** How a node hears about the outbox items it enqueued (plain callbacks, no node-red types). */
+export interface DeliveryListener {
+  delivered(item: OutboxItem, ack: string): void;
+  parked(item: OutboxItem, reason: string, ack: string | undefined, error: NhsError | undefined): void;
+  retrying(item: OutboxItem, reason: string, at: Date): void;
+}
+
+export interface OutboxSenderStats {
+  delivered: number;
+  retried: number;
+  parked: number;
+}
+
+/** MSA-1 and MSA-2 of an ACK frame, read with the one HL7 parser. */
+export function readAck(frame: Buffer): { code?: string; controlId?: string; text: string } {
+  const { text } = decodeHl7Bytes(frame);
+  const m = parseHl7(text).message;
+  return { code: m?.get('MSA-1'), controlId: m?.get('MSA-2'), text };
+}
+
+export class OutboxSender {
+  readonly stats: OutboxSenderStats = { delivered: 0, retried: 0, parked: 0 };
+  private stopped = true;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: OutboxSenderOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /** Return items a crash left inflight to pending, then deliver until stopped. */
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    await this.o.store.recoverOutbox(this.o.destination);
+    this.loop = this.run();
+  }
+
+  /** New work was enqueued: skip the idle wait. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Stop after the current item; an unanswered send is left for recovery on the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const poll = this.o.pollMs ?? 1000;
+    while (!this.stopped) {
+      let item: OutboxItem | undefined;
+      try {
+        item = await this.o.store.claimNext(this.o.destination, this.o.leaseMs ?? 60_000);
+      } catch (e) {
+        if (this.stopped) break;
+        this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
+        await this.idle(poll);
+        continue;
+      }
+      if (!item) {
+        await this.idle(poll);
+        continue;
+      }
+      try {
+        await this.deliver(item);
+      } catch (e) {
+        if (!this.stopped) this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
+      }
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void { clearTimeout(t); resolve(); }
+      this.wakeUp = done;
+    }).then(() => { this.wakeUp = undefined; });
+  }
+
+  private async deliver(item: OutboxItem): Promise<void> {
+    const want = item.controlId;
+    let frame: Buffer;
+    try {
+      frame = await this.o.send(item.payload, (f) => want === null || readAck(f).controlId === want);
+    } catch (e) {
+      const err = toNhsError(e, 'MLLP_SEND_FAILED');
+      // Shutting down: leave it inflight; recoverOutbox puts it back on the next start.
+      if (this.stopped && err.code === 'MLLP_CLIENT_CLOSED') return;
+      await this.retryOrPark(item, err.code, undefined, err);
+      return;
+    }
+    const ack = readAck(frame);
+    if (ack.code === 'AA' || ack.code === 'CA') {
+      await this.o.store.ackOutbox(item.id);
+      this.stats.delivered++;
+      this.o.onDelivered?.(item, ack.text);
+      return;
+    }
+    const reason = `negative acknowledgment ${ack.code ?? '(no MSA-1)'}`;
+    const policy = this.o.policy ?? 'retry';
+    if (policy === 'retry') {
+      await this.retryOrPark(item, reason, ack.text);
+      return;
+    }
+    const err = policy === 'fail' ? new NhsError('MLLP_NEGATIVE_ACK', `destination answered ${ack.code ?? '?'} for message ${want ?? item.id}`, { detail: { code: ack.code, outboxId: item.id } }) : undefined;
+    await this.park(item, reason, ack.text, err);
+  }
+
+  private async retryOrPark(item: OutboxItem, reason: string, ack?: string, err?: NhsError): Promise<void> {
+    if (item.attempts >= (this.o.maxAttempts ?? 10)) {
+      await this.park(item, `${reason} after ${item.attempts} attempts`, ack, err);
+      return;
+    }
+    const at = new Date(this.now().getTime() + backoffDelay(item.attempts, this.o.backoff));
+    await this.o.store.retryOutbox(item.id, at, reason);
+    this.stats.retried++;
+    this.o.onRetry?.(item, reason, at);
+  }
+
+  private async park(item: OutboxItem, reason: string, ack?: string, err?: NhsError): Promise<void> {
+    await this.o.store.parkOutbox(item.id, reason);
+    this.stats.parked++;
+    this.o.onParked?.(item, reason, ack, err);
+  }
+}

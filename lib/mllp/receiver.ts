@@ -1,0 +1,131 @@
+/**
+ * What an MLLP listener does with each frame: decode by MSH-18, parse, keep, acknowledge
+ * (HL7 v2.5.1 Chapter 2, 2.9 "Message processing rules"; DESIGN.md §4 durability model).
+ *
+ * - `commit` (default): the raw bytes are appended to the store and the append has committed
+ *   before AA is built; a store failure answers AE ("not kept, send again"), never AA.
+ * - `flow`: kept the same way, then the flow's `nhs-mllp-response` supplies the application ACK;
+ *   no answer within the timeout → AE.
+ * - `immediate`: AA at once, nothing kept (opt-in; a crash loses what was in flight).
+ *
+ * A message that cannot be parsed is answered AR when its MSH is unusable (HL7 2.9.2: rejected
+ * on MSH grounds) or AE otherwise, and is still kept (status `errored`) so nothing is lost.
+ * Enhanced-mode senders (MSH-15/16 valued) get the accept codes CA/CE/CR instead.
+ */
+import type { Hl7Message } from '../hl7';
+import { ackMode, buildAck, buildNak, decodeHl7Bytes, encodeHl7Text, parseHl7, type AckCode } from '../hl7';
+import { toNhsError } from '../errors';
+import { hasErrors, issue, type Issue } from '../outcome';
+import type { Store } from '../store/types';
+import { expectReply } from './replies';
+import type { FrameHandler, LogFn, MllpSession } from './server';
+
+export type AckPolicy = 'commit' | 'flow' | 'immediate';
+
+/** One received message, as the node turns it into a msg. Plain data plus the parsed message. */
+export interface Received {
+  text: string;
+  charset: string;
+  message?: Hl7Message;
+  issues: Issue[];
+  valid: boolean;
+  storeId?: string;
+  session: string;
+  seq: number;
+  remoteAddress: string;
+  /** The ACK/NAK sent (or, for `flow`, undefined until the flow answers). */
+  ack?: string;
+}
+
+export interface ReceiverOptions {
+  policy: AckPolicy;
+  /** Store channel name (the mllp-in node id). */
+  channel: string;
+  /** Required for `commit` and `flow`. */
+  store?: () => Promise<Store>;
+  /** `flow`: how long to wait for the application ACK (default 30 s). */
+  flowTimeoutMs?: number;
+  now?: () => Date;
+  onMessage(r: Received): void;
+  log?: LogFn;
+}
+
+const POSITIVE: Record<'original' | 'enhanced', AckCode> = { original: 'AA', enhanced: 'CA' };
+const ERROR: Record<'original' | 'enhanced', AckCode> = { original: 'AE', enhanced: 'CE' };
+const REJECT: Record<'original' | 'enhanced', AckCode> = { original: 'AR', enhanced: 'CR' };
+
+/** True when the issues concern the MSH itself (2.9.2: AR territory) rather than the content. */
+function mshProblem(issues: Issue[]): boolean {
+  return issues.some((i) => (i.severity === 'error' || i.severity === 'fatal') && (i.expression ?? []).some((e) => e.startsWith('MSH')));
+}
+
+/** Build the frame handler for a listener. */
+export function mllpReceiver(o: ReceiverOptions): FrameHandler {
+  const now = o.now ?? (() => new Date());
+  const log = o.log ?? (() => undefined);
+  const flowMs = o.flowTimeoutMs ?? 30_000;
+
+  const keep = async (raw: Buffer, m: Hl7Message | undefined, r: Received): Promise<string> => {
+    if (!o.store) throw toNhsError(new Error('no store configured'), 'STORE_UNAVAILABLE');
+    const store = await o.store();
+    const rec = await store.appendMessage({
+      channel: o.channel,
+      raw,
+      ...(m?.controlId !== undefined ? { controlId: m.controlId } : {}),
+      ...(m?.type !== undefined ? { messageType: m.type } : {}),
+      meta: { remoteAddress: r.remoteAddress, charset: r.charset, session: r.session, valid: r.valid },
+    });
+    if (!r.valid) {
+      await store.setMessageStatus(rec.id, 'errored', 'rejected: HL7 structure errors').catch(() => undefined);
+    }
+    return rec.id;
+  };
+
+  return async (raw: Buffer, session: MllpSession, seq: number): Promise<Buffer> => {
+    const { text, charset } = decodeHl7Bytes(raw);
+    const parsed = parseHl7(text);
+    const m = parsed.message;
+    const valid = m !== undefined && !hasErrors(parsed.issues);
+    const mode = m ? ackMode(m) : 'original';
+    const r: Received = { text, charset, issues: parsed.issues, valid, session: session.id, seq, remoteAddress: session.remoteAddress, ...(m ? { message: m } : {}) };
+    const encode = (ack: string): Buffer => encodeHl7Text(ack, charset);
+    const ack = (code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
+      m ? buildAck(m, code, { now: now(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now() });
+
+    if (!valid) {
+      const code = !m || mshProblem(parsed.issues) ? REJECT[mode] : ERROR[mode];
+      r.ack = ack(code, { issues: parsed.issues.filter((i) => i.severity !== 'information') });
+      if (o.policy !== 'immediate') {
+        try {
+          r.storeId = await keep(raw, m, r);
+        } catch (e) {
+          log('warn', `mllp: could not keep a rejected message (${toNhsError(e, 'STORE_UNAVAILABLE').code})`);
+        }
+      }
+      o.onMessage(r);
+      return encode(r.ack);
+    }
+    const msg = m;
+    if (o.policy === 'immediate') {
+      r.ack = ack(POSITIVE[mode]);
+      o.onMessage(r);
+      return encode(r.ack);
+    }
+    try {
+      r.storeId = await keep(raw, msg, r);
+    } catch (e) {
+      const err = toNhsError(e, 'STORE_UNAVAILABLE');
+      log('warn', `mllp: message ${msg.controlId ?? '?'} not stored (${err.code}); answered AE`);
+      return encode(ack(ERROR[mode], { text: 'Message not stored, please resend', issues: [issue('error', 'transient', 'receiver could not store the message; resend')] }));
+    }
+    if (o.policy === 'commit') {
+      r.ack = ack(POSITIVE[mode]);
+      o.onMessage(r);
+      return encode(r.ack);
+    }
+    const reply = expectReply(session.id, seq, msg, charset, flowMs, () =>
+      encode(ack(ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] })));
+    o.onMessage(r);
+    return reply;
+  };
+}

@@ -1,0 +1,80 @@
+import { formatNhsNumber, isValidNhsNumber } from '../nhs/nhs-number';
+
+/**
+ * Masking for the editor sidebar: patient data is hidden by default and revealed per item on
+ * demand (and every reveal is audited by the caller). NHS numbers become `900 *** **09`
+ * (formatNhsNumber masked form), person names become initials, birth dates, addresses and
+ * telecoms are blanked. HL7 v2: PID-5/6/9 names, PID-7 birth date, PID-11 address, PID-13/14
+ * telecom, NK1-2 name, NK1-4 address, NK1-5 telecom. FHIR: `name`, `birthDate`, `address`,
+ * `telecom` anywhere in the resource tree.
+ */
+
+const NHS_LIKE = /\b(\d{3})[ -]?(\d{3})[ -]?(\d{4})\b/g;
+
+/** Mask every 10-digit run that is a valid NHS number (spaced or not). */
+export function maskNhsNumbers(text: string): string {
+  return text.replace(NHS_LIKE, (m, a: string, b: string, c: string) => {
+    const n = `${a}${b}${c}`;
+    return isValidNhsNumber(n) ? formatNhsNumber(n, true) : m;
+  });
+}
+
+function initials(parts: string[]): string {
+  return parts.filter((p) => p.trim()).map((p) => `${p.trim()[0]?.toUpperCase() ?? ''}.`).join(' ');
+}
+
+const HL7_MASK: Record<string, Record<number, 'name' | 'blank'>> = {
+  PID: { 5: 'name', 6: 'name', 9: 'name', 7: 'blank', 11: 'blank', 13: 'blank', 14: 'blank' },
+  NK1: { 2: 'name', 4: 'blank', 5: 'blank' },
+};
+
+/** Mask an HL7 v2 message's patient data, keeping its structure (segments, field counts). */
+export function maskHl7(text: string): string {
+  if (!text.startsWith('MSH') || text.length < 8) return maskNhsNumbers(text);
+  const fs = text[3] ?? '|';
+  const cs = text[4] ?? '^';
+  const rs = text[5] ?? '~';
+  const segs = text.split(/(\r\n|\r|\n)/);
+  const out = segs.map((seg) => {
+    const rules = HL7_MASK[seg.slice(0, 3)];
+    if (!rules || seg[3] !== fs) return seg;
+    const fields = seg.split(fs);
+    for (const [k, how] of Object.entries(rules)) {
+      const i = Number(k);
+      const f = fields[i];
+      if (!f) continue;
+      fields[i] = how === 'blank' ? '***' : f.split(rs).map((rep) => initials(rep.split(cs).slice(0, 3))).join(rs);
+    }
+    return fields.join(fs);
+  });
+  return maskNhsNumbers(out.join(''));
+}
+
+/** Mask a FHIR (or any JSON) value's person data. */
+export function maskFhir(value: unknown, depth = 0): unknown {
+  if (depth > 64 || value === null || typeof value !== 'object') return typeof value === 'string' ? maskNhsNumbers(value) : value;
+  if (Array.isArray(value)) return value.map((v) => maskFhir(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (k === 'name' && Array.isArray(v)) {
+      out[k] = v.map((n: { family?: unknown; given?: unknown; text?: unknown }) => {
+        const parts = [...(Array.isArray(n?.given) ? (n.given as unknown[]) : []), n?.family].filter((x): x is string => typeof x === 'string');
+        return { text: parts.length ? initials(parts) : typeof n?.text === 'string' ? initials(n.text.split(/\s+/)) : '***' };
+      });
+    } else if (k === 'birthDate' || k === 'address' || k === 'telecom' || k === 'deceasedDateTime') {
+      out[k] = '***';
+    } else {
+      out[k] = maskFhir(v, depth + 1);
+    }
+  }
+  return out;
+}
+
+/** Mask a payload text of a given content type (`hl7v2`, `fhir+json`, `json`, `text`). */
+export function maskPayload(text: string, contentType: string): string {
+  if (contentType === 'hl7v2') return maskHl7(text);
+  if (contentType === 'fhir+json' || contentType === 'json') {
+    try { return JSON.stringify(maskFhir(JSON.parse(text)), null, 2); } catch { return maskNhsNumbers(text); }
+  }
+  return maskNhsNumbers(text);
+}

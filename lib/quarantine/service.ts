@@ -1,0 +1,217 @@
+import { NhsError } from '../errors';
+import { parseHl7 } from '../hl7';
+import type { AuditRecord, NewQuarantineItem, QuarantineItem, Store } from '../store/types';
+import { applyDiff, diffLines, diffRows, isEmptyDiff, parseDiff, type DiffRow, type LineDiff } from './diff';
+
+/**
+ * Quarantine: park a message that cannot go on, let a person fix or discard it, release it back
+ * into the flow. The original is never changed (an edit is stored as a diff, lib/quarantine/diff),
+ * every state change is a compare-and-set in the store (two editors: exactly one wins) and is
+ * audited with the actor.
+ */
+
+type Msg = Record<string, unknown>;
+type QStore = Pick<Store, 'putQuarantine' | 'getQuarantine' | 'transitionQuarantine' | 'patchQuarantine' | 'appendAudit'>;
+
+/** What `msg.quarantine` carries (DESIGN.md §2), plus `released` once released. */
+export interface QuarantineInfo {
+  id: string;
+  reason: string;
+  code: string;
+  owner: string;
+  at: string;
+  dueAt: string | null;
+  released?: { at: string; by: string; edited: boolean; count: number; forced: boolean };
+}
+
+/** Largest edited payload accepted from an editor (the store enforces its own record limit too). */
+export const MAX_EDIT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * JSON text of a message, dropping what cannot be stored: circular references, functions and
+ * the http-in `req`/`res` objects (sockets). Buffers become `{type:'Buffer',data}` as JSON does.
+ */
+export function serialiseMessage(msg: Msg): string {
+  const seen = new WeakSet<object>();
+  return JSON.stringify(msg, (k, v: unknown) => {
+    if (k === 'req' || k === 'res' || typeof v === 'function') return undefined;
+    if (v && typeof v === 'object') {
+      if (seen.has(v)) return undefined;
+      seen.add(v);
+    }
+    return v;
+  });
+}
+
+/** How the sidebar should decode a payload. */
+export function detectContentType(payload: unknown): string {
+  if (typeof payload === 'string') {
+    const t = payload.trimStart();
+    if (/^MSH./.test(t)) return 'hl7v2';
+    if (t.startsWith('{') || t.startsWith('[')) {
+      try { const j = JSON.parse(t) as { resourceType?: unknown }; return typeof j?.resourceType === 'string' ? 'fhir+json' : 'json'; } catch { return 'text'; }
+    }
+    return 'text';
+  }
+  if (payload && typeof payload === 'object' && !Array.isArray(payload) && typeof (payload as { resourceType?: unknown }).resourceType === 'string') return 'fhir+json';
+  if (payload && typeof payload === 'object' && (payload as { type?: unknown }).type !== 'Buffer') return 'json';
+  return 'text';
+}
+
+/** The editable text of a stored message's payload (JSON payloads pretty-printed). */
+export function payloadText(original: string): { text: string; isObject: boolean } {
+  let msg: Msg;
+  try { msg = JSON.parse(original) as Msg; } catch { throw new NhsError('QUARANTINE_CORRUPT', 'stored original message is not JSON'); }
+  const p = msg.payload;
+  if (typeof p === 'string') return { text: p, isObject: false };
+  if (p && typeof p === 'object' && (p as { type?: unknown }).type === 'Buffer' && Array.isArray((p as { data?: unknown }).data)) {
+    return { text: Buffer.from((p as { data: number[] }).data).toString('latin1'), isObject: false };
+  }
+  if (p === undefined) return { text: '', isObject: false };
+  return { text: JSON.stringify(p, null, 2), isObject: true };
+}
+
+/**
+ * Structural check of an edited payload before it may be released: HL7 v2 must parse with the
+ * one HL7 parser (lib/hl7 parseHl7) without errors (MSH first, valid segment ids, MSH-9/10/12);
+ * FHIR JSON must parse and name a resourceType; JSON must parse. Throws
+ * `QUARANTINE_EDIT_INVALID` with a reason naming the line (no content echoed).
+ */
+export function validateEdit(contentType: string, text: string, isObject: boolean): void {
+  if (Buffer.byteLength(text, 'utf8') > MAX_EDIT_BYTES) throw new NhsError('QUARANTINE_EDIT_INVALID', `edited payload exceeds ${MAX_EDIT_BYTES} bytes`);
+  if (contentType === 'hl7v2') {
+    const { message, issues } = parseHl7(text);
+    const bad = issues.find((i) => i.severity === 'error' || i.severity === 'fatal');
+    if (!message || bad) {
+      throw new NhsError('QUARANTINE_EDIT_INVALID', `edited HL7 message is not valid: ${bad?.diagnostics ?? 'unparseable'}`, { detail: { issues } });
+    }
+    return;
+  }
+  if (contentType === 'fhir+json' || contentType === 'json' || isObject) {
+    let v: unknown;
+    try { v = JSON.parse(text); } catch (e) { throw new NhsError('QUARANTINE_EDIT_INVALID', `edited JSON does not parse: ${e instanceof Error ? e.message : 'syntax error'}`); }
+    if (contentType === 'fhir+json' && (typeof v !== 'object' || v === null || typeof (v as { resourceType?: unknown }).resourceType !== 'string')) {
+      throw new NhsError('QUARANTINE_EDIT_INVALID', 'edited FHIR resource has no resourceType');
+    }
+  }
+}
+
+/** Diff preview of an edit (nothing stored). Throws QUARANTINE_EDIT_INVALID for a malformed edit. */
+export function previewEdit(item: Pick<QuarantineItem, 'original' | 'contentType'>, edited: string): { diff: LineDiff; rows: DiffRow[]; changed: boolean } {
+  const { text, isObject } = payloadText(item.original);
+  validateEdit(item.contentType, edited, isObject);
+  const diff = diffLines(text, edited);
+  return { diff, rows: diffRows(text, diff), changed: !isEmptyDiff(diff) };
+}
+
+/** The current payload text: the original with the stored edit applied. */
+export function currentPayloadText(item: Pick<QuarantineItem, 'original' | 'editDiff'>): string {
+  const { text } = payloadText(item.original);
+  return item.editDiff ? applyDiff(text, parseDiff(item.editDiff)) : text;
+}
+
+export function quarantineInfo(item: QuarantineItem): QuarantineInfo {
+  return { id: item.id, reason: item.reason, code: item.reasonCode, owner: item.owner, at: item.createdAt, dueAt: item.dueAt };
+}
+
+/** Park a message: one store record, one audit record. */
+export async function park(store: QStore, input: Omit<NewQuarantineItem, 'original'> & { msg: Msg }, actor = 'system'): Promise<QuarantineItem> {
+  const { msg, ...rest } = input;
+  const item = await store.putQuarantine({ ...rest, original: serialiseMessage(msg) });
+  await store.appendAudit({
+    node: item.node, flow: item.flow, action: 'quarantine.park', outcome: 'quarantined', actor,
+    correlationId: item.correlationId, subject: item.subject, messageId: item.messageId,
+    detail: { quarantineId: item.id, reasonCode: item.reasonCode },
+  });
+  return item;
+}
+
+async function getOr404(store: QStore, id: string): Promise<QuarantineItem> {
+  if (typeof id !== 'string' || !id || id.length > 200) throw new NhsError('QUARANTINE_NOT_FOUND', 'quarantine item id is missing or malformed');
+  const item = await store.getQuarantine(id);
+  if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`, { detail: { id } });
+  return item;
+}
+
+/** Store an edit (as a diff) without releasing; audited. */
+export async function saveEdit(store: QStore, id: string, edited: string, actor: string): Promise<QuarantineItem> {
+  const item = await getOr404(store, id);
+  if (item.state !== 'open') throw new NhsError('QUARANTINE_ALREADY_RESOLVED', `quarantine item ${id} is ${item.state}`, { detail: { id, state: item.state } });
+  const { diff, changed } = previewEdit(item, edited);
+  const updated = await store.patchQuarantine(id, { editDiff: changed ? JSON.stringify(diff) : null });
+  if (!updated) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
+  await audit(store, item, 'quarantine.edit', 'edited', actor, { changed });
+  return updated;
+}
+
+export interface ReleaseOptions {
+  actor: string;
+  /** Edited payload text; validated, stored as a diff in the same transition. */
+  edited?: string;
+  /** Release an item already released (once more). */
+  force?: boolean;
+  clock?: () => Date;
+}
+
+/**
+ * Release an item: compare-and-set open → released (or released → released when forced), then
+ * audit, then build the message to send from the quarantine node's first output.
+ * Errors: QUARANTINE_NOT_FOUND, QUARANTINE_ALREADY_RESOLVED (released/discarded, not forced),
+ * QUARANTINE_CONFLICT (another editor won the race), QUARANTINE_EDIT_INVALID.
+ */
+export async function release(store: QStore, id: string, o: ReleaseOptions): Promise<{ item: QuarantineItem; msg: Msg }> {
+  const item = await getOr404(store, id);
+  const forced = item.state !== 'open';
+  if (item.state === 'discarded' || (item.state === 'released' && !o.force)) {
+    throw new NhsError('QUARANTINE_ALREADY_RESOLVED', `quarantine item ${id} is already ${item.state}${item.state === 'released' ? ' (use force to release again)' : ''}`, { detail: { id, state: item.state } });
+  }
+  let editDiff = item.editDiff;
+  if (o.edited !== undefined) {
+    const p = previewEdit(item, o.edited);
+    editDiff = p.changed ? JSON.stringify(p.diff) : null;
+  }
+  const at = (o.clock ?? (() => new Date()))().toISOString();
+  const updated = await store.transitionQuarantine(id, item.state, 'released', {
+    editDiff, resolvedAt: at, resolvedBy: o.actor, resolution: forced ? 'released (forced)' : 'released', releaseCount: item.releaseCount + 1,
+  });
+  if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
+  await audit(store, updated, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count: updated.releaseCount });
+  return { item: updated, msg: releasedMessage(updated) };
+}
+
+/** The message a release sends: the original msg, its payload edited if an edit exists. */
+export function releasedMessage(item: QuarantineItem): Msg {
+  const msg = JSON.parse(item.original) as Msg;
+  if (item.editDiff) {
+    const { isObject } = payloadText(item.original);
+    const text = currentPayloadText(item);
+    msg.payload = isObject ? (JSON.parse(text) as unknown) : text;
+  }
+  msg.quarantine = {
+    ...quarantineInfo(item),
+    released: { at: item.resolvedAt ?? item.updatedAt, by: item.resolvedBy ?? 'unknown', edited: item.editDiff !== null, count: item.releaseCount, forced: (item.resolution ?? '').includes('forced') },
+  } satisfies QuarantineInfo;
+  return msg;
+}
+
+/** Discard with a reason (kept in the store, never deleted). Same errors as release. */
+export async function discard(store: QStore, id: string, o: { actor: string; reason: string; clock?: () => Date }): Promise<QuarantineItem> {
+  const reason = typeof o.reason === 'string' ? o.reason.trim() : '';
+  if (!reason) throw new NhsError('QUARANTINE_REASON_REQUIRED', 'a reason is required to discard');
+  if (reason.length > 500) throw new NhsError('QUARANTINE_REASON_REQUIRED', 'discard reason is longer than 500 characters');
+  const item = await getOr404(store, id);
+  if (item.state !== 'open') throw new NhsError('QUARANTINE_ALREADY_RESOLVED', `quarantine item ${id} is already ${item.state}`, { detail: { id, state: item.state } });
+  const at = (o.clock ?? (() => new Date()))().toISOString();
+  const updated = await store.transitionQuarantine(id, 'open', 'discarded', { resolvedAt: at, resolvedBy: o.actor, resolution: `discarded: ${reason}` });
+  if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
+  await audit(store, updated, 'quarantine.discard', 'discarded', o.actor, { reason });
+  return updated;
+}
+
+function audit(store: QStore, item: QuarantineItem, action: string, outcome: string, actor: string, detail: Record<string, unknown>): Promise<AuditRecord> {
+  return store.appendAudit({
+    node: item.node, flow: item.flow, action, outcome, actor,
+    correlationId: item.correlationId, subject: item.subject, messageId: item.messageId,
+    detail: { quarantineId: item.id, ...detail },
+  });
+}

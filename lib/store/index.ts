@@ -1,0 +1,25 @@
+/**
+ * The store (DESIGN.md §4): `createStore(opts)` returns the SQLite or PostgreSQL implementation of
+ * the one {@link Store} interface. Call `open()` before use and `close()` when done.
+ */
+import { invalid } from './common';
+import { PostgresStore } from './postgres';
+import { SqliteStore } from './sqlite';
+import type { Store, StoreOptions } from './types';
+
+export * from './types';
+export { SqliteStore } from './sqlite';
+export { PostgresStore } from './postgres';
+
+/** Create (not open) a store for `opts.backend`; bad options throw `STORE_INVALID`. */
+export function createStore(opts: StoreOptions): Store {
+  if (typeof opts !== 'object' || opts === null) throw invalid('store options must be an object');
+  switch (opts.backend) {
+    case 'sqlite':
+      return new SqliteStore(opts);
+    case 'postgres':
+      return new PostgresStore(opts);
+    default:
+      throw invalid('backend must be sqlite or postgres');
+  }
+}

@@ -1,0 +1,540 @@
+/**
+ * PostgreSQL backend of the store (`pg` Pool), for several Node-RED instances sharing one store.
+ * Group commit: one batch commits at a time while the next accumulates; consecutive message,
+ * outbox and audit appends in a batch become multi-row INSERTs. The audit chain step locks the
+ * `audit_head` row (SELECT … FOR UPDATE) inside the committing transaction, which serialises it
+ * across instances. Connect and query timeouts turn an unreachable server into
+ * `STORE_UNAVAILABLE` within bounded time.
+ */
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { NhsError } from '../errors';
+import {
+  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
+  checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
+  newQuarantineRow, newStats, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
+  type ResolvedOptions,
+} from './common';
+import { GroupCommitter, type Settleable } from './group-commit';
+import { postgresMigrations } from './schema';
+import type {
+  AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
+  NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
+  QuarantineQuery, QuarantineState, Store, StoreOptions, StoreStats,
+} from './types';
+
+type Row = Record<string, unknown>;
+
+type PgJob = Settleable & (
+  | { kind: 'message'; row: MessageRow }
+  | { kind: 'outbox'; row: OutboxRow }
+  | { kind: 'audit'; draft: AuditDraft }
+  | { kind: 'op'; run: (c: PoolClient) => Promise<unknown> }
+);
+
+const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Rows per multi-row INSERT: stays far below PostgreSQL's 65,535 bind parameters. */
+const INSERT_CHUNK = 500;
+const ph = (i: number): string => `$${i}`;
+
+/** SQLSTATE class 23 (integrity) is a data conflict; everything else means the store is not usable now. */
+function mapError(e: unknown): NhsError {
+  if (e instanceof NhsError) return e;
+  const code = (e as { code?: unknown })?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && code.startsWith('23')) return new NhsError('STORE_CONFLICT', `constraint violated: ${msg}`, { cause: e });
+  if (typeof code === 'string' && code.startsWith('40')) return new NhsError('STORE_CONFLICT', `transaction conflict: ${msg}`, { cause: e });
+  return new NhsError('STORE_UNAVAILABLE', `PostgreSQL store failed: ${msg}`, { cause: e });
+}
+
+/** Errors where re-running the batch one write at a time cannot help (connection gone, timeout). */
+function isConnectionLevel(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string' || code.length !== 5) return true;
+  return code.startsWith('08') || code.startsWith('57') || code.startsWith('53');
+}
+
+/** PostgreSQL implementation of {@link Store}. */
+export class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  private readonly o: ResolvedOptions;
+  private readonly url: string;
+  private readonly schema: string;
+  private readonly t: { messages: string; outbox: string; audit: string; head: string; quarantine: string; version: string };
+  private pool: Pool | undefined;
+  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
+  private opening: Promise<void> | undefined;
+  private committer: GroupCommitter<PgJob> | undefined;
+  private readonly counters = newStats();
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: StoreOptions) {
+    if (typeof opts.url !== 'string' || opts.url.length === 0) throw invalid('PostgreSQL store needs a connection url');
+    const schema = opts.schema ?? 'nhs_interop';
+    if (!SCHEMA_RE.test(schema)) throw invalid('schema must be a plain SQL identifier');
+    this.o = resolveOptions(opts);
+    this.url = opts.url;
+    this.schema = schema;
+    const q = (n: string): string => `"${schema}".${n}`;
+    this.t = { messages: q('messages'), outbox: q('outbox'), audit: q('audit'), head: q('audit_head'), quarantine: q('quarantine'), version: q('schema_version') };
+  }
+
+  open(): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'opening' && this.opening) return this.opening;
+    if (this.state !== 'new') return Promise.reject(closedError());
+    this.state = 'opening';
+    this.opening = this.openAsync().then(
+      () => {
+        this.state = 'open';
+        if (this.o.retentionDays > 0) {
+          void this.prune().catch(() => undefined);
+          this.pruneTimer = setInterval(() => { void this.prune().catch(() => undefined); }, 3_600_000);
+          this.pruneTimer.unref();
+        }
+      },
+      async (e: unknown) => {
+        this.state = 'closed';
+        await this.pool?.end().catch(() => undefined);
+        throw mapError(e);
+      },
+    );
+    return this.opening;
+  }
+
+  private async openAsync(): Promise<void> {
+    const pool = new Pool({
+      connectionString: this.url,
+      max: 10,
+      connectionTimeoutMillis: this.o.timeoutMs,
+      query_timeout: this.o.timeoutMs,
+      idleTimeoutMillis: 30_000,
+      options: `-c synchronous_commit=${this.o.durability === 'full' ? 'on' : 'off'}`,
+      application_name: 'node-red-contrib-nhs-interop',
+    });
+    // An idle client dropped by the server must not crash Node-RED; the next query reports it.
+    pool.on('error', () => undefined);
+    this.pool = pool;
+    await this.tx(async (c) => {
+      // Serialises two instances migrating the same schema (CREATE SCHEMA IF NOT EXISTS races).
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nhs-interop-migrate:${this.schema}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${this.t.version} (version INTEGER NOT NULL)`);
+      const r = await c.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${this.t.version}`);
+      let v = r.rows[0]?.v ?? 0;
+      for (const m of postgresMigrations(this.schema)) {
+        if (m.version <= v) continue;
+        await c.query(m.sql);
+        await c.query(`INSERT INTO ${this.t.version} (version) VALUES ($1)`, [m.version]);
+        v = m.version;
+      }
+    });
+    this.committer = new GroupCommitter<PgJob>((jobs) => this.commit(jobs), this.o.groupCommit);
+  }
+
+  /** Run `f` in one transaction on a pooled client; a failed client is destroyed, not reused. */
+  private async tx<T>(f: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool!.connect();
+    let failed: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const out = await f(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      failed = e instanceof Error ? e : new Error(String(e));
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      // A timed-out query may still run on that connection: drop it rather than reuse it.
+      c.release(failed && isConnectionLevel(failed) ? failed : undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'opening') await this.opening?.catch(() => undefined);
+    if (this.state !== 'open') {
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'closing';
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.committer?.drain();
+    this.state = 'closed';
+    await this.pool?.end().catch(() => undefined);
+  }
+
+  stats(): StoreStats {
+    return { ...this.counters };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // write path
+  // -------------------------------------------------------------------------------------------
+
+  private async commit(jobs: PgJob[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.tx((c) => this.runBatch(c, jobs));
+    } catch (e) {
+      if (jobs.length > 1 && !isConnectionLevel(e)) {
+        // One write broke the shared transaction: re-run each in its own so only it fails.
+        this.counters.batchFallbacks++;
+        for (const j of jobs) await this.commit([j]);
+        return;
+      }
+      this.counters.failedWrites += jobs.length;
+      const err = mapError(e);
+      for (const j of jobs) j.reject(err);
+      return;
+    }
+    this.counters.commits++;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, jobs.length);
+    jobs.forEach((j, i) => {
+      const r = results[i];
+      if (r instanceof OpFailure) {
+        this.counters.failedWrites++;
+        j.reject(r.error);
+      } else {
+        this.counters.writes++;
+        j.resolve(r);
+      }
+    });
+  }
+
+  /** Executes a batch in order; runs of appends of one kind become multi-row INSERTs. */
+  private async runBatch(c: PoolClient, jobs: PgJob[]): Promise<unknown[]> {
+    const out: unknown[] = new Array<unknown>(jobs.length);
+    let i = 0;
+    while (i < jobs.length) {
+      const j = jobs[i]!;
+      if (j.kind === 'op') {
+        out[i] = await j.run(c);
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      while (end < jobs.length && jobs[end]!.kind === j.kind) end++;
+      const run = jobs.slice(i, end);
+      if (j.kind === 'message') {
+        const rows = run.map((x) => (x as { row: MessageRow }).row);
+        const seqs = await this.insertMany(c, this.t.messages, MESSAGE_INSERT_COLUMNS, rows);
+        rows.forEach((r, k) => { out[i + k] = toMessage({ ...r, seq: seqs[k] }); });
+      } else if (j.kind === 'outbox') {
+        const rows = run.map((x) => (x as { row: OutboxRow }).row);
+        const seqs = await this.insertMany(c, this.t.outbox, OUTBOX_INSERT_COLUMNS, rows);
+        rows.forEach((r, k) => { out[i + k] = toOutbox({ ...r, seq: seqs[k] }); });
+      } else {
+        const recs = await this.appendAuditRun(c, run.map((x) => (x as { draft: AuditDraft }).draft));
+        recs.forEach((r, k) => { out[i + k] = r; });
+      }
+      i = end;
+    }
+    return out;
+  }
+
+  private async insertMany<R extends object>(c: PoolClient, table: string, cols: readonly (keyof R & string)[], rows: R[]): Promise<number[]> {
+    const seqs: number[] = [];
+    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+      const chunk = rows.slice(start, start + INSERT_CHUNK);
+      const params: unknown[] = [];
+      const tuples = chunk.map((r) => `(${cols.map((col) => { params.push(r[col]); return `$${params.length}`; }).join(', ')})`);
+      const res = await c.query<{ seq: string }>(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${tuples.join(', ')} RETURNING seq`, params);
+      // RETURNING follows VALUES order for a plain multi-row INSERT.
+      for (const r of res.rows) seqs.push(Number(r.seq));
+    }
+    return seqs;
+  }
+
+  /** Chain step for a run of audit appends: one head lock, one multi-row insert, one head move. */
+  private async appendAuditRun(c: PoolClient, drafts: AuditDraft[]): Promise<AuditRecord[]> {
+    const h = await c.query<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.t.head} WHERE id = 1 FOR UPDATE`);
+    let head = { seq: Number(h.rows[0]!.seq), hash: h.rows[0]!.hash };
+    const recs: AuditRecord[] = [];
+    for (const d of drafts) {
+      const rec = chainAudit(d, head);
+      recs.push(rec);
+      head = { seq: rec.seq, hash: rec.hash };
+    }
+    for (let start = 0; start < recs.length; start += INSERT_CHUNK) {
+      const params: unknown[] = [];
+      const tuples = recs.slice(start, start + INSERT_CHUNK).map((r) => `(${auditRowValues(r).map((v) => { params.push(v); return `$${params.length}`; }).join(', ')})`);
+      await c.query(`INSERT INTO ${this.t.audit} (${AUDIT_INSERT_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
+    }
+    await c.query(`UPDATE ${this.t.head} SET seq = $1, hash = $2 WHERE id = 1`, [head.seq, head.hash]);
+    return recs;
+  }
+
+  private submit<T>(build: () => Omit<PgJob, 'resolve' | 'reject'>): Promise<T> {
+    if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
+    let job: Omit<PgJob, 'resolve' | 'reject'>;
+    try {
+      job = build();
+    } catch (e) {
+      return Promise.reject(mapError(e));
+    }
+    const committer = this.committer;
+    return new Promise<T>((resolve, reject) => {
+      committer.submit({ ...job, resolve, reject } as PgJob);
+    });
+  }
+
+  /** A write op: validated by `prepare` before queueing, then run inside the batch transaction. */
+  private write<T>(prepare: () => (c: PoolClient) => Promise<T | OpFailure>): Promise<T> {
+    return this.submit<T>(() => ({ kind: 'op', run: prepare() }));
+  }
+
+  private async read<T extends QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> {
+    if ((this.state !== 'open' && this.state !== 'closing') || !this.pool) throw closedError();
+    try {
+      return (await this.pool.query<T>(sql, params)).rows;
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  private guardRead(): void {
+    if (this.state !== 'open' && this.state !== 'closing') throw closedError();
+  }
+
+  private now(): string {
+    return this.o.clock().toISOString();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // message log
+  // -------------------------------------------------------------------------------------------
+
+  appendMessage(m: NewMessage): Promise<MessageRecord> {
+    return this.submit(() => ({ kind: 'message', row: newMessageRow(m, this.o) }));
+  }
+
+  setMessageStatus(id: string, status: MessageStatus, detail?: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      checkStatus(status);
+      if (detail !== undefined && detail !== null && typeof detail !== 'string') throw invalid('detail must be a string');
+      return async (c) => {
+        const r = await c.query(`UPDATE ${this.t.messages} SET status = $1, status_detail = $2, updated_at = $3 WHERE id = $4`, [status, detail ?? null, this.now(), id]);
+        return r.rowCount === 0 ? new OpFailure(notFound('message')) : undefined;
+      };
+    });
+  }
+
+  async getMessage(id: string): Promise<MessageRecord | undefined> {
+    this.guardRead();
+    checkId(id);
+    const rows = await this.read<Row>(`SELECT * FROM ${this.t.messages} WHERE id = $1`, [id]);
+    return rows[0] ? toMessage(rows[0]) : undefined;
+  }
+
+  async findMessages(q: MessageQuery): Promise<MessageRecord[]> {
+    this.guardRead();
+    const w = messageWhere(q, ph);
+    const limit = checkLimit(q.limit);
+    return (await this.read<Row>(`SELECT * FROM ${this.t.messages}${whereSql(w)} ORDER BY seq LIMIT ${limit}`, w.params)).map(toMessage);
+  }
+
+  async countMessages(q: MessageQuery): Promise<number> {
+    this.guardRead();
+    const w = messageWhere(q, ph);
+    const rows = await this.read<{ n: string }>(`SELECT COUNT(*) AS n FROM ${this.t.messages}${whereSql(w)}`, w.params);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // outbox
+  // -------------------------------------------------------------------------------------------
+
+  enqueue(item: NewOutboxItem): Promise<OutboxItem> {
+    return this.submit(() => ({ kind: 'outbox', row: newOutboxRow(item, this.o) }));
+  }
+
+  claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS): Promise<OutboxItem | undefined> {
+    return this.write(() => {
+      if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
+      if (!Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+      return async (c) => {
+        // FOR UPDATE on the head row: a second instance waits, then re-reads it as leased.
+        const r = await c.query<Row>(
+          `SELECT * FROM ${this.t.outbox} WHERE destination = $1 AND state IN ('pending', 'inflight') ORDER BY seq LIMIT 1 FOR UPDATE`,
+          [destination]);
+        const head = r.rows[0];
+        const nowDate = this.o.clock();
+        const now = nowDate.toISOString();
+        if (!head || String(head.next_attempt_at) > now) return undefined;
+        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        await c.query(`UPDATE ${this.t.outbox} SET state = 'inflight', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2 WHERE seq = $3`, [lease, now, head.seq]);
+        return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
+      };
+    });
+  }
+
+  private async outboxMiss(c: PoolClient, id: string, idempotentState: string): Promise<OpFailure | undefined> {
+    const r = await c.query<{ state: string }>(`SELECT state FROM ${this.t.outbox} WHERE id = $1`, [id]);
+    const s = r.rows[0]?.state;
+    if (s === undefined) return new OpFailure(notFound('outbox item'));
+    if (s === idempotentState) return undefined;
+    return new OpFailure(new NhsError('STORE_CONFLICT', `outbox item is ${s}`));
+  }
+
+  ackOutbox(id: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      return async (c) => {
+        const r = await c.query(`UPDATE ${this.t.outbox} SET state = 'done', updated_at = $1 WHERE id = $2 AND state IN ('pending', 'inflight')`, [this.now(), id]);
+        return r.rowCount === 0 ? this.outboxMiss(c, id, 'done') : undefined;
+      };
+    });
+  }
+
+  retryOutbox(id: string, nextAttemptAt: Date, error: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      const at = isoTime(nextAttemptAt, 'nextAttemptAt');
+      const err = typeof error === 'string' ? error.slice(0, 4096) : String(error);
+      return async (c) => {
+        const r = await c.query(
+          `UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, last_error = $2, updated_at = $3 WHERE id = $4 AND state IN ('pending', 'inflight')`,
+          [at, err, this.now(), id]);
+        return r.rowCount === 0 ? this.outboxMiss(c, id, '-') : undefined;
+      };
+    });
+  }
+
+  parkOutbox(id: string, reason: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      const why = typeof reason === 'string' ? reason.slice(0, 4096) : String(reason);
+      return async (c) => {
+        const r = await c.query(
+          `UPDATE ${this.t.outbox} SET state = 'parked', last_error = $1, updated_at = $2 WHERE id = $3 AND state IN ('pending', 'inflight')`,
+          [why, this.now(), id]);
+        return r.rowCount === 0 ? this.outboxMiss(c, id, 'parked') : undefined;
+      };
+    });
+  }
+
+  recoverOutbox(destination?: string): Promise<number> {
+    return this.write(() => {
+      if (destination !== undefined && (typeof destination !== 'string' || destination.length === 0)) throw invalid('destination must be a non-empty string');
+      return async (c) => {
+        const now = this.now();
+        const r = destination === undefined
+          ? await c.query(`UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, updated_at = $1 WHERE state = 'inflight'`, [now])
+          : await c.query(`UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, updated_at = $1 WHERE state = 'inflight' AND destination = $2`, [now, destination]);
+        return r.rowCount ?? 0;
+      };
+    });
+  }
+
+  async listOutbox(q: OutboxQuery): Promise<OutboxItem[]> {
+    this.guardRead();
+    const w = outboxWhere(q, ph);
+    const limit = checkLimit(q.limit);
+    return (await this.read<Row>(`SELECT * FROM ${this.t.outbox}${whereSql(w)} ORDER BY seq LIMIT ${limit}`, w.params)).map(toOutbox);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // audit
+  // -------------------------------------------------------------------------------------------
+
+  appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
+    return this.submit(() => ({ kind: 'audit', draft: newAuditDraft(r, this.o) }));
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    this.guardRead();
+    const w = auditWhere(q, ph);
+    const limit = checkLimit(q.limit);
+    const order = q.order === 'desc' ? 'DESC' : 'ASC';
+    return (await this.read<Row>(`SELECT * FROM ${this.t.audit}${whereSql(w)} ORDER BY seq ${order} LIMIT ${limit}`, w.params)).map(toAudit);
+  }
+
+  async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
+    this.guardRead();
+    const rows = await this.read<{ seq: string; hash: string }>(`SELECT seq, hash FROM ${this.t.head} WHERE id = 1`, []);
+    const h = rows[0];
+    return h && Number(h.seq) > 0 ? { seq: Number(h.seq), hash: h.hash } : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // quarantine
+  // -------------------------------------------------------------------------------------------
+
+  putQuarantine(item: NewQuarantineItem): Promise<QuarantineItem> {
+    return this.write(() => {
+      const row = newQuarantineRow(item, this.o);
+      const cols = QUARANTINE_INSERT_COLUMNS;
+      const sql = `INSERT INTO ${this.t.quarantine} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`;
+      return async (c) => toQuarantine((await c.query<Row>(sql, cols.map((k) => row[k]))).rows[0]!);
+    });
+  }
+
+  async getQuarantine(id: string): Promise<QuarantineItem | undefined> {
+    this.guardRead();
+    checkId(id);
+    const rows = await this.read<Row>(`SELECT * FROM ${this.t.quarantine} WHERE id = $1`, [id]);
+    return rows[0] ? toQuarantine(rows[0]) : undefined;
+  }
+
+  async listQuarantine(q: QuarantineQuery): Promise<QuarantineItem[]> {
+    this.guardRead();
+    const w = quarantineWhere(q, ph);
+    const limit = checkLimit(q.limit);
+    return (await this.read<Row>(`SELECT * FROM ${this.t.quarantine}${whereSql(w)} ORDER BY seq LIMIT ${limit}`, w.params)).map(toQuarantine);
+  }
+
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+    return this.write(() => {
+      checkId(id);
+      checkQuarantineState(from);
+      checkQuarantineState(to);
+      const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const set = cols.map(([c], i) => `, ${c} = $${i + 3}`).join('');
+      const n = cols.length + 2;
+      // The state guard is the compare-and-set: under READ COMMITTED the loser re-checks the
+      // committed row, no longer matches, and updates nothing.
+      const sql = `UPDATE ${this.t.quarantine} SET state = $1, updated_at = $2${set} WHERE id = $${n + 1} AND state = $${n + 2} RETURNING *`;
+      return async (c) => {
+        const r = await c.query<Row>(sql, [to, this.now(), ...cols.map(([, v]) => v), id, from]);
+        return r.rows[0] ? toQuarantine(r.rows[0]) : undefined;
+      };
+    });
+  }
+
+  patchQuarantine(id: string, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+    return this.write(() => {
+      checkId(id);
+      const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const set = cols.map(([c], i) => `, ${c} = $${i + 2}`).join('');
+      const sql = `UPDATE ${this.t.quarantine} SET updated_at = $1${set} WHERE id = $${cols.length + 2} RETURNING *`;
+      return async (c) => {
+        const r = await c.query<Row>(sql, [this.now(), ...cols.map(([, v]) => v), id]);
+        return r.rows[0] ? toQuarantine(r.rows[0]) : undefined;
+      };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // retention
+  // -------------------------------------------------------------------------------------------
+
+  prune(now?: Date): Promise<PruneResult> {
+    return this.write(() => {
+      const at = now ?? this.o.clock();
+      if (Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
+      return async (c) => {
+        if (this.o.retentionDays <= 0) return { messages: 0, outbox: 0 };
+        const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
+        const m = await c.query(
+          `DELETE FROM ${this.t.messages} WHERE status = 'processed' AND updated_at < $1 AND id NOT IN ` +
+          `(SELECT message_id FROM ${this.t.quarantine} WHERE state = 'open' AND message_id IS NOT NULL)`, [cutoff]);
+        const o = await c.query(`DELETE FROM ${this.t.outbox} WHERE state = 'done' AND updated_at < $1`, [cutoff]);
+        return { messages: m.rowCount ?? 0, outbox: o.rowCount ?? 0 };
+      };
+    });
+  }
+}

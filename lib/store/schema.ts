@@ -1,0 +1,120 @@
+/**
+ * Schema migrations, numbered; each backend records the versions applied in `schema_version`.
+ * Add a migration by appending — never edit one that has shipped. Times are ISO 8601 text in
+ * `toISOString()` form on both backends so the stored `at` is byte-identical to the hashed one and
+ * text order is time order.
+ */
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+/** One DDL for both backends; only the column types differ. */
+function v1(t: { blob: string; serial: string; int: string; bigint: string; prefix: string }): string {
+  const p = t.prefix;
+  return `
+CREATE TABLE ${p}messages (
+  seq ${t.serial},
+  id TEXT NOT NULL UNIQUE,
+  channel TEXT NOT NULL,
+  raw ${t.blob} NOT NULL,
+  control_id TEXT,
+  message_type TEXT,
+  meta TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('received', 'processed', 'errored')),
+  status_detail TEXT,
+  received_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX messages_channel_idx ON ${p}messages (channel, seq);
+CREATE INDEX messages_control_idx ON ${p}messages (control_id);
+CREATE INDEX messages_status_idx ON ${p}messages (status, updated_at);
+
+CREATE TABLE ${p}outbox (
+  seq ${t.serial},
+  id TEXT NOT NULL UNIQUE,
+  destination TEXT NOT NULL,
+  payload ${t.blob} NOT NULL,
+  control_id TEXT,
+  meta TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'inflight', 'done', 'parked')),
+  attempts ${t.int} NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  last_error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX outbox_open_idx ON ${p}outbox (destination, seq) WHERE state IN ('pending', 'inflight');
+CREATE INDEX outbox_state_idx ON ${p}outbox (state, updated_at);
+
+CREATE TABLE ${p}audit (
+  seq ${t.bigint} PRIMARY KEY,
+  at TEXT NOT NULL,
+  node TEXT NOT NULL,
+  flow TEXT,
+  action TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  correlation_id TEXT,
+  subject TEXT,
+  actor TEXT,
+  message_id TEXT,
+  detail TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_subject_idx ON ${p}audit (subject);
+CREATE INDEX audit_correlation_idx ON ${p}audit (correlation_id);
+CREATE INDEX audit_message_idx ON ${p}audit (message_id);
+CREATE INDEX audit_at_idx ON ${p}audit (at);
+
+CREATE TABLE ${p}audit_head (
+  id ${t.int} PRIMARY KEY CHECK (id = 1),
+  seq ${t.bigint} NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO ${p}audit_head (id, seq, hash) VALUES (1, 0, '${'0'.repeat(64)}');
+
+CREATE TABLE ${p}quarantine (
+  seq ${t.serial},
+  id TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL CHECK (state IN ('open', 'released', 'discarded')),
+  reason_code TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  due_at TEXT,
+  node TEXT NOT NULL,
+  flow TEXT,
+  correlation_id TEXT,
+  subject TEXT,
+  message_id TEXT,
+  original TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  detail TEXT,
+  edit_diff TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  notified_at TEXT,
+  resolved_at TEXT,
+  resolved_by TEXT,
+  resolution TEXT,
+  release_count ${t.int} NOT NULL DEFAULT 0
+);
+CREATE INDEX quarantine_state_idx ON ${p}quarantine (state, seq);
+CREATE INDEX quarantine_reason_idx ON ${p}quarantine (reason_code);
+CREATE INDEX quarantine_owner_idx ON ${p}quarantine (owner);
+CREATE INDEX quarantine_message_idx ON ${p}quarantine (message_id);
+`;
+}
+
+/** AUTOINCREMENT so a seq is never reused after retention deletes the newest rows. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  { version: 1, sql: v1({ blob: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', int: 'INTEGER', bigint: 'INTEGER', prefix: '' }) },
+];
+
+/** `schema` is a validated identifier (see postgres.ts); indexes live in the table's schema. */
+export function postgresMigrations(schema: string): readonly Migration[] {
+  return [
+    { version: 1, sql: v1({ blob: 'BYTEA', serial: 'BIGSERIAL PRIMARY KEY', int: 'INTEGER', bigint: 'BIGINT', prefix: `"${schema}".` }) },
+  ];
+}

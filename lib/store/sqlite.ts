@@ -1,0 +1,502 @@
+/**
+ * SQLite backend of the store (better-sqlite3, WAL). Writes go through the group committer: every
+ * batch is one `BEGIN IMMEDIATE` transaction, which also takes SQLite's single write lock, so the
+ * audit chain step (read head → hash → insert → move head) is serialised across every process
+ * that opens the same file. `busy_timeout` makes a second instance wait for that lock instead of
+ * failing.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import Database from 'better-sqlite3';
+import { NhsError } from '../errors';
+import {
+  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
+  checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
+  newQuarantineRow, newStats, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  toAudit, toMessage, toOutbox, toQuarantine, whereSql, type ResolvedOptions,
+} from './common';
+import { GroupCommitter, type Settleable } from './group-commit';
+import { SQLITE_MIGRATIONS } from './schema';
+import type {
+  AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
+  NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
+  QuarantineQuery, QuarantineState, Store, StoreOptions, StoreStats,
+} from './types';
+
+type Row = Record<string, unknown>;
+
+interface SqlJob extends Settleable {
+  run(): unknown;
+}
+
+const q = (_i: number): string => '?';
+
+/** Constraint violations are a conflict in the data; anything else means the file is unusable. */
+function mapError(e: unknown): NhsError {
+  if (e instanceof NhsError) return e;
+  const code = (e as { code?: unknown })?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT')) {
+    return new NhsError('STORE_CONFLICT', `constraint violated: ${msg}`, { cause: e });
+  }
+  return new NhsError('STORE_UNAVAILABLE', `SQLite store failed: ${msg}`, { cause: e });
+}
+
+/** SQLite implementation of {@link Store} (DESIGN.md §4 durability model). */
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  private readonly o: ResolvedOptions;
+  private readonly file: string;
+  private db: Database.Database | undefined;
+  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
+  private opening: Promise<void> | undefined;
+  private committer: GroupCommitter<SqlJob> | undefined;
+  private readonly counters = newStats();
+  private st!: Record<string, Database.Statement>;
+  private readonly dynamic = new Map<string, Database.Statement>();
+  private batchTx!: Database.Transaction<(jobs: SqlJob[]) => unknown[]>;
+  private oneTx!: Database.Transaction<(job: SqlJob) => unknown>;
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: StoreOptions) {
+    if (typeof opts.file !== 'string' || opts.file.length === 0) throw invalid('SQLite store needs a file path');
+    this.o = resolveOptions(opts);
+    this.file = opts.file === ':memory:' ? opts.file : resolvePath(opts.file);
+  }
+
+  open(): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'opening' && this.opening) return this.opening;
+    if (this.state !== 'new') return Promise.reject(closedError());
+    this.state = 'opening';
+    this.opening = Promise.resolve().then(() => {
+      try {
+        this.openSync();
+      } catch (e) {
+        this.state = 'closed';
+        try { this.db?.close(); } catch { /* already failing */ }
+        throw mapError(e);
+      }
+      this.state = 'open';
+      if (this.o.retentionDays > 0) {
+        void this.prune().catch(() => undefined);
+        this.pruneTimer = setInterval(() => { void this.prune().catch(() => undefined); }, 3_600_000);
+        this.pruneTimer.unref();
+      }
+    });
+    return this.opening;
+  }
+
+  private openSync(): void {
+    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
+    const db = new Database(this.file, { timeout: this.o.timeoutMs });
+    this.db = db;
+    db.pragma(`busy_timeout = ${Math.floor(this.o.timeoutMs)}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${this.o.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.migrate(db);
+    this.prepare(db);
+    this.batchTx = db.transaction((jobs: SqlJob[]) => jobs.map((j) => j.run()));
+    this.oneTx = db.transaction((job: SqlJob) => job.run());
+    this.committer = new GroupCommitter<SqlJob>((jobs) => this.commit(jobs), this.o.groupCommit);
+  }
+
+  /** Idempotent; BEGIN IMMEDIATE makes a second instance opening the same file wait its turn. */
+  private migrate(db: Database.Database): void {
+    db.transaction(() => {
+      db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+      const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null };
+      let v = row.v ?? 0;
+      for (const m of SQLITE_MIGRATIONS) {
+        if (m.version <= v) continue;
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+        v = m.version;
+      }
+    }).immediate();
+  }
+
+  private prepare(db: Database.Database): void {
+    const ins = (table: string, cols: readonly string[]): Database.Statement =>
+      db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+    this.st = {
+      insMessage: ins('messages', MESSAGE_INSERT_COLUMNS),
+      setStatus: db.prepare('UPDATE messages SET status = ?, status_detail = ?, updated_at = ? WHERE id = ?'),
+      getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
+      insOutbox: ins('outbox', OUTBOX_INSERT_COLUMNS),
+      head: db.prepare("SELECT * FROM outbox WHERE destination = ? AND state IN ('pending', 'inflight') ORDER BY seq LIMIT 1"),
+      claim: db.prepare("UPDATE outbox SET state = 'inflight', attempts = attempts + 1, next_attempt_at = ?, updated_at = ? WHERE seq = ?"),
+      outboxState: db.prepare('SELECT state FROM outbox WHERE id = ?'),
+      ack: db.prepare("UPDATE outbox SET state = 'done', updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
+      retry: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
+      park: db.prepare("UPDATE outbox SET state = 'parked', last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
+      recoverAll: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'inflight'"),
+      recoverOne: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'inflight' AND destination = ?"),
+      auditHead: db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1'),
+      insAudit: ins('audit', AUDIT_INSERT_COLUMNS),
+      moveHead: db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1'),
+      insQuarantine: ins('quarantine', QUARANTINE_INSERT_COLUMNS),
+      getQuarantine: db.prepare('SELECT * FROM quarantine WHERE id = ?'),
+      pruneMessages: db.prepare(
+        "DELETE FROM messages WHERE status = 'processed' AND updated_at < ? AND id NOT IN " +
+        "(SELECT message_id FROM quarantine WHERE state = 'open' AND message_id IS NOT NULL)"),
+      pruneOutbox: db.prepare("DELETE FROM outbox WHERE state = 'done' AND updated_at < ?"),
+    };
+  }
+
+  private s(name: string): Database.Statement {
+    const st = this.st[name];
+    if (!st) throw new Error(`no statement ${name}`);
+    return st;
+  }
+
+  private dyn(sql: string): Database.Statement {
+    let st = this.dynamic.get(sql);
+    if (!st) {
+      st = this.db!.prepare(sql);
+      if (this.dynamic.size < 500) this.dynamic.set(sql, st);
+    }
+    return st;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'opening') await this.opening?.catch(() => undefined);
+    if (this.state !== 'open') {
+      this.state = 'closed';
+      return;
+    }
+    this.state = 'closing';
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.committer?.drain();
+    this.state = 'closed';
+    this.db?.close();
+  }
+
+  stats(): StoreStats {
+    return { ...this.counters };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // write path
+  // -------------------------------------------------------------------------------------------
+
+  private async commit(jobs: SqlJob[]): Promise<void> {
+    if (jobs.length > 1) {
+      let results: unknown[];
+      try {
+        results = this.batchTx.immediate(jobs);
+      } catch {
+        // One write broke the shared transaction (it rolled back whole): give each its own.
+        this.counters.batchFallbacks++;
+        for (const j of jobs) this.commitOne(j);
+        return;
+      }
+      this.counters.commits++;
+      this.counters.maxBatch = Math.max(this.counters.maxBatch, jobs.length);
+      jobs.forEach((j, i) => this.settle(j, results[i]));
+      return;
+    }
+    for (const j of jobs) this.commitOne(j);
+  }
+
+  private commitOne(j: SqlJob): void {
+    let r: unknown;
+    try {
+      r = this.oneTx.immediate(j);
+    } catch (e) {
+      this.counters.failedWrites++;
+      j.reject(mapError(e));
+      return;
+    }
+    this.counters.commits++;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, 1);
+    this.settle(j, r);
+  }
+
+  private settle(j: SqlJob, r: unknown): void {
+    if (r instanceof OpFailure) {
+      this.counters.failedWrites++;
+      j.reject(r.error);
+    } else {
+      this.counters.writes++;
+      j.resolve(r);
+    }
+  }
+
+  /** Validation runs in `prepareRun` (before queueing), so a bad record never enters a batch. */
+  private write<T>(prepareRun: () => () => T | OpFailure): Promise<T> {
+    if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
+    let run: () => T | OpFailure;
+    try {
+      run = prepareRun();
+    } catch (e) {
+      return Promise.reject(mapError(e));
+    }
+    const committer = this.committer;
+    return new Promise<T>((resolve, reject) => {
+      committer.submit({ run, resolve, reject });
+    });
+  }
+
+  private read<T>(f: () => T): Promise<T> {
+    if (this.state !== 'open' && this.state !== 'closing') return Promise.reject(closedError());
+    try {
+      return Promise.resolve(f());
+    } catch (e) {
+      return Promise.reject(mapError(e));
+    }
+  }
+
+  private now(): string {
+    return this.o.clock().toISOString();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // message log
+  // -------------------------------------------------------------------------------------------
+
+  appendMessage(m: NewMessage): Promise<MessageRecord> {
+    return this.write(() => {
+      const row = newMessageRow(m, this.o);
+      const values = MESSAGE_INSERT_COLUMNS.map((c) => row[c]);
+      return () => {
+        const info = this.s('insMessage').run(values);
+        return toMessage({ ...row, seq: Number(info.lastInsertRowid) });
+      };
+    });
+  }
+
+  setMessageStatus(id: string, status: MessageStatus, detail?: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      checkStatus(status);
+      if (detail !== undefined && detail !== null && typeof detail !== 'string') throw invalid('detail must be a string');
+      return () => {
+        const info = this.s('setStatus').run(status, detail ?? null, this.now(), id);
+        return info.changes === 0 ? new OpFailure(notFound('message')) : undefined;
+      };
+    });
+  }
+
+  getMessage(id: string): Promise<MessageRecord | undefined> {
+    return this.read(() => {
+      checkId(id);
+      const r = this.s('getMessage').get(id) as Row | undefined;
+      return r ? toMessage(r) : undefined;
+    });
+  }
+
+  findMessages(query: MessageQuery): Promise<MessageRecord[]> {
+    return this.read(() => {
+      const w = messageWhere(query, q);
+      const limit = checkLimit(query.limit);
+      const rows = this.dyn(`SELECT * FROM messages${whereSql(w)} ORDER BY seq LIMIT ${limit}`).all(w.params) as Row[];
+      return rows.map(toMessage);
+    });
+  }
+
+  countMessages(query: MessageQuery): Promise<number> {
+    return this.read(() => {
+      const w = messageWhere(query, q);
+      const r = this.dyn(`SELECT COUNT(*) AS n FROM messages${whereSql(w)}`).get(w.params) as { n: number };
+      return Number(r.n);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // outbox
+  // -------------------------------------------------------------------------------------------
+
+  enqueue(item: NewOutboxItem): Promise<OutboxItem> {
+    return this.write(() => {
+      const row = newOutboxRow(item, this.o);
+      const values = OUTBOX_INSERT_COLUMNS.map((c) => row[c]);
+      return () => {
+        const info = this.s('insOutbox').run(values);
+        return toOutbox({ ...row, seq: Number(info.lastInsertRowid) });
+      };
+    });
+  }
+
+  claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS): Promise<OutboxItem | undefined> {
+    return this.write(() => {
+      if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
+      if (!Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+      return () => {
+        const head = this.s('head').get(destination) as Row | undefined;
+        const nowDate = this.o.clock();
+        const now = nowDate.toISOString();
+        // Strict order: a head that is leased or not yet due blocks everything behind it.
+        if (!head || String(head.next_attempt_at) > now) return undefined;
+        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        this.s('claim').run(lease, now, head.seq);
+        return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
+      };
+    });
+  }
+
+  /** When a guarded outbox update matched nothing: missing, already in the target state, or conflict. */
+  private outboxMiss(id: string, idempotentState: string): OpFailure | undefined {
+    const r = this.s('outboxState').get(id) as { state: string } | undefined;
+    if (!r) return new OpFailure(notFound('outbox item'));
+    if (r.state === idempotentState) return undefined;
+    return new OpFailure(new NhsError('STORE_CONFLICT', `outbox item is ${r.state}`));
+  }
+
+  ackOutbox(id: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      return () => (this.s('ack').run(this.now(), id).changes === 0 ? this.outboxMiss(id, 'done') : undefined);
+    });
+  }
+
+  retryOutbox(id: string, nextAttemptAt: Date, error: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      const at = isoTime(nextAttemptAt, 'nextAttemptAt');
+      const err = typeof error === 'string' ? error.slice(0, 4096) : String(error);
+      return () => (this.s('retry').run(at, err, this.now(), id).changes === 0 ? this.outboxMiss(id, '-') : undefined);
+    });
+  }
+
+  parkOutbox(id: string, reason: string): Promise<void> {
+    return this.write(() => {
+      checkId(id);
+      const why = typeof reason === 'string' ? reason.slice(0, 4096) : String(reason);
+      return () => (this.s('park').run(why, this.now(), id).changes === 0 ? this.outboxMiss(id, 'parked') : undefined);
+    });
+  }
+
+  recoverOutbox(destination?: string): Promise<number> {
+    return this.write(() => {
+      if (destination !== undefined && (typeof destination !== 'string' || destination.length === 0)) throw invalid('destination must be a non-empty string');
+      return () => {
+        const now = this.now();
+        const info = destination === undefined ? this.s('recoverAll').run(now, now) : this.s('recoverOne').run(now, now, destination);
+        return info.changes;
+      };
+    });
+  }
+
+  listOutbox(query: OutboxQuery): Promise<OutboxItem[]> {
+    return this.read(() => {
+      const w = outboxWhere(query, q);
+      const limit = checkLimit(query.limit);
+      return (this.dyn(`SELECT * FROM outbox${whereSql(w)} ORDER BY seq LIMIT ${limit}`).all(w.params) as Row[]).map(toOutbox);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // audit
+  // -------------------------------------------------------------------------------------------
+
+  appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
+    return this.write(() => {
+      const draft = newAuditDraft(r, this.o);
+      return () => {
+        const head = this.s('auditHead').get() as { seq: number; hash: string };
+        const rec = chainAudit(draft, { seq: Number(head.seq), hash: head.hash });
+        this.s('insAudit').run(auditRowValues(rec));
+        this.s('moveHead').run(rec.seq, rec.hash);
+        return rec;
+      };
+    });
+  }
+
+  queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.read(() => {
+      const w = auditWhere(query, q);
+      const limit = checkLimit(query.limit);
+      const order = query.order === 'desc' ? 'DESC' : 'ASC';
+      return (this.dyn(`SELECT * FROM audit${whereSql(w)} ORDER BY seq ${order} LIMIT ${limit}`).all(w.params) as Row[]).map(toAudit);
+    });
+  }
+
+  auditHead(): Promise<{ seq: number; hash: string } | undefined> {
+    return this.read(() => {
+      const h = this.s('auditHead').get() as { seq: number; hash: string } | undefined;
+      return h && Number(h.seq) > 0 ? { seq: Number(h.seq), hash: h.hash } : undefined;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // quarantine
+  // -------------------------------------------------------------------------------------------
+
+  putQuarantine(item: NewQuarantineItem): Promise<QuarantineItem> {
+    return this.write(() => {
+      const row = newQuarantineRow(item, this.o);
+      const values = QUARANTINE_INSERT_COLUMNS.map((c) => row[c]);
+      return () => {
+        this.s('insQuarantine').run(values);
+        return toQuarantine(this.s('getQuarantine').get(row.id) as Row);
+      };
+    });
+  }
+
+  getQuarantine(id: string): Promise<QuarantineItem | undefined> {
+    return this.read(() => {
+      checkId(id);
+      const r = this.s('getQuarantine').get(id) as Row | undefined;
+      return r ? toQuarantine(r) : undefined;
+    });
+  }
+
+  listQuarantine(query: QuarantineQuery): Promise<QuarantineItem[]> {
+    return this.read(() => {
+      const w = quarantineWhere(query, q);
+      const limit = checkLimit(query.limit);
+      return (this.dyn(`SELECT * FROM quarantine${whereSql(w)} ORDER BY seq LIMIT ${limit}`).all(w.params) as Row[]).map(toQuarantine);
+    });
+  }
+
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+    return this.write(() => {
+      checkId(id);
+      checkQuarantineState(from);
+      checkQuarantineState(to);
+      const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const sql = `UPDATE quarantine SET state = ?, updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ? AND state = ?`;
+      return () => {
+        // The state guard in the WHERE clause is the compare-and-set: the loser matches no row.
+        const info = this.dyn(sql).run(to, this.now(), ...cols.map(([, v]) => v), id, from);
+        if (info.changes === 0) return undefined;
+        return toQuarantine(this.s('getQuarantine').get(id) as Row);
+      };
+    });
+  }
+
+  patchQuarantine(id: string, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+    return this.write(() => {
+      checkId(id);
+      const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const sql = `UPDATE quarantine SET updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ?`;
+      return () => {
+        const info = this.dyn(sql).run(this.now(), ...cols.map(([, v]) => v), id);
+        if (info.changes === 0) return undefined;
+        return toQuarantine(this.s('getQuarantine').get(id) as Row);
+      };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // retention
+  // -------------------------------------------------------------------------------------------
+
+  prune(now?: Date): Promise<PruneResult> {
+    return this.write(() => {
+      const at = now ?? this.o.clock();
+      if (Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
+      return () => {
+        if (this.o.retentionDays <= 0) return { messages: 0, outbox: 0 };
+        const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
+        return {
+          messages: this.s('pruneMessages').run(cutoff).changes,
+          outbox: this.s('pruneOutbox').run(cutoff).changes,
+        };
+      };
+    });
+  }
+}

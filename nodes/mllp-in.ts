@@ -1,0 +1,142 @@
+/**
+ * `nhs-mllp-in`: an MLLP listener (HL7 v2.5.1 Appendix C) that keeps each message durably before
+ * acknowledging it (DESIGN.md §4). Thin wrapper: lib/mllp does framing, sockets, ACK policy.
+ * Output 1: valid messages (`msg.payload` text, `msg.hl7`, `msg.topic`, `msg._mllp`); output 2:
+ * messages that were NAKed, with `msg.outcome` (an OperationOutcome).
+ */
+import type * as tls from 'node:tls';
+import { NhsError } from '../lib/errors';
+import { operationOutcome } from '../lib/outcome';
+import { MllpServer, mllpReceiver, type AckPolicy, type Received } from '../lib/mllp';
+import { dropSession, sessionOpened } from '../lib/mllp/replies';
+import type { Store } from '../lib/store/types';
+import { appendAudit, onClose } from './shared/input';
+import { StatusReporter } from './shared/status';
+import { resolveStore } from './shared/store-access';
+import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
+
+/** What `nhs-mllp-response` needs from the listener that received a message (duck-typed there). */
+interface MllpInNode extends Node {
+  mllpStore(): Promise<Store> | undefined;
+}
+
+/** The core `tls-config` node's API (node-red/nodes/core/network/05-tls.js). */
+interface TlsConfigNode extends Node {
+  addTLSOptions(opts: tls.TlsOptions): void;
+}
+
+const num = (v: unknown, dflt: number): number => {
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 && v !== '' && v !== undefined && v !== null ? n : dflt;
+};
+
+export = function (RED: RED) {
+  RED.nodes.registerType('nhs-mllp-in', function (this: Node, def: NodeDef) {
+    RED.nodes.createNode(this, def);
+    setup(RED, this as MllpInNode, def);
+  });
+};
+
+function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
+  const policy: AckPolicy = def.ackMode === 'flow' || def.ackMode === 'immediate' ? def.ackMode : 'commit';
+  const port = num(def.port, 2575);
+  const status = new StatusReporter(node);
+  const storeId = typeof def.store === 'string' && def.store ? def.store : undefined;
+  let storeP: Promise<Store> | undefined;
+  const getStore = (): Promise<Store> => {
+    storeP ??= resolveStore(RED, node, storeId);
+    // Not cached on failure: the next message tries again (the sender got AE and will resend).
+    storeP.catch(() => { storeP = undefined; });
+    return storeP;
+  };
+  node.mllpStore = () => (policy === 'immediate' ? undefined : getStore());
+  let received = 0;
+  let rejected = 0;
+
+  const show = (): void => {
+    if (!server.listening) return;
+    const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}`;
+    (rejected ? status.warn.bind(status) : status.ok.bind(status))(text);
+  };
+
+  const onMessage = (r: Received): void => {
+    const msg: NodeMessage = { payload: r.text, _mllp: { session: r.session, storeId: r.storeId ?? null, seq: r.seq, node: node.id, policy } };
+    if (r.message) {
+      msg.hl7 = r.message.toJSON();
+      if (r.message.type !== undefined) msg.topic = r.message.type;
+    }
+    const ref = r.message?.controlId ?? r.storeId;
+    appendAudit(msg, { node: 'nhs-mllp-in', action: 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}) });
+    if (r.valid) {
+      received++;
+      node.send([msg, null]);
+    } else {
+      rejected++;
+      msg.outcome = operationOutcome(r.issues);
+      if (r.ack) msg.ack = r.ack;
+      node.send([null, msg]);
+    }
+    show();
+  };
+
+  let tlsOpts: tls.TlsOptions | undefined;
+  if (typeof def.tls === 'string' && def.tls) {
+    const cfg = RED.nodes.getNode(def.tls) as TlsConfigNode | null;
+    if (cfg && typeof cfg.addTLSOptions === 'function') {
+      tlsOpts = {};
+      cfg.addTLSOptions(tlsOpts);
+      // Mutual TLS is the tls-config node's "verify peer certificate" setting.
+      tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
+    } else {
+      node.error('TLS configuration node not found; not listening');
+    }
+  }
+
+  const server = new MllpServer({
+    port,
+    ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),
+    ...(tlsOpts ? { tls: tlsOpts } : {}),
+    maxConnections: num(def.maxConnections, 100),
+    idleTimeoutMs: num(def.idleTimeout, 0) * 1000,
+    maxFrameBytes: num(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
+    allow: typeof def.allow === 'string' ? def.allow : '',
+    log: (level, text) => {
+      if (level === 'warn') node.warn(text);
+      else if (level === 'info') node.log(text);
+      else node.debug(text);
+    },
+    onFrame: mllpReceiver({
+      policy,
+      channel: node.id,
+      store: getStore,
+      flowTimeoutMs: num(def.flowTimeout, 30) * 1000,
+      onMessage,
+      log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
+    }),
+  });
+  server.on('connection', (s: { id: string }) => { sessionOpened(s.id); show(); });
+  server.on('disconnect', (s: { id: string }) => { dropSession(s.id); show(); });
+  server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', `listener error: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+
+  const bad = typeof def.tls === 'string' && def.tls && !tlsOpts;
+  if (!bad) {
+    status.idle(`starting on port ${port}`);
+    server.listen().then(
+      (addr) => {
+        node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
+        status.ok(`port ${addr.port}: listening`);
+      },
+      (e: Error) => {
+        node.error(e);
+        status.error(`port ${port}: ${(e as NhsError).code ?? 'listen failed'}`);
+      },
+    );
+  } else {
+    status.error('TLS config missing');
+  }
+
+  onClose(node, async () => {
+    await server.close();
+    status.clear();
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * `nhs-mllp-out`: queue an HL7 v2 message in the persistent outbox for an `nhs-mllp-endpoint`,
+ * which delivers it in order and checks MSA-2 = MSH-10 (HL7 v2.5.1 2.14.1; DESIGN.md §4).
+ * The input completes once the message is durably queued. Output 1: the AA (or CA) for each
+ * delivered message; output 2: what was parked after its retry budget or a negative ACK, and
+ * input that is not an HL7 message (with `msg.outcome`; not queued).
+ */
+import { NhsError } from '../lib/errors';
+import { hasErrors, issue, operationOutcome, type Issue } from '../lib/outcome';
+import { decodeHl7Bytes, encodeHl7Text, parseHl7 } from '../lib/hl7';
+import type { DeliveryListener } from '../lib/mllp';
+import type { NewOutboxItem, OutboxItem } from '../lib/store/types';
+import { appendAudit, onClose, onInput } from './shared/input';
+import { StatusReporter } from './shared/status';
+import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
+
+interface EndpointNode extends Node {
+  register(id: string, l: DeliveryListener): Promise<void>;
+  unregister(id: string): void;
+  enqueue(item: Omit<NewOutboxItem, 'destination'>): Promise<OutboxItem>;
+  describe(): string;
+}
+
+const MAX_BYTES = 16 * 1024 * 1024;
+
+export = function (RED: RED) {
+  RED.nodes.registerType('nhs-mllp-out', function (this: Node, def: NodeDef) {
+    RED.nodes.createNode(this, def);
+    setup(RED, this, def);
+  });
+};
+
+function setup(RED: RED, node: Node, def: NodeDef): void {
+  {
+    const status = new StatusReporter(node);
+    const endpoint = typeof def.endpoint === 'string' ? (RED.nodes.getNode(def.endpoint) as EndpointNode | null) : null;
+    let queued = 0;
+    let delivered = 0;
+    let parked = 0;
+    let retrying = false;
+    const show = (): void => {
+      const text = `${delivered} delivered, ${queued - delivered - parked} queued${parked ? `, ${parked} parked` : ''}${retrying ? ' (retrying)' : ''}`;
+      if (parked || retrying) status.warn(text);
+      else status.ok(text);
+    };
+    const itemInfo = (item: OutboxItem): Record<string, unknown> => ({
+      id: item.id, controlId: item.controlId, attempts: item.attempts, destination: endpoint?.describe(),
+    });
+
+    if (!endpoint || typeof endpoint.register !== 'function') {
+      status.error('no endpoint');
+      node.error('nhs-mllp-out: no nhs-mllp-endpoint configured');
+    } else {
+      status.idle(`→ ${endpoint.describe()}`);
+      endpoint.register(node.id, {
+        delivered(item, ack) {
+          delivered++;
+          retrying = false;
+          show();
+          const msg: NodeMessage = { payload: ack, outbox: itemInfo(item) };
+          if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
+          appendAudit(msg, { node: 'nhs-mllp-out', action: 'deliver', outcome: 'AA', ...(item.controlId ? { ref: item.controlId } : {}) });
+          node.send([msg, null]);
+        },
+        parked(item, reason, ack, err) {
+          parked++;
+          show();
+          const msg: NodeMessage = {
+            payload: decodeHl7Bytes(item.payload).text,
+            outbox: { ...itemInfo(item), reason },
+            outcome: operationOutcome([issue('error', 'transient', `not delivered: ${reason}`)]),
+          };
+          if (ack !== undefined) msg.ack = ack;
+          if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
+          appendAudit(msg, { node: 'nhs-mllp-out', action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}) });
+          node.send([null, msg]);
+          if (err) node.error(err, msg);
+        },
+        retrying(_item, reason) {
+          retrying = true;
+          status.warn(`retrying: ${reason}`);
+        },
+      }).catch((e: unknown) => {
+        status.error('outbox unavailable');
+        node.error(e instanceof Error ? e : String(e));
+      });
+    }
+
+    onInput(node, async (msg: NodeMessage, send) => {
+      if (!endpoint || typeof endpoint.enqueue !== 'function') throw new NhsError('MLLP_NO_ENDPOINT', 'no nhs-mllp-endpoint configured');
+      const p = msg.payload;
+      const invalid = (issues: Issue[]): null => {
+        msg.outcome = operationOutcome(issues);
+        appendAudit(msg, { node: 'nhs-mllp-out', action: 'enqueue', outcome: 'invalid' });
+        send([null, msg]);
+        return null;
+      };
+      if (typeof p !== 'string' && !Buffer.isBuffer(p)) return invalid([issue('error', 'structure', 'msg.payload is not HL7 text or bytes')]);
+      const size = Buffer.isBuffer(p) ? p.length : Buffer.byteLength(p);
+      if (size > MAX_BYTES) return invalid([issue('error', 'too-long', `msg.payload is ${size} bytes, over the ${MAX_BYTES}-byte limit`)]);
+      const text = Buffer.isBuffer(p) ? decodeHl7Bytes(p).text : p;
+      const { message, issues } = parseHl7(text);
+      if (!message || hasErrors(issues)) return invalid(issues);
+      // Bytes as given are sent untouched; text is encoded in the charset MSH-18 declares.
+      const bytes = Buffer.isBuffer(p) ? p : encodeHl7Text(text, message.charset ?? '');
+      const item = await endpoint.enqueue({
+        payload: bytes,
+        ...(message.controlId !== undefined ? { controlId: message.controlId } : {}),
+        meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}) },
+      });
+      queued++;
+      show();
+      void item;
+      return null;
+    }, 'MLLP_ENQUEUE_FAILED');
+
+    onClose(node, () => {
+      endpoint?.unregister?.(node.id);
+      status.clear();
+    });
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Admin HTTP API of the governance sidebar (editor tab "NHS"), under `/nhs-interop/...` on
+ * `RED.httpAdmin`, behind `RED.auth.needsPermission('nhs.quarantine.read' | 'nhs.quarantine.write'
+ * | 'nhs.audit.read')`. Every view of a message body, every reveal of patient data, every search
+ * by NHS number and every release/discard is itself audited with the editor user
+ * (`req.user.username`, or `anonymous` when adminAuth is off). Patient data is masked unless the
+ * request asks to reveal one item.
+ *
+ * Registered once per runtime by whichever loads first: the sidebar plugin or the quarantine /
+ * audit node modules (so node tests can drive it without the plugin).
+ */
+import { hasCode, NhsError } from '../../lib/errors';
+import { parseHl7 } from '../../lib/hl7';
+import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../../lib/nhs/nhs-number';
+import { maskPayload, maskNhsNumbers } from '../../lib/quarantine/mask';
+import { currentPayloadText, discard, payloadText, previewEdit, release } from '../../lib/quarantine/service';
+import { verifyStore } from '../../lib/audit/verify';
+import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../../lib/store/types';
+import { resolveStore } from './store-access';
+import type { Node, NodeMessage, RED } from './types';
+
+// ------------------------------------------------------------------------------------------
+// Live quarantine nodes: a release is delivered to the deployed node with the item's node id.
+// ------------------------------------------------------------------------------------------
+
+export interface QuarantineEndpoint {
+  /** Send a released message from output 1 (and the "resolved" notification from output 2). */
+  deliver(msg: NodeMessage, item: QuarantineItem): void;
+  /** Notify that an item was discarded. */
+  resolved(item: QuarantineItem): void;
+  /** The store config node id the quarantine node uses ('' = default store). */
+  storeId: string;
+}
+
+const endpoints = new Map<string, QuarantineEndpoint>();
+
+/** Called by the quarantine node on start; the newest instance with an id wins (redeploy). */
+export function registerEndpoint(nodeId: string, ep: QuarantineEndpoint): () => void {
+  endpoints.set(nodeId, ep);
+  return () => { if (endpoints.get(nodeId) === ep) endpoints.delete(nodeId); };
+}
+
+// ------------------------------------------------------------------------------------------
+
+interface Req {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body?: unknown;
+  user?: { username?: string };
+}
+interface Res {
+  status(code: number): Res;
+  json(body: unknown): void;
+}
+
+const registered = new WeakSet<object>();
+
+function actorOf(req: Req): string {
+  const u = req.user?.username;
+  return typeof u === 'string' && u ? u : 'anonymous';
+}
+
+function str(v: unknown, max = 200): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  return t && t.length <= max ? t : undefined;
+}
+
+function httpStatus(e: unknown): number {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string') return 500;
+  if (code.endsWith('NOT_FOUND')) return 404;
+  if (code.endsWith('INVALID') || code.endsWith('REQUIRED') || code === 'BAD_REQUEST') return 400;
+  if (code.endsWith('ALREADY_RESOLVED') || code.endsWith('CONFLICT') || code === 'QUARANTINE_NODE_GONE') return 409;
+  if (code === 'STORE_UNAVAILABLE' || code === 'STORE_CLOSED') return 503;
+  return 500;
+}
+
+function sendError(res: Res, e: unknown): void {
+  const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'INTERNAL';
+  res.status(httpStatus(e)).json({ code, message: e instanceof Error ? e.message : String(e) });
+}
+
+/** Quarantine list row: no message body, subject masked. */
+function summary(item: QuarantineItem, now: number): Record<string, unknown> {
+  return {
+    id: item.id, state: item.state, reasonCode: item.reasonCode, reason: item.reason, owner: item.owner, dueAt: item.dueAt,
+    overdue: item.state === 'open' && item.dueAt !== null && Date.parse(item.dueAt) < now,
+    ageMinutes: Math.floor((now - Date.parse(item.createdAt)) / 60000),
+    node: item.node, flow: item.flow, correlationId: item.correlationId, contentType: item.contentType,
+    subject: item.subject ? formatNhsNumber(item.subject, true) : null,
+    createdAt: item.createdAt, resolvedAt: item.resolvedAt, resolvedBy: item.resolvedBy, resolution: item.resolution,
+    releaseCount: item.releaseCount, edited: item.editDiff !== null, nodeDeployed: endpoints.has(item.node),
+  };
+}
+
+function auditRow(r: AuditRecord, reveal: boolean): Record<string, unknown> {
+  return {
+    seq: r.seq, at: r.at, node: r.node, flow: r.flow, action: r.action, outcome: r.outcome, correlationId: r.correlationId,
+    subject: r.subject ? (reveal ? formatNhsNumber(r.subject) : formatNhsNumber(r.subject, true)) : null,
+    actor: r.actor, messageId: r.messageId, detail: r.detail, hash: r.hash,
+  };
+}
+
+/** HL7 decoded as segments/fields for the detail view (parse issues included, never thrown). */
+function decode(text: string, contentType: string): unknown {
+  if (contentType === 'hl7v2') {
+    const { message, issues } = parseHl7(text);
+    return { segments: message ? message.toJSON().segments : [], issues };
+  }
+  if (contentType === 'fhir+json' || contentType === 'json') {
+    try { return { json: JSON.parse(text) as unknown }; } catch { return { json: null }; }
+  }
+  return null;
+}
+
+/** Register the `/nhs-interop/...` admin routes (idempotent per runtime). */
+export function registerAdminApi(RED: RED): void {
+  const admin = RED.httpAdmin as unknown as object;
+  if (!admin || registered.has(admin)) return;
+  registered.add(admin);
+  const perm = RED.auth.needsPermission;
+  const apiNode = { id: 'nhs-sidebar', type: 'nhs-sidebar' } as unknown as Node;
+  const storeFor = (req: Req): Promise<Store> => resolveStore(RED, apiNode, str(req.query.store) ?? str((req.body as { store?: unknown } | undefined)?.store));
+
+  const handle = (fn: (req: Req, res: Res) => Promise<unknown>) => (req: Req, res: Res): void => {
+    fn(req, res).then((body) => { if (body !== undefined) res.json(body); }, (e: unknown) => sendError(res, e));
+  };
+
+  const auditView = (store: Store, req: Req, item: QuarantineItem, action: string, detail: Record<string, unknown> = {}): Promise<AuditRecord> =>
+    store.appendAudit({
+      node: item.node, flow: item.flow, action, outcome: 'success', actor: actorOf(req), subject: item.subject,
+      correlationId: item.correlationId, messageId: item.messageId, detail: { quarantineId: item.id, via: 'editor', ...detail },
+    });
+
+  RED.httpAdmin.get('/nhs-interop/quarantine', perm('nhs.quarantine.read'), handle(async (req) => {
+    const store = await storeFor(req);
+    const q: QuarantineQuery = { limit: Math.min(Number(req.query.limit) || 200, 1000) };
+    const state = str(req.query.state);
+    if (state === 'open' || state === 'released' || state === 'discarded') q.state = state;
+    const reasonCode = str(req.query.reasonCode); if (reasonCode) q.reasonCode = reasonCode;
+    const owner = str(req.query.owner); if (owner) q.owner = owner;
+    const flow = str(req.query.flow); if (flow) q.flow = flow;
+    const olderThan = Number(req.query.olderThanHours);
+    if (Number.isFinite(olderThan) && olderThan > 0) q.createdBefore = new Date(Date.now() - olderThan * 3600_000).toISOString();
+    const now = Date.now();
+    return { items: (await store.listQuarantine(q)).map((i) => summary(i, now)) };
+  }));
+
+  RED.httpAdmin.get('/nhs-interop/quarantine/:id', perm('nhs.quarantine.read'), handle(async (req) => {
+    const store = await storeFor(req);
+    const item = await store.getQuarantine(req.params.id ?? '');
+    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${req.params.id} does not exist`);
+    const reveal = req.query.reveal === '1' || req.query.reveal === 'true';
+    const original = payloadText(item.original).text;
+    const current = item.editDiff ? currentPayloadText(item) : original;
+    const shown = reveal ? current : maskPayload(current, item.contentType);
+    // Every view of a body is audited; a reveal is audited as such (BALP read by a human user).
+    await auditView(store, req, item, reveal ? 'quarantine.reveal' : 'quarantine.view');
+    return {
+      ...summary(item, Date.now()),
+      subject: item.subject ? formatNhsNumber(item.subject, !reveal) : null,
+      revealed: reveal,
+      payload: shown,
+      originalPayload: reveal ? original : maskPayload(original, item.contentType),
+      decoded: decode(shown, item.contentType),
+      detail: item.detail ? JSON.parse(maskNhsNumbers(JSON.stringify(item.detail))) as unknown : null,
+    };
+  }));
+
+  RED.httpAdmin.post('/nhs-interop/quarantine/:id/preview', perm('nhs.quarantine.write'), handle(async (req) => {
+    const store = await storeFor(req);
+    const item = await store.getQuarantine(req.params.id ?? '');
+    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${req.params.id} does not exist`);
+    const payload = (req.body as { payload?: unknown } | undefined)?.payload;
+    if (typeof payload !== 'string') throw new NhsError('QUARANTINE_EDIT_INVALID', 'payload (the edited text) is required');
+    const p = previewEdit(item, payload);
+    return { changed: p.changed, rows: p.rows };
+  }));
+
+  RED.httpAdmin.post('/nhs-interop/quarantine/:id/release', perm('nhs.quarantine.write'), handle(async (req) => {
+    const store = await storeFor(req);
+    const id = req.params.id ?? '';
+    const body = (req.body ?? {}) as { payload?: unknown; force?: unknown };
+    const item = await store.getQuarantine(id);
+    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
+    const ep = endpoints.get(item.node);
+    if (!ep) {
+      throw new NhsError('QUARANTINE_NODE_GONE', `quarantine node ${item.node} is not deployed, so the released message would have nowhere to go; the item stays ${item.state}. Deploy a quarantine node with that id (or re-import the flow) and release again.`, { detail: { id, node: item.node } });
+    }
+    const r = await release(store, id, {
+      actor: actorOf(req), force: body.force === true,
+      ...(typeof body.payload === 'string' ? { edited: body.payload } : {}),
+    });
+    ep.deliver(r.msg, r.item);
+    return { item: summary(r.item, Date.now()), delivered: true };
+  }));
+
+  RED.httpAdmin.post('/nhs-interop/quarantine/:id/discard', perm('nhs.quarantine.write'), handle(async (req) => {
+    const store = await storeFor(req);
+    const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+    const item = await discard(store, req.params.id ?? '', { actor: actorOf(req), reason: typeof reason === 'string' ? reason : '' });
+    endpoints.get(item.node)?.resolved(item);
+    return { item: summary(item, Date.now()) };
+  }));
+
+  RED.httpAdmin.get('/nhs-interop/audit', perm('nhs.audit.read'), handle(async (req) => {
+    const store = await storeFor(req);
+    const q: AuditQuery = { limit: Math.min(Number(req.query.limit) || 200, 1000), order: 'desc' };
+    const nhs = str(req.query.nhsNumber, 20);
+    if (nhs !== undefined) {
+      const n = normaliseNhsNumber(nhs);
+      if (!isValidNhsNumber(n)) throw new NhsError('BAD_REQUEST', 'not a valid NHS number (Modulus 11)');
+      q.subject = n;
+    }
+    const messageId = str(req.query.messageId); if (messageId) q.messageId = messageId;
+    const correlationId = str(req.query.correlationId); if (correlationId) q.correlationId = correlationId;
+    const node = str(req.query.node); if (node) q.node = node;
+    const from = str(req.query.from, 40); if (from) q.from = new Date(from).toISOString();
+    const to = str(req.query.to, 40); if (to) q.to = new Date(to).toISOString();
+    const reveal = req.query.reveal === '1' || req.query.reveal === 'true';
+    const rows = await store.queryAudit(q);
+    // A search by NHS number is itself access to patient data: audit it.
+    if (q.subject || reveal) {
+      await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.search', outcome: 'success', actor: actorOf(req), subject: q.subject ?? null, detail: { results: rows.length, revealed: reveal } });
+    }
+    return { records: rows.map((r) => auditRow(r, reveal)) };
+  }));
+
+  RED.httpAdmin.get('/nhs-interop/audit/trail', perm('nhs.audit.read'), handle(async (req) => {
+    const store = await storeFor(req);
+    const messageId = str(req.query.messageId);
+    const correlationId = str(req.query.correlationId);
+    if (!messageId && !correlationId) throw new NhsError('BAD_REQUEST', 'messageId or correlationId is required');
+    const byMsg = messageId ? await store.queryAudit({ messageId, limit: 1000 }) : [];
+    const byCorr = correlationId ? await store.queryAudit({ correlationId, limit: 1000 }) : [];
+    const seen = new Set<number>();
+    const all = [...byMsg, ...byCorr].filter((r) => !seen.has(r.seq) && seen.add(r.seq)).sort((a, b) => a.seq - b.seq);
+    return { records: all.map((r) => auditRow(r, false)) };
+  }));
+
+  RED.httpAdmin.post('/nhs-interop/audit/verify', perm('nhs.audit.read'), handle(async (req) => {
+    const store = await storeFor(req);
+    const r = await verifyStore(store);
+    await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.verify', outcome: r.ok ? 'success' : 'failure', actor: actorOf(req), detail: { count: r.count, ...(r.problem ? { problemSeq: r.problem.seq, reason: r.problem.reason } : {}) } });
+    return r;
+  }));
+}
+
+/** True when `e` is the "node gone" refusal (for callers that want to tell it apart). */
+export const isNodeGone = (e: unknown): boolean => hasCode(e, 'QUARANTINE_NODE_GONE');

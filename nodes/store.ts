@@ -1,0 +1,45 @@
+/**
+ * `nhs-store` config node: one durable store (DESIGN.md §4) shared by every node that names it.
+ * The store opens on first use and closes on redeploy or shutdown; closing never deletes data.
+ */
+import { NhsError } from '../lib/errors';
+import { createStore, type Store } from '../lib/store';
+import { onClose } from './shared/input';
+import { storeOptions, type StoreConfigNode } from './shared/store-access';
+import type { Node, NodeDef, RED } from './shared/types';
+
+export = function (RED: RED) {
+  RED.nodes.registerType('nhs-store', function (this: Node, def: NodeDef) {
+    RED.nodes.createNode(this, def);
+    const node = this as StoreConfigNode;
+    let opening: Promise<Store> | undefined;
+    let closed = false;
+
+    node.getStore = () => {
+      if (closed) return Promise.reject(new NhsError('STORE_CLOSED', 'store config node is closed'));
+      if (!opening) {
+        const p = (async () => {
+          const opts = storeOptions(RED, def, node.credentials);
+          if (opts.backend === 'postgres' && !opts.url) throw new NhsError('STORE_INVALID', 'PostgreSQL connection string not set');
+          const store = createStore(opts);
+          await store.open();
+          node.log(`store open (${opts.backend})`);
+          return store;
+        })();
+        opening = p;
+        // Not cached on failure: the next message retries (e.g. PostgreSQL came back).
+        p.catch((e: unknown) => {
+          if (opening === p) opening = undefined;
+          node.warn(`store unavailable: ${e instanceof Error ? e.message : String(e)}`);
+        });
+      }
+      return opening;
+    };
+
+    onClose(node, async () => {
+      closed = true;
+      const store = await opening?.catch(() => undefined);
+      await store?.close();
+    });
+  }, { credentials: { url: { type: 'password' } } });
+};

@@ -1,0 +1,549 @@
+/**
+ * One contract suite, run against both store backends: the same calls must give the same results
+ * on SQLite and PostgreSQL (PostgreSQL part skipped with a reason when NHS_TEST_PG_URL is unset).
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GENESIS_HASH, auditHash } from '../../../lib/audit/chain';
+import { createStore, type AuditRecord, type Store } from '../../../lib/store';
+import { postgresBackend, sqliteBackend, type BackendUnderTest } from './backends';
+
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+
+/** A clock the test moves by hand. */
+function manualClock(start = T0): { clock: () => Date; advance(ms: number): void; now(): number } {
+  let t = start;
+  return { clock: () => new Date(t), advance: (ms) => { t += ms; }, now: () => t };
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.equal((e as { code?: string }).code, code, `expected ${code}, got ${String((e as Error).message)}`);
+    return true;
+  });
+}
+
+/** Verify an audit chain with lib/audit/chain.ts: contiguous seq, linked prevHash, correct hash. */
+function verifyChain(records: AuditRecord[]): void {
+  let prev = GENESIS_HASH;
+  records.forEach((r, i) => {
+    assert.equal(r.seq, i + 1, 'seq contiguous from 1');
+    assert.equal(r.prevHash, prev, `prevHash links at seq ${r.seq}`);
+    const { hash, ...rest } = r;
+    assert.equal(hash, auditHash(rest), `hash recomputes at seq ${r.seq}`);
+    prev = hash;
+  });
+}
+
+const binary = Buffer.from([0x0b, 0x4d, 0x53, 0x48, 0x00, 0xff, 0xfe, 0x0d, 0x1c, 0x0d, 0x80, 0xa3]);
+
+function contract(b: BackendUnderTest): void {
+  describe(`store contract: ${b.name}`, { skip: b.skip }, () => {
+    after(() => b.cleanup());
+
+    async function openFresh(extra: Parameters<ReturnType<BackendUnderTest['fresh']>['make']>[0] = {}): Promise<Store> {
+      const s = b.fresh().make(extra);
+      await s.open();
+      return s;
+    }
+
+    describe('message log', () => {
+      it('appends raw bytes exactly, with increasing seq, and reads them back', async () => {
+        const s = await openFresh();
+        const a = await s.appendMessage({ channel: 'in-1', raw: binary, controlId: 'MSG0001', messageType: 'ADT^A01', meta: { remote: '127.0.0.1', charset: 'ISO-8859-1' } });
+        const c = await s.appendMessage({ channel: 'in-1', raw: Buffer.alloc(0) });
+        assert.ok(c.seq > a.seq);
+        assert.equal(a.status, 'received');
+        const got = await s.getMessage(a.id);
+        assert.ok(got);
+        assert.ok(got.raw.equals(binary), 'raw bytes identical');
+        assert.deepEqual({ ...got, raw: undefined }, { ...a, raw: undefined });
+        assert.equal((await s.getMessage(c.id))?.raw.length, 0);
+        assert.equal(await s.getMessage('no-such-id'), undefined);
+      });
+
+      it('copies the caller buffer so a later mutation does not change what is stored', async () => {
+        const s = await openFresh();
+        const buf = Buffer.from('MSH|^~\\&|A');
+        const p = s.appendMessage({ channel: 'c', raw: buf });
+        buf.fill(0x58);
+        const m = await p;
+        assert.equal((await s.getMessage(m.id))?.raw.toString(), 'MSH|^~\\&|A');
+      });
+
+      it('moves status received → processed / errored and filters by it', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const ms = await Promise.all([1, 2, 3].map((i) => s.appendMessage({ channel: i === 3 ? 'other' : 'c', raw: Buffer.from(`m${i}`), controlId: `C${i}` })));
+        clk.advance(1000);
+        await s.setMessageStatus(ms[0]!.id, 'processed');
+        await s.setMessageStatus(ms[1]!.id, 'errored', 'HL7_STRUCTURE');
+        const m1 = await s.getMessage(ms[1]!.id);
+        assert.equal(m1?.status, 'errored');
+        assert.equal(m1?.statusDetail, 'HL7_STRUCTURE');
+        assert.equal(m1?.updatedAt, new Date(T0 + 1000).toISOString());
+        assert.equal(m1?.receivedAt, new Date(T0).toISOString());
+        assert.equal(await s.countMessages({}), 3);
+        assert.equal(await s.countMessages({ status: 'processed' }), 1);
+        assert.equal(await s.countMessages({ channel: 'c' }), 2);
+        assert.deepEqual((await s.findMessages({ controlId: 'C3' })).map((m) => m.id), [ms[2]!.id]);
+        assert.deepEqual((await s.findMessages({ channel: 'c', limit: 1 })).map((m) => m.id), [ms[0]!.id]);
+        await rejectsCode(s.setMessageStatus('missing', 'processed'), 'STORE_NOT_FOUND');
+        await rejectsCode(s.setMessageStatus(ms[0]!.id, 'bogus' as never), 'STORE_INVALID');
+      });
+
+      it('filters by received time range (inclusive)', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) {
+          ids.push((await s.appendMessage({ channel: 'c', raw: Buffer.from([i]) })).id);
+          clk.advance(60_000);
+        }
+        const from = new Date(T0 + 60_000).toISOString();
+        const to = new Date(T0 + 120_000).toISOString();
+        assert.deepEqual((await s.findMessages({ from, to })).map((m) => m.id), ids.slice(1, 3));
+        await rejectsCode(s.findMessages({ from: 'not a date' }), 'STORE_INVALID');
+      });
+
+      it('stores hostile text literally (no SQL injection through any field)', async () => {
+        const s = await openFresh();
+        const evil = "x'); DROP TABLE messages; --";
+        const m = await s.appendMessage({ channel: evil, raw: Buffer.from(evil), controlId: evil, meta: { evil } });
+        assert.equal((await s.findMessages({ channel: evil }))[0]?.id, m.id);
+        assert.equal(await s.countMessages({}), 1);
+        assert.deepEqual((await s.getMessage(m.id))?.meta, { evil });
+      });
+    });
+
+    describe('outbox', () => {
+      it('claims strictly in order per destination; a leased head blocks the queue', async () => {
+        const s = await openFresh();
+        const a = await s.enqueue({ destination: 'd1', payload: Buffer.from('A'), controlId: 'A' });
+        const bb = await s.enqueue({ destination: 'd1', payload: Buffer.from('B') });
+        const x = await s.enqueue({ destination: 'd2', payload: Buffer.from('X') });
+        const c1 = await s.claimNext('d1');
+        assert.equal(c1?.id, a.id);
+        assert.equal(c1?.state, 'inflight');
+        assert.equal(c1?.attempts, 1);
+        assert.ok(c1?.payload.equals(Buffer.from('A')));
+        assert.equal(await s.claimNext('d1'), undefined, 'B must not overtake leased A');
+        assert.equal((await s.claimNext('d2'))?.id, x.id, 'other destination independent');
+        await s.ackOutbox(a.id);
+        await s.ackOutbox(a.id); // idempotent
+        assert.equal((await s.claimNext('d1'))?.id, bb.id);
+        assert.equal(await s.claimNext('empty'), undefined);
+        const done = await s.listOutbox({ state: 'done' });
+        assert.deepEqual(done.map((i) => i.id), [a.id]);
+      });
+
+      it('retry with back-off keeps the head blocking until due; attempts count', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const a = await s.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        await s.enqueue({ destination: 'd', payload: Buffer.from('B') });
+        assert.equal((await s.claimNext('d'))?.id, a.id);
+        await s.retryOutbox(a.id, new Date(clk.now() + 10_000), 'connect refused');
+        const pending = (await s.listOutbox({ destination: 'd' }))[0];
+        assert.equal(pending?.state, 'pending');
+        assert.equal(pending?.lastError, 'connect refused');
+        assert.equal(await s.claimNext('d'), undefined, 'head not due: nothing behind it goes');
+        clk.advance(10_000);
+        const again = await s.claimNext('d');
+        assert.equal(again?.id, a.id);
+        assert.equal(again?.attempts, 2);
+      });
+
+      it('an expired lease makes the head claimable again (a sender that died)', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const a = await s.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        assert.equal((await s.claimNext('d', 5_000))?.id, a.id);
+        clk.advance(4_999);
+        assert.equal(await s.claimNext('d'), undefined);
+        clk.advance(1);
+        const re = await s.claimNext('d');
+        assert.equal(re?.id, a.id);
+        assert.equal(re?.attempts, 2);
+      });
+
+      it('park moves the head aside; recover returns inflight items to pending', async () => {
+        const s = await openFresh();
+        const a = await s.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        const bb = await s.enqueue({ destination: 'd', payload: Buffer.from('B') });
+        const c = await s.enqueue({ destination: 'e', payload: Buffer.from('C') });
+        await s.claimNext('d');
+        await s.parkOutbox(a.id, 'AR: rejected');
+        const parked = await s.listOutbox({ state: 'parked' });
+        assert.deepEqual(parked.map((i) => [i.id, i.lastError]), [[a.id, 'AR: rejected']]);
+        assert.equal((await s.claimNext('d'))?.id, bb.id);
+        assert.equal((await s.claimNext('e'))?.id, c.id);
+        assert.equal(await s.recoverOutbox('d'), 1);
+        assert.deepEqual((await s.listOutbox({ state: 'inflight' })).map((i) => i.id), [c.id]);
+        assert.equal(await s.recoverOutbox(), 1);
+        assert.equal((await s.listOutbox({ state: 'inflight' })).length, 0);
+        assert.equal((await s.claimNext('d'))?.id, bb.id, 'recovered item is due at once');
+        await rejectsCode(s.ackOutbox(a.id), 'STORE_CONFLICT');
+        await rejectsCode(s.retryOutbox(a.id, new Date(), 'x'), 'STORE_CONFLICT');
+        await rejectsCode(s.ackOutbox('missing'), 'STORE_NOT_FOUND');
+        await rejectsCode(s.parkOutbox('missing', 'x'), 'STORE_NOT_FOUND');
+        await rejectsCode(s.retryOutbox(bb.id, new Date('nope'), 'x'), 'STORE_INVALID');
+      });
+
+      it('concurrent claims of one destination hand the head to exactly one caller', async () => {
+        const place = b.fresh();
+        const s1 = place.make();
+        const s2 = place.make();
+        await Promise.all([s1.open(), s2.open()]);
+        await s1.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        await s1.enqueue({ destination: 'd', payload: Buffer.from('B') });
+        const got = await Promise.all([s1.claimNext('d'), s2.claimNext('d'), s1.claimNext('d'), s2.claimNext('d')]);
+        assert.equal(got.filter((g) => g !== undefined).length, 1);
+      });
+    });
+
+    describe('audit', () => {
+      it('chains hashes inside the commit; the chain verifies with lib/audit/chain.ts', async () => {
+        const s = await openFresh();
+        assert.equal(await s.auditHead(), undefined);
+        const recs = await Promise.all(Array.from({ length: 40 }, (_, i) => s.appendAudit({
+          node: 'n1', action: i % 2 ? 'received' : 'sent', outcome: 'success', correlationId: `MSG${i}`,
+          subject: i % 4 === 0 ? '9000000009' : '9990000018', messageId: `m${i % 3}`, actor: 'system', flow: 'f1',
+          detail: i === 5 ? { nested: { list: [1, 'two', null], ok: true }, n: 1.5 } : null,
+        })));
+        const all = await s.queryAudit({});
+        assert.equal(all.length, 40);
+        verifyChain(all);
+        assert.deepEqual(all, [...recs].sort((x, y) => x.seq - y.seq), 'returned records equal stored ones');
+        assert.deepEqual(await s.auditHead(), { seq: 40, hash: all[39]!.hash });
+        assert.deepEqual(all[5]!.detail, { nested: { list: [1, 'two', null], ok: true }, n: 1.5 });
+      });
+
+      it('queries by subject, correlationId, messageId, node, action, time, afterSeq, order, limit', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        for (let i = 0; i < 10; i++) {
+          await s.appendAudit({ node: i < 5 ? 'a' : 'b', action: i % 2 ? 'odd' : 'even', outcome: 'success', subject: i === 3 ? '9990000026' : null, correlationId: `C${i}`, messageId: i === 7 ? 'M7' : null });
+          clk.advance(1000);
+        }
+        assert.deepEqual((await s.queryAudit({ subject: '9990000026' })).map((r) => r.seq), [4]);
+        assert.deepEqual((await s.queryAudit({ correlationId: 'C9' })).map((r) => r.seq), [10]);
+        assert.deepEqual((await s.queryAudit({ messageId: 'M7' })).map((r) => r.seq), [8]);
+        assert.equal((await s.queryAudit({ node: 'b' })).length, 5);
+        assert.equal((await s.queryAudit({ node: 'b', action: 'odd' })).length, 3);
+        assert.deepEqual((await s.queryAudit({ from: new Date(T0 + 2000).toISOString(), to: new Date(T0 + 4000).toISOString() })).map((r) => r.seq), [3, 4, 5]);
+        assert.deepEqual((await s.queryAudit({ afterSeq: 7 })).map((r) => r.seq), [8, 9, 10]);
+        assert.deepEqual((await s.queryAudit({ order: 'desc', limit: 2 })).map((r) => r.seq), [10, 9]);
+        await rejectsCode(s.queryAudit({ order: 'sideways' as never }), 'STORE_INVALID');
+      });
+
+      it('keeps a caller-supplied time in canonical ISO form and refuses a bad one', async () => {
+        const s = await openFresh();
+        const r = await s.appendAudit({ at: '2031-02-03T04:05:06Z', node: 'n', action: 'a', outcome: 'success' });
+        assert.equal(r.at, '2031-02-03T04:05:06.000Z');
+        verifyChain(await s.queryAudit({}));
+        await rejectsCode(s.appendAudit({ at: 'yesterday', node: 'n', action: 'a', outcome: 'x' }), 'STORE_INVALID');
+        await rejectsCode(s.appendAudit({ node: '', action: 'a', outcome: 'x' }), 'STORE_INVALID');
+      });
+    });
+
+    describe('quarantine', () => {
+      const item = (i = 0) => ({
+        reasonCode: i % 2 ? 'FHIR_INVALID' : 'HL7_STRUCTURE', reason: 'PID-3 missing', owner: i % 2 ? 'pas-team' : 'integration',
+        node: 'q1', flow: 'f1', correlationId: `MSG${i}`, subject: '9990000034', messageId: `m${i}`,
+        original: JSON.stringify({ payload: 'MSH|^~\\&|…', n: i }), contentType: 'hl7v2', detail: { issue: [{ severity: 'error' }] },
+        dueAt: '2030-01-02T00:00:00Z',
+      });
+
+      it('puts, gets and lists with filters', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const q0 = await s.putQuarantine(item(0));
+        clk.advance(1000);
+        const q1 = await s.putQuarantine(item(1));
+        assert.equal(q0.state, 'open');
+        assert.equal(q0.dueAt, '2030-01-02T00:00:00.000Z');
+        assert.equal(q0.releaseCount, 0);
+        assert.equal(q0.editDiff, null);
+        assert.deepEqual(await s.getQuarantine(q0.id), q0);
+        assert.deepEqual((await s.listQuarantine({})).map((q) => q.id), [q0.id, q1.id]);
+        assert.deepEqual((await s.listQuarantine({ reasonCode: 'FHIR_INVALID' })).map((q) => q.id), [q1.id]);
+        assert.deepEqual((await s.listQuarantine({ owner: 'integration' })).map((q) => q.id), [q0.id]);
+        assert.deepEqual((await s.listQuarantine({ createdBefore: new Date(T0 + 500).toISOString() })).map((q) => q.id), [q0.id]);
+        assert.equal((await s.listQuarantine({ flow: 'f1', node: 'q1', state: 'open' })).length, 2);
+        assert.equal(await s.getQuarantine('missing'), undefined);
+      });
+
+      it('transition is compare-and-set: exactly one of two concurrent releases wins', async () => {
+        const s = await openFresh();
+        const q = await s.putQuarantine(item());
+        const [r1, r2] = await Promise.all([
+          s.transitionQuarantine(q.id, 'open', 'released', { resolvedBy: 'alice', resolution: 'fixed', releaseCount: 1 }),
+          s.transitionQuarantine(q.id, 'open', 'discarded', { resolvedBy: 'bob' }),
+        ]);
+        assert.equal([r1, r2].filter(Boolean).length, 1);
+        assert.equal(r1?.state, 'released');
+        assert.equal(r1?.resolvedBy, 'alice');
+        assert.equal(r1?.releaseCount, 1);
+        assert.equal((await s.getQuarantine(q.id))?.state, 'released');
+        assert.equal(await s.transitionQuarantine('missing', 'open', 'released', {}), undefined);
+        await rejectsCode(s.transitionQuarantine(q.id, 'open', 'gone' as never, {}), 'STORE_INVALID');
+      });
+
+      it('CAS holds across two store instances on one database', async () => {
+        const place = b.fresh();
+        const s1 = place.make();
+        const s2 = place.make();
+        await s1.open();
+        await s2.open();
+        const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => s1.putQuarantine(item(i))));
+        const results = await Promise.all(ids.flatMap((q) => [
+          s1.transitionQuarantine(q.id, 'open', 'released', { resolvedBy: 's1' }),
+          s2.transitionQuarantine(q.id, 'open', 'discarded', { resolvedBy: 's2' }),
+        ]));
+        for (let i = 0; i < ids.length; i++) {
+          const pair = results.slice(2 * i, 2 * i + 2);
+          assert.equal(pair.filter(Boolean).length, 1, `item ${i}: exactly one winner`);
+          const final = await s1.getQuarantine(ids[i]!.id);
+          assert.equal(final?.resolvedBy, pair.find(Boolean)?.resolvedBy);
+        }
+      });
+
+      it('patch updates fields without a state change', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const q = await s.putQuarantine(item());
+        clk.advance(5000);
+        const p = await s.patchQuarantine(q.id, { notifiedAt: new Date(T0 + 5000).toISOString(), owner: 'ward-clerks', editDiff: '[{"op":"replace"}]' });
+        assert.equal(p?.state, 'open');
+        assert.equal(p?.owner, 'ward-clerks');
+        assert.equal(p?.editDiff, '[{"op":"replace"}]');
+        assert.equal(p?.notifiedAt, new Date(T0 + 5000).toISOString());
+        assert.equal(p?.updatedAt, new Date(T0 + 5000).toISOString());
+        assert.equal(p?.original, q.original, 'original never changes');
+        assert.equal(await s.patchQuarantine('missing', { owner: 'x' }), undefined);
+        await rejectsCode(s.patchQuarantine(q.id, { releaseCount: -1 }), 'STORE_INVALID');
+      });
+    });
+
+    describe('group commit', () => {
+      it('writes issued in one event-loop turn share one transaction', async () => {
+        const s = await openFresh();
+        const before = s.stats!();
+        const n = 200;
+        const all = await Promise.all(Array.from({ length: n }, (_, i) => i % 4 === 0
+          ? s.appendAudit({ node: 'n', action: 'a', outcome: 'success' })
+          : s.appendMessage({ channel: 'c', raw: Buffer.alloc(1500, i % 256) })));
+        const after = s.stats!();
+        assert.equal(all.length, n);
+        assert.equal(after.commits - before.commits, 1, 'one commit for the whole turn');
+        assert.equal(after.writes - before.writes, n);
+        assert.ok(after.maxBatch >= n);
+        verifyChain(await s.queryAudit({}));
+      });
+
+      it('groupCommit: false commits each write on its own', async () => {
+        const s = await openFresh({ groupCommit: false });
+        const before = s.stats!().commits;
+        await Promise.all(Array.from({ length: 20 }, () => s.appendMessage({ channel: 'c', raw: Buffer.from('x') })));
+        assert.equal(s.stats!().commits - before, 20);
+        assert.equal(s.stats!().maxBatch, 1);
+      });
+
+      it('one failing write in a batch rejects alone; the others commit', async () => {
+        let n = 0;
+        // The 3rd generated id repeats the 1st: a unique-constraint failure inside the batch.
+        const s = await openFresh({ idGen: () => { n++; return n === 3 ? 'id-1' : `id-${n}`; } });
+        const ps = Array.from({ length: 5 }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from(`m${i}`) }));
+        const settled = await Promise.allSettled(ps);
+        assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        assert.equal(((settled[2] as PromiseRejectedResult).reason as { code: string }).code, 'STORE_CONFLICT');
+        assert.equal(await s.countMessages({}), 4);
+        assert.equal((await s.getMessage('id-1'))?.raw.toString(), 'm0');
+        assert.ok(s.stats!().batchFallbacks >= 1);
+      });
+    });
+
+    describe('two instances on one database', () => {
+      it('concurrent writers lose nothing and the audit chain stays valid', async () => {
+        const place = b.fresh();
+        const s1 = place.make();
+        const s2 = place.make();
+        await Promise.all([s1.open(), s2.open()]);
+        const work = (s: Store, tag: string) => (async () => {
+          const out: string[] = [];
+          for (let round = 0; round < 10; round++) {
+            const batch = await Promise.all(Array.from({ length: 20 }, (_, i) => s.appendMessage({ channel: tag, raw: Buffer.from(`${tag}-${round}-${i}`) })));
+            await Promise.all(Array.from({ length: 5 }, (_, i) => s.appendAudit({ node: tag, action: 'stored', outcome: 'success', correlationId: `${tag}-${round}-${i}` })));
+            out.push(...batch.map((m) => m.id));
+          }
+          return out;
+        })();
+        const [ids1, ids2] = await Promise.all([work(s1, 'one'), work(s2, 'two')]);
+        assert.equal(await s1.countMessages({}), 400);
+        for (const id of [...ids1, ...ids2]) assert.ok(await s2.getMessage(id), 'every resolved append is present');
+        const audit = await s2.queryAudit({});
+        assert.equal(audit.length, 100);
+        verifyChain(audit);
+        assert.deepEqual(await s1.auditHead(), { seq: 100, hash: audit[99]!.hash });
+      });
+
+      it('opening twice at once migrates once; reopening keeps data', async () => {
+        const place = b.fresh();
+        const [s1, s2] = [place.make(), place.make()];
+        await Promise.all([s1.open(), s2.open()]);
+        const m = await s1.appendMessage({ channel: 'c', raw: binary });
+        await s1.close();
+        await s2.close();
+        const s3 = place.make();
+        await s3.open();
+        assert.ok((await s3.getMessage(m.id))?.raw.equals(binary));
+      });
+    });
+
+    describe('retention', () => {
+      it('prunes old processed messages and done outbox items only', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock, retentionDays: 7 });
+        const processed = await s.appendMessage({ channel: 'c', raw: Buffer.from('p') });
+        const received = await s.appendMessage({ channel: 'c', raw: Buffer.from('r') });
+        const errored = await s.appendMessage({ channel: 'c', raw: Buffer.from('e') });
+        const referenced = await s.appendMessage({ channel: 'c', raw: Buffer.from('q') });
+        await s.setMessageStatus(processed.id, 'processed');
+        await s.setMessageStatus(errored.id, 'errored');
+        await s.setMessageStatus(referenced.id, 'processed');
+        const q = await s.putQuarantine({ reasonCode: 'X', reason: 'r', owner: 'o', node: 'n', messageId: referenced.id, original: '{}', contentType: 'json' });
+        const done = await s.enqueue({ destination: 'd', payload: Buffer.from('d') });
+        const pending = await s.enqueue({ destination: 'e', payload: Buffer.from('p') });
+        await s.claimNext('d');
+        await s.ackOutbox(done.id);
+        await s.appendAudit({ node: 'n', action: 'a', outcome: 'success' });
+
+        assert.deepEqual(await s.prune!(new Date(T0 + 6 * 86_400_000)), { messages: 0, outbox: 0 }, 'younger than 7 days');
+        clk.advance(8 * 86_400_000);
+        assert.deepEqual(await s.prune!(), { messages: 1, outbox: 1 });
+        assert.equal(await s.getMessage(processed.id), undefined);
+        assert.ok(await s.getMessage(received.id));
+        assert.ok(await s.getMessage(errored.id));
+        assert.ok(await s.getMessage(referenced.id), 'referenced by an open quarantine item');
+        assert.ok(await s.getQuarantine(q.id));
+        assert.deepEqual((await s.listOutbox({})).map((i) => i.id), [pending.id]);
+        assert.equal((await s.queryAudit({})).length, 1, 'audit untouched');
+      });
+
+      it('retentionDays 0 keeps everything', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const m = await s.appendMessage({ channel: 'c', raw: Buffer.from('p') });
+        await s.setMessageStatus(m.id, 'processed');
+        clk.advance(3650 * 86_400_000);
+        assert.deepEqual(await s.prune!(), { messages: 0, outbox: 0 });
+        assert.ok(await s.getMessage(m.id));
+      });
+    });
+
+    describe('bad input and lifecycle', () => {
+      it('refuses an oversized record before queueing, with STORE_RECORD_TOO_LARGE', async () => {
+        const s = await openFresh({ maxRecordBytes: 1024 });
+        const before = s.stats!();
+        await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.alloc(1025) }), 'STORE_RECORD_TOO_LARGE');
+        await rejectsCode(s.enqueue({ destination: 'd', payload: Buffer.alloc(4096) }), 'STORE_RECORD_TOO_LARGE');
+        await rejectsCode(s.putQuarantine({ reasonCode: 'X', reason: 'r', owner: 'o', node: 'n', original: 'é'.repeat(600), contentType: 'text' }), 'STORE_RECORD_TOO_LARGE');
+        await rejectsCode(s.appendAudit({ node: 'n', action: 'a', outcome: 'x', detail: { big: 'y'.repeat(2000) } }), 'STORE_RECORD_TOO_LARGE');
+        assert.deepEqual(s.stats!(), before, 'nothing reached the write path');
+        await s.appendMessage({ channel: 'c', raw: Buffer.alloc(1024) });
+        assert.equal(await s.countMessages({}), 1);
+      });
+
+      it('refuses malformed arguments with STORE_INVALID', async () => {
+        const s = await openFresh();
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        await rejectsCode(s.appendMessage({ channel: 'c', raw: 'text' as never }), 'STORE_INVALID');
+        await rejectsCode(s.appendMessage({ channel: '', raw: Buffer.from('x') }), 'STORE_INVALID');
+        await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.from('x'), meta: circular }), 'STORE_INVALID');
+        await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.from('x'), meta: [1] as never }), 'STORE_INVALID');
+        await rejectsCode(s.appendMessage(null as never), 'STORE_INVALID');
+        await rejectsCode(s.enqueue({ destination: 42 as never, payload: Buffer.from('x') }), 'STORE_INVALID');
+        await rejectsCode(s.claimNext(''), 'STORE_INVALID');
+        await rejectsCode(s.putQuarantine({ reasonCode: 'X', reason: 'r', owner: 'o', node: 'n', original: {} as never, contentType: 'json' }), 'STORE_INVALID');
+        await rejectsCode(s.findMessages({ limit: -1 }), 'STORE_INVALID');
+        await rejectsCode(s.listOutbox({ state: 'lost' as never }), 'STORE_INVALID');
+        assert.equal(await s.countMessages({}), 0);
+      });
+
+      it('close flushes queued writes; use after close is STORE_CLOSED', async () => {
+        const s = await openFresh();
+        const pending = Array.from({ length: 50 }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from(String(i)) }));
+        await s.close();
+        const done = await Promise.all(pending);
+        assert.equal(done.length, 50);
+        await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.from('x') }), 'STORE_CLOSED');
+        await rejectsCode(s.getMessage(done[0]!.id), 'STORE_CLOSED');
+        await rejectsCode(s.appendAudit({ node: 'n', action: 'a', outcome: 'x' }), 'STORE_CLOSED');
+        await rejectsCode(s.open(), 'STORE_CLOSED');
+        await s.close(); // idempotent
+      });
+
+      it('use before open is STORE_CLOSED', async () => {
+        const s = b.fresh().make();
+        await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.from('x') }), 'STORE_CLOSED');
+        await rejectsCode(s.countMessages({}), 'STORE_CLOSED');
+      });
+    });
+  });
+}
+
+contract(sqliteBackend());
+contract(postgresBackend());
+
+describe('store options and unreachable servers', () => {
+  it('refuses bad options with STORE_INVALID', () => {
+    assert.throws(() => createStore({ backend: 'mongo' as never }), { code: 'STORE_INVALID' });
+    assert.throws(() => createStore({ backend: 'sqlite' }), { code: 'STORE_INVALID' });
+    assert.throws(() => createStore({ backend: 'postgres', url: 'postgres://x', schema: 'a"; drop' }), { code: 'STORE_INVALID' });
+    assert.throws(() => createStore({ backend: 'sqlite', file: '/tmp/x', durability: 'paranoid' as never }), { code: 'STORE_INVALID' });
+  });
+
+  it('a closed PostgreSQL port rejects STORE_UNAVAILABLE quickly', async () => {
+    const s = createStore({ backend: 'postgres', url: 'postgres://postgres@127.0.0.1:1/test', timeoutMs: 2000 });
+    const t = Date.now();
+    await rejectsCode(s.open(), 'STORE_UNAVAILABLE');
+    assert.ok(Date.now() - t < 3000, `took ${Date.now() - t} ms`);
+    await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.from('x') }), 'STORE_CLOSED');
+  });
+
+  it('a server that never answers rejects STORE_UNAVAILABLE within the timeout', async () => {
+    // A listener that accepts TCP but never speaks the protocol: the connect timeout must fire.
+    const sockets: Socket[] = [];
+    const server = createServer((sock) => { sockets.push(sock); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const s = createStore({ backend: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/test`, timeoutMs: 500 });
+      const t = Date.now();
+      await rejectsCode(s.open(), 'STORE_UNAVAILABLE');
+      assert.ok(Date.now() - t < 2500, `took ${Date.now() - t} ms`);
+    } finally {
+      for (const so of sockets) so.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('an unwritable SQLite path rejects STORE_UNAVAILABLE', async () => {
+    // The "folder" is a regular file, so the parent folder cannot be created.
+    const dir = mkdtempSync(join(tmpdir(), 'nhs-store-bad-'));
+    writeFileSync(join(dir, 'file'), 'x');
+    try {
+      const s = createStore({ backend: 'sqlite', file: join(dir, 'file', 'sub', 'x.sqlite') });
+      await rejectsCode(s.open(), 'STORE_UNAVAILABLE');
+      await rejectsCode(s.appendMessage({ channel: 'c', raw: Buffer.from('x') }), 'STORE_CLOSED');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,176 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nodeRedHarness, sharedDir, skipWithoutShared } from '../helpers/node-red';
+
+const validateNode = require('../../nodes/fhir-validate');
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+const flow = (cfg: Record<string, unknown> = {}): Record<string, unknown>[] => [
+  { id: 'v', type: 'nhs-fhir-validate', property: 'payload', terminology: 'lenient', useCache: false, ...cfg, wires: [['ok'], ['bad']] },
+  { id: 'ok', type: 'helper' },
+  { id: 'bad', type: 'helper' },
+];
+const issues = (msg: any): any[] => msg.fhir.outcome.issue;
+const errors = (msg: any): any[] => issues(msg).filter((i: any) => i.severity === 'error' || i.severity === 'fatal');
+
+describe('nhs-fhir-validate node', () => {
+  const h = nodeRedHarness();
+
+  it('valid resource object → output 1 with msg.fhir {profile, outcome} and an audit step', async () => {
+    await h.load([validateNode], flow());
+    const got = h.next('ok', 15000);
+    h.node('v').receive({ payload: { resourceType: 'Patient', id: 'p1', active: true, gender: 'female', birthDate: '1980-01-01' }, audit: [{ at: 'x', node: 'earlier', action: 'a', outcome: 'ok' }] });
+    const msg = await got;
+    assert.equal(msg.fhir.profile, 'http://hl7.org/fhir/StructureDefinition/Patient');
+    assert.equal(msg.fhir.outcome.resourceType, 'OperationOutcome');
+    assert.deepEqual(errors(msg), []);
+    assert.equal(msg.audit.length, 2, 'appended, not rewritten');
+    assert.equal(msg.audit[0].node, 'earlier');
+    assert.deepEqual({ node: msg.audit[1].node, action: msg.audit[1].action, outcome: msg.audit[1].outcome }, { node: 'nhs-fhir-validate', action: 'validate', outcome: 'valid' });
+    assert.equal(msg.payload.id, 'p1', 'payload untouched');
+  });
+
+  it('invalid resource → output 2 with the issue and its FHIRPath expression', async () => {
+    await h.load([validateNode], flow());
+    const got = h.next('bad', 15000);
+    h.node('v').receive({ payload: { resourceType: 'Patient', gender: 'bogus' } });
+    const msg = await got;
+    const e = errors(msg);
+    assert.equal(e.length, 1);
+    assert.deepEqual(e[0].expression, ['Patient.gender']);
+    assert.equal(msg.audit.at(-1).outcome, 'invalid');
+  });
+
+  it('JSON text is accepted from a chosen property; the profile comes from meta.profile', async () => {
+    await h.load([validateNode], flow({ property: 'data.resource' }));
+    const got = h.next('ok', 15000);
+    const text = JSON.stringify({ resourceType: 'Observation', meta: { profile: ['http://hl7.org/fhir/StructureDefinition/bodyweight'] }, status: 'final', category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }], code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] }, subject: { reference: 'Patient/p1' }, effectiveDateTime: '2024-01-01', valueQuantity: { value: 70, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' } });
+    h.node('v').receive({ data: { resource: text } });
+    const msg = await got;
+    assert.equal(msg.fhir.profile, 'http://hl7.org/fhir/StructureDefinition/bodyweight');
+    assert.equal(typeof msg.data.resource, 'string');
+  });
+
+  it('configured profile is applied: bodyweight without a value fails', async () => {
+    await h.load([validateNode], flow({ profiles: 'http://hl7.org/fhir/StructureDefinition/bodyweight' }));
+    const got = h.next('bad', 15000);
+    h.node('v').receive({ payload: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p1' } } });
+    const msg = await got;
+    assert.equal(msg.fhir.profile, 'http://hl7.org/fhir/StructureDefinition/bodyweight');
+    assert.ok(errors(msg).length >= 2, JSON.stringify(errors(msg)));
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ['invalid JSON text', '{"resourceType": "Patient", ', /JSON/],
+    ['a number', 42, /not a FHIR resource/],
+    ['an array', [{ resourceType: 'Patient' }], /not a FHIR resource/],
+    ['missing payload', undefined, /not a FHIR resource/],
+    ['an object without resourceType', { foo: 1 }, /resourceType/i],
+    ['an unknown resourceType', { resourceType: 'NoSuchThing' }, /NoSuchThing|unknown|not/i],
+    ['a Buffer with binary garbage', Buffer.from([0xff, 0xfe, 0x00, 0x7b]), /./],
+  ];
+  for (const [name, payload, re] of bad) {
+    it(`bad input: ${name} → invalid output with an OperationOutcome, no crash`, async () => {
+      await h.load([validateNode], flow());
+      const got = h.next('bad', 15000);
+      h.node('v').receive(payload === undefined ? {} : { payload });
+      const msg = await got;
+      assert.ok(errors(msg).length >= 1);
+      assert.match(errors(msg).map((i: any) => i.diagnostics).join('\n'), re);
+    });
+  }
+
+  it('bad input: huge text (> 10 MiB) and 5,000-deep nesting → invalid, node keeps working', async () => {
+    await h.load([validateNode], flow());
+    const got = h.collect('bad', 3, 30000);
+    const huge = `{"resourceType":"Patient","id":"${'a'.repeat(11 * 1024 * 1024)}"}`;
+    h.node('v').receive({ payload: huge });
+    h.node('v').receive({ payload: `{"resourceType":"Patient","extension":${'['.repeat(5000)}${']'.repeat(5000)}}` });
+    let deep: any = { url: 'http://example.org/x', valueString: 'x' };
+    for (let i = 0; i < 5000; i++) deep = { url: 'http://example.org/x', extension: [deep] };
+    h.node('v').receive({ payload: { resourceType: 'Patient', extension: [deep] } });
+    const msgs = await got;
+    assert.equal(errors(msgs[0]).some((i: any) => i.code === 'too-long'), true);
+    for (const m of msgs) assert.ok(errors(m).length >= 1);
+    const ok = h.next('ok', 15000);
+    h.node('v').receive({ payload: { resourceType: 'Patient' } });
+    await ok;
+  });
+
+  it('status shows valid/invalid counts only, never patient data', async () => {
+    await h.load([validateNode], flow());
+    const n = h.node('v');
+    const texts: string[] = [];
+    const orig = n.status.bind(n);
+    n.status = (s: any) => { if (s?.text) texts.push(s.text); orig(s); };
+    const got = h.collect('bad', 1, 15000);
+    const ok = h.collect('ok', 1, 15000);
+    n.receive({ payload: { resourceType: 'Patient', name: [{ family: 'Smithsonian' }], identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }] } });
+    await ok;
+    n.receive({ payload: { resourceType: 'Patient', name: [{ family: 'Smithsonian' }], gender: 'bogus' } });
+    await got;
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(texts.some((t) => /valid 1 \/ invalid 1/.test(t)), texts.join(' | '));
+    for (const t of texts) {
+      assert.doesNotMatch(t, /Smithsonian|9000000009/);
+    }
+  });
+
+  it('unloadable package folder → done(err) with code FHIR_PACKAGE_FOLDER (seen by a Catch node)', async () => {
+    await h.load([validateNode, catchNode], [
+      ...flow({ folders: '/nonexistent/fhir/packages' }),
+      { id: 'c', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ]);
+    const got = h.next('caught', 15000);
+    h.node('v').receive({ payload: { resourceType: 'Patient' } });
+    const msg = await got;
+    assert.equal(msg.error.code, 'FHIR_PACKAGE_FOLDER');
+  });
+
+  it('admin endpoint lists profiles of the configured packages; bad folder → 400 with code', async () => {
+    await h.load([validateNode], flow());
+    const r = await h.helper.request().get('/nhs-interop/fhir/profiles').query({ useCache: 'false' }).expect(200);
+    assert.ok(r.body.profiles.some((p: any) => p.url === 'http://hl7.org/fhir/StructureDefinition/vitalsigns'));
+    assert.deepEqual(r.body.packages, [{ name: 'hl7.fhir.r4.core', version: '4.0.1' }]);
+    const e = await h.helper.request().get('/nhs-interop/fhir/profiles').query({ folders: '/nonexistent/x', useCache: 'false' }).expect(400);
+    assert.equal(e.body.code, 'FHIR_PACKAGE_FOLDER');
+  });
+
+  it('UK Core folder: the UKCore-Patient example is valid; a bad NHS number is invalid', { skip: skipWithoutShared('fhir-packages') }, async () => {
+    const pkg = join(sharedDir, 'fhir-packages', 'fhir.r4.ukcore.stu2#2.0.2');
+    await h.load([validateNode], flow({ folders: pkg, profiles: 'https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient' }));
+    const example = JSON.parse(readFileSync(join(pkg, 'package', 'examples', 'Patient-UKCore-Patient-RichardSmith-Example.json'), 'utf8'));
+    const ok = h.next('ok', 20000);
+    h.node('v').receive({ payload: example });
+    const good = await ok;
+    assert.equal(good.fhir.profile, 'https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient');
+    const badMsg = h.next('bad', 20000);
+    const broken = structuredClone(example);
+    broken.identifier[0].value = '9000000008';
+    h.node('v').receive({ payload: broken });
+    const m = await badMsg;
+    assert.ok(errors(m).some((i: any) => /Modulus 11/.test(i.diagnostics) && i.expression[0] === 'Patient.identifier[0].value'), JSON.stringify(errors(m)));
+    assert.doesNotMatch(JSON.stringify(m.fhir.outcome), /9000000008/, 'diagnostics never echo the number');
+  });
+  it('example flow (examples/FHIR/01) runs offline: the valid Patient leaves on output 1, the invalid one on output 2 with both issues', async () => {
+    const flowJson = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'FHIR', '01 - Validate UK Core Patient.json'), 'utf8'));
+    const v = flowJson.find((n: any) => n.type === 'nhs-fhir-validate');
+    const injects = flowJson.filter((n: any) => n.type === 'inject');
+    assert.equal(injects.length, 2);
+    // The example's own node config (useCache as shipped); wiring swapped for helpers, and x/y
+    // dropped because the test helper treats a positioned node without a tab as unplaced.
+    const { x: _x, y: _y, ...cfg } = v;
+    await h.load([validateNode], [{ ...cfg, id: 'v', wires: [['ok'], ['bad']] }, { id: 'ok', type: 'helper' }, { id: 'bad', type: 'helper' }]);
+    const ok = h.next('ok', 15000);
+    h.node('v').receive({ payload: JSON.parse(injects[0].payload) });
+    const good = await ok;
+    assert.deepEqual(errors(good), []);
+    const badP = h.next('bad', 15000);
+    h.node('v').receive({ payload: JSON.parse(injects[1].payload) });
+    const bad = await badP;
+    assert.deepEqual(errors(bad).map((i: any) => i.expression[0]).sort(), ['Patient.gender', 'Patient.identifier[0].value']);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
+import { nodeRedHarness } from '../helpers/node-red';
+import { mqttUrl, skipWithoutMqtt } from '../helpers/shared';
+import { ADT } from '../lib/quarantine/fixtures';
+
+const storeNode = require('../../nodes/store');
+const quarantineNode = require('../../nodes/quarantine');
+
+describe('nhs-quarantine node', () => {
+  const h = nodeRedHarness();
+  let dir = '';
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'nhs-qnode-')); });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const flow = (file: string, extra: Record<string, unknown> = {}) => [
+    { id: 's1', type: 'nhs-store', backend: 'sqlite', file, durability: 'normal' },
+    { id: 'q1', type: 'nhs-quarantine', z: 'f1', store: 's1', reasonCode: 'HL7_STRUCTURE', reasonCodeType: 'str', reason: 'reason', reasonType: 'msg', owner: 'PAS team', ownerType: 'str', sla: '4', slaType: 'num', wires: [['out'], ['note']], ...extra },
+    { id: 'out', type: 'helper', z: 'f1' },
+    { id: 'note', type: 'helper', z: 'f1' },
+  ];
+  const api = () => h.helper.request();
+
+  it('parks with config + msg values, notifies once, lists masked in the admin API, releases after a redeploy', async () => {
+    const file = join(dir, 'a.db');
+    await h.load([storeNode, quarantineNode], flow(file));
+    const notes = h.collect('note', 1);
+    h.node('q1').receive({ payload: ADT, reason: 'PV1-3 assigned location missing' });
+    const [n] = await notes;
+    assert.equal(n.payload.event, 'parked');
+    assert.equal(n.payload.code, 'HL7_STRUCTURE');
+    assert.equal(n.payload.owner, 'PAS team');
+    assert.equal(n.payload.reason, 'PV1-3 assigned location missing');
+    assert.ok(Date.parse(n.payload.dueAt) > Date.now() + 3.9 * 3600_000);
+    assert.ok(!JSON.stringify(n).includes('9000000009'), 'no patient data in the notification');
+    const id = n.payload.id;
+
+    const list = await api().get('/nhs-interop/quarantine').query({ store: 's1', state: 'open' }).expect(200);
+    assert.equal(list.body.items.length, 1);
+    assert.equal(list.body.items[0].subject, '900 *** **09');
+    assert.equal(list.body.items[0].nodeDeployed, true);
+    const detail = await api().get(`/nhs-interop/quarantine/${id}`).query({ store: 's1' }).expect(200);
+    assert.ok(!detail.body.payload.includes('SMITH') && !detail.body.payload.includes('9000000009'));
+    assert.equal(detail.body.decoded.segments[0][0], 'MSH');
+    const revealed = await api().get(`/nhs-interop/quarantine/${id}`).query({ store: 's1', reveal: '1' }).expect(200);
+    assert.ok(revealed.body.payload.includes('SMITH'));
+
+    // Redeploy: the same node id receives the release.
+    await h.helper.unload();
+    await h.load([storeNode, quarantineNode], flow(file));
+    const gone = h.collect('note', 1, 300).then(() => 'renotified', () => 'quiet');
+    assert.equal(await gone, 'quiet', 'no second notification for an item after redeploy');
+    const out = h.next('out');
+    const resolved = h.next('note');
+    const edited = ADT.replace('PV1|1|I|WARD1', 'PV1|1|I|WARD2');
+    const pv = await api().post(`/nhs-interop/quarantine/${id}/preview`).send({ store: 's1', payload: edited }).expect(200);
+    assert.deepEqual(pv.body.rows.filter((r: any) => r.op !== ' ').map((r: any) => r.op + r.line), ['-PV1|1|I|WARD1', '+PV1|1|I|WARD2']);
+    const rel = await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1', payload: edited }).expect(200);
+    assert.equal(rel.body.delivered, true);
+    const msg = await out;
+    assert.equal(msg.payload, edited);
+    assert.equal(msg.reason, 'PV1-3 assigned location missing');
+    assert.equal(msg.quarantine.id, id);
+    assert.equal(msg.quarantine.released.by, 'anonymous');
+    assert.equal(msg.quarantine.released.edited, true);
+    assert.deepEqual(msg.audit.map((a: any) => a.action), ['quarantine.park', 'quarantine.release']);
+    assert.equal((await resolved).payload.event, 'resolved');
+
+    const twice = await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1' }).expect(409);
+    assert.equal(twice.body.code, 'QUARANTINE_ALREADY_RESOLVED');
+    const missing = await api().post('/nhs-interop/quarantine/nope/release').send({ store: 's1' }).expect(404);
+    assert.equal(missing.body.code, 'QUARANTINE_NOT_FOUND');
+
+    const trail = await api().get('/nhs-interop/audit').query({ store: 's1', nhsNumber: '900 000 0009' }).expect(200);
+    const actions = trail.body.records.map((r: any) => `${r.action}:${r.actor}`).reverse();
+    assert.deepEqual(actions, ['quarantine.park:system', 'quarantine.view:anonymous', 'quarantine.reveal:anonymous', 'quarantine.release:anonymous']);
+    assert.equal(trail.body.records[0].subject, '900 *** **09');
+    const ver = await api().post('/nhs-interop/audit/verify').send({ store: 's1' }).expect(200);
+    assert.equal(ver.body.ok, true);
+    await api().get('/nhs-interop/audit').query({ store: 's1', nhsNumber: '1234567890' }).expect(400);
+  });
+
+  it('refuses a release when the node is gone (clear error), the item stays open; discard needs a reason', async () => {
+    const file = join(dir, 'b.db');
+    await h.load([storeNode, quarantineNode], flow(file));
+    const notes = h.collect('note', 2);
+    h.node('q1').receive({ payload: ADT });
+    h.node('q1').receive({ payload: '{"resourceType":"Patient"}' });
+    const [a, b] = await notes;
+    await h.helper.unload();
+    await h.load([storeNode, quarantineNode], [{ id: 's1', type: 'nhs-store', backend: 'sqlite', file, durability: 'normal' }, { id: 'other', type: 'nhs-quarantine', store: 's1', wires: [[], []] }]);
+    const r = await api().post(`/nhs-interop/quarantine/${a.payload.id}/release`).send({ store: 's1' }).expect(409);
+    assert.equal(r.body.code, 'QUARANTINE_NODE_GONE');
+    assert.match(r.body.message, /q1 is not deployed/);
+    const still = await api().get('/nhs-interop/quarantine').query({ store: 's1', state: 'open' }).expect(200);
+    assert.equal(still.body.items.length, 2, 'removing the node deleted nothing');
+    const noReason = await api().post(`/nhs-interop/quarantine/${b.payload.id}/discard`).send({ store: 's1' }).expect(400);
+    assert.equal(noReason.body.code, 'QUARANTINE_REASON_REQUIRED');
+    await api().post(`/nhs-interop/quarantine/${b.payload.id}/discard`).send({ store: 's1', reason: 'test message' }).expect(200);
+    const malformed = await api().post(`/nhs-interop/quarantine/${a.payload.id}/preview`).send({ store: 's1', payload: 'not hl7' }).expect(400);
+    assert.equal(malformed.body.code, 'QUARANTINE_EDIT_INVALID');
+  });
+
+  it('1,000 items → 1,000 notices, each once; with a burst limit the rest fold into one summary', async () => {
+    const file = join(dir, 'c.db');
+    await h.load([storeNode, quarantineNode], flow(file, { burstLimit: 10, burstWindow: 1 }));
+    const got = h.collect('note', 11, 20000);
+    for (let i = 0; i < 200; i++) h.node('q1').receive({ payload: `MSH|^~\\&|A|B|C|D|20260101||ADT^A01|M${i}|P|2.4` });
+    const notes = await got;
+    const individual = notes.filter((n) => n.payload.event === 'parked');
+    const summary = notes.find((n) => n.payload.event === 'parked-summary');
+    assert.equal(individual.length, 10);
+    assert.equal(summary?.payload.count, 190);
+    const ids = new Set([...individual.map((n) => n.payload.id), ...summary!.payload.ids]);
+    assert.equal(ids.size, 200);
+    await h.helper.unload();
+
+    const file2 = join(dir, 'd.db');
+    await h.load([storeNode, quarantineNode], flow(file2));
+    const all = h.collect('note', 1000, 60000);
+    for (let i = 0; i < 1000; i++) h.node('q1').receive({ payload: `MSH|^~\\&|A|B|C|D|20260101||ADT^A01|M${i}|P|2.4` });
+    const list = await all;
+    assert.equal(new Set(list.map((n) => n.payload.id)).size, 1000);
+  });
+
+  it('publishes notifications to MQTT (QoS 1)', { skip: skipWithoutMqtt }, async () => {
+    const topic = `nhs-test/quarantine/${process.pid}/${Date.now()}`;
+    const sub = await connectAsync(mqttUrl!);
+    const got = new Promise<any>((res) => sub.on('message', (_t, p) => res(JSON.parse(p.toString()))));
+    await sub.subscribeAsync(topic, { qos: 1 });
+    try {
+      await h.load([storeNode, quarantineNode], flow(join(dir, 'e.db'), { mqttBroker: mqttUrl, mqttTopic: topic }));
+      h.node('q1').receive({ payload: ADT });
+      const body = await got;
+      assert.equal(body.event, 'parked');
+      assert.equal(body.code, 'HL7_STRUCTURE');
+    } finally {
+      await sub.endAsync();
+    }
+  });
+
+  it('an unserialisable or oversized message is an operational error (done(err) with a code)', async () => {
+    await h.load([storeNode, quarantineNode], [
+      { id: 's1', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'f.db'), durability: 'normal' },
+      { id: 'q1', type: 'nhs-quarantine', store: 's1', wires: [[], []] },
+    ]);
+    const n = h.node('q1');
+    const err = new Promise<any>((res) => { n.on('call:error', (call: any) => res(call.args[0])); });
+    n.receive({ payload: 'x'.repeat(17 * 1024 * 1024) });
+    const e = await err;
+    assert.equal(e.code, 'STORE_RECORD_TOO_LARGE');
+    assert.equal((await h.helper.request().get('/nhs-interop/quarantine').query({ store: 's1' })).body.items.length, 0);
+  });
+});
