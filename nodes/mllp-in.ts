@@ -18,6 +18,7 @@ import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 /** What `nhs-mllp-response` needs from the listener that received a message (duck-typed there). */
 interface MllpInNode extends Node {
   mllpStore(): Promise<Store> | undefined;
+  mllpPort(): Promise<number | undefined>;
 }
 
 /** The core `tls-config` node's API (node-red/nodes/core/network/05-tls.js). */
@@ -121,7 +122,10 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   const bad = typeof def.tls === 'string' && def.tls && !tlsOpts;
   if (!bad) {
     status.idle(`starting on port ${port}`);
-    server.listen().then(
+    const listening = server.listen();
+    // The bound port, for tests and for a port-0 listener (never rejects: errors go to status).
+    node.mllpPort = () => listening.then((a) => a.port, () => undefined);
+    listening.then(
       (addr) => {
         node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
         status.ok(`port ${addr.port}: listening`);
@@ -132,6 +136,7 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
       },
     );
   } else {
+    node.mllpPort = () => Promise.resolve(undefined);
     status.error('TLS config missing');
   }
 

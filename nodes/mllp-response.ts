@@ -16,6 +16,12 @@ import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 interface MllpRef { session?: unknown; seq?: unknown; storeId?: unknown; node?: unknown; policy?: unknown }
 const CODES = new Set(['AA', 'AE', 'AR']);
 
+/** The store of the `nhs-mllp-in` node that received the message (undefined for `immediate`). */
+function listenerStore(n: Node | null): Promise<Store> | undefined {
+  const f = (n as { mllpStore?: unknown } | null)?.mllpStore;
+  return typeof f === 'function' ? (f as () => Promise<Store> | undefined).call(n) : undefined;
+}
+
 export = function (RED: RED) {
   RED.nodes.registerType('nhs-mllp-response', function (this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
@@ -63,8 +69,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           : new NhsError('MLLP_SESSION_GONE', 'the connection this message arrived on is closed; the sender will resend');
       }
       if (typeof ref.storeId === 'string' && typeof ref.node === 'string' && !(error?.code === 'MLLP_SESSION_GONE')) {
-        const inNode = RED.nodes.getNode(ref.node);
-        const store = await inNode?.mllpStore?.();
+        const store = await listenerStore(RED.nodes.getNode(ref.node));
         await store?.setMessageStatus(ref.storeId, code === 'AA' ? 'processed' : 'errored', text ?? `application acknowledgment ${code}`);
       }
       if (error) {

@@ -179,6 +179,7 @@ function scan(s: string, maxDepth: number, comments: [number, number][]): JsonPr
       if (i < n) return fatal(`Unexpected content '${s[i]}' after the end of the document`);
       return out;
     }
+    if (i >= n) return fatal('Unexpected end of file (the document was cut short)');
     const c = s.charCodeAt(i);
     const close = top.kind === 'obj' ? 125 : 93;
     if (c === close) { i++; stack.pop(); continue; }

@@ -12,7 +12,8 @@ import type { Issue } from '../outcome';
 import { DEFAULT_DELIMITERS, delimitersFrom, encodingCharacters, type Delimiters } from './delimiters';
 import { escapeHl7 } from './escape';
 import { formatHl7DateTime } from './datetime';
-import { parseHl7, type Hl7Message } from './message';
+import type { Hl7Message } from './message';
+import { parseHl7 } from './parse';
 import { parsePath } from './path';
 
 export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';

@@ -5,7 +5,7 @@
  * half-delivered batch is reported, not silently accepted.
  */
 import { issue, type Issue } from '../outcome';
-import { cutSegments } from './message';
+import { cutSegments } from './text';
 
 /**
  * Split a batch file (or several concatenated messages without headers) into message texts.

@@ -2,7 +2,8 @@
  * HL7 v2 for the suite: parse/serialize, paths, escapes, charsets, ACK/NAK, batches, DTM.
  * The one HL7 parser (DESIGN.md §1); pure TypeScript, no node-red.
  */
-export { parseHl7, fromJSON, Hl7Message, Hl7Segment, HL7_NULL, type Hl7Json } from './message';
+export { Hl7Message, Hl7Segment, HL7_NULL, type Hl7Json } from './message';
+export { parseHl7, fromJSON } from './parse';
 export { DEFAULT_DELIMITERS, delimitersFrom, encodingCharacters, type Delimiters } from './delimiters';
 export { escapeHl7, unescapeHl7 } from './escape';
 export { parsePath, formatPath, type Hl7Path } from './path';

@@ -1,16 +1,17 @@
 /**
  * The one HL7 v2 message model (HL7 v2.5.1 Chapter 2, 2.5 "Message construction rules").
  *
- * Parsing is lazy: `parseHl7` only cuts the text into segments and checks the MSH; a segment's
- * fields are split the first time something reads them. Each segment keeps its original text and
- * its original terminator, and only segments that `set` touched are re-serialized, so
+ * Parsing is lazy: `parseHl7` only cuts the text into segments and checks the MSH; a read walks
+ * to the field it wants, and a segment is split into fields only when `set` or `toJSON` needs
+ * it. Each segment keeps its original text and its original terminator, and only segments that
+ * `set` touched are re-serialized, so
  * `parseHl7(t).message.toString() === t` byte for byte and a one-field edit changes one field.
  */
-import { issue, type Issue } from '../outcome';
 import { NhsError } from '../errors';
-import { delimitersFrom, type Delimiters } from './delimiters';
+import type { Delimiters } from './delimiters';
 import { escapeHl7, unescapeHl7 } from './escape';
 import { parsePath, requirePath, type Hl7Path } from './path';
+import { nth, replaceNth, type Seg } from './text';
 
 /** HL7 explicit null (HL7 v2.5.1 2.5.3): "delete the value", distinct from an empty field. */
 export const HL7_NULL = '""';
@@ -32,73 +33,6 @@ export interface Hl7Json {
   charset?: string;
   segments: string[][];
   eol: string | string[];
-}
-
-/** @internal */
-export interface Seg {
-  /** Segment ID, or '' for a blank line. */
-  name: string;
-  /** Segment text without terminator (kept as received until `set` touches the segment). */
-  raw: string;
-  /** The terminator that followed it: '\r', '\n', '\r\n' or '' (last segment without one). */
-  eol: string;
-  /** `raw.split(MSH-1)`, made on first read. For MSH, `fields[n - 1]` is MSH-n (n >= 2). */
-  fields?: string[];
-}
-
-const MAX_ISSUES = 50;
-// Control characters other than TAB/LF/CR, written as "not allowed" because V8 scans a negated
-// class of wide ranges faster than the narrow positive one.
-const CONTROL = /[^\t\n\r\x20-\x7E\x80-\uFFFF]/;
-
-function isUpper(x: number): boolean { return x >= 65 && x <= 90; }
-function isUpperOrDigit(x: number): boolean { return (x >= 65 && x <= 90) || (x >= 48 && x <= 57); }
-
-function isSegmentId(raw: string, fs: string): boolean {
-  if (raw.length < 3 || (raw.length > 3 && raw[3] !== fs)) return false;
-  return isUpper(raw.charCodeAt(0)) && isUpperOrDigit(raw.charCodeAt(1)) && isUpperOrDigit(raw.charCodeAt(2));
-}
-
-/** @internal Cut text into segments on any of CR, LF, CRLF, keeping each terminator. */
-export function cutSegments(text: string): Seg[] {
-  const segs: Seg[] = [];
-  const n = text.length;
-  let pos = 0;
-  let nextR = text.indexOf('\r');
-  let nextN = text.indexOf('\n');
-  while (pos < n) {
-    if (nextR !== -1 && nextR < pos) nextR = text.indexOf('\r', pos);
-    if (nextN !== -1 && nextN < pos) nextN = text.indexOf('\n', pos);
-    let end: number;
-    let eol: string;
-    if (nextR === -1 && nextN === -1) { end = n; eol = ''; }
-    else if (nextN === -1 || (nextR !== -1 && nextR < nextN)) { end = nextR; eol = nextN === nextR + 1 ? '\r\n' : '\r'; }
-    else { end = nextN; eol = '\n'; }
-    const raw = text.slice(pos, end);
-    segs.push({ name: raw.slice(0, 3), raw, eol });
-    pos = end + eol.length;
-  }
-  return segs;
-}
-
-/** n-th (1-based) piece of `text` split on `sep`, without splitting the rest. */
-function nth(text: string, sep: string, n: number): string | undefined {
-  let start = 0;
-  for (let k = 1; k < n; k++) {
-    const i = text.indexOf(sep, start);
-    if (i < 0) return undefined;
-    start = i + 1;
-  }
-  const end = text.indexOf(sep, start);
-  return end < 0 ? text.slice(start) : text.slice(start, end);
-}
-
-/** Replace the n-th piece of `text` split on `sep`, padding with empty pieces as needed. */
-function replaceNth(text: string, sep: string, n: number, value: string): string {
-  const parts = text.split(sep);
-  while (parts.length < n) parts.push('');
-  parts[n - 1] = value;
-  return parts.join(sep);
 }
 
 /** One segment of a message: a view that reads and writes through its message. */
@@ -392,89 +326,4 @@ export class Hl7Message {
     this.text = undefined;
     return seg;
   }
-}
-
-/**
- * Parse HL7 v2 text (HL7 v2.5.1 Chapter 2, 2.5–2.6). Never throws: structural problems (empty
- * input, no MSH, unusable MSH-1/MSH-2 delimiters, missing MSH-9/10/12, bad segment IDs, control
- * characters) come back as OperationOutcome issues. `message` is present whenever the MSH and
- * its delimiters could be read, even if other issues are errors, so an AR/AE can still be built.
- * Segments may end in CR (the standard), LF or CRLF; each keeps its own terminator.
- */
-export function parseHl7(text: string): { message?: Hl7Message; issues: Issue[] } {
-  const issues: Issue[] = [];
-  if (typeof text !== 'string' || text.trim() === '') {
-    issues.push(issue('error', 'required', 'empty message: no HL7 content'));
-    return { issues };
-  }
-  const segs = cutSegments(text);
-  let first = segs[0] as Seg;
-  for (const s of segs) if (s.raw.trim() !== '') { first = s; break; }
-  if (first.name !== 'MSH') {
-    const batch = first.name === 'FHS' || first.name === 'BHS';
-    issues.push(issue('error', 'structure', batch
-      ? 'batch (FHS/BHS) given where one message was expected: split it into messages first'
-      : 'message does not start with an MSH segment', 'MSH'));
-    return { issues };
-  }
-  const fs = first.raw.charAt(3);
-  const encEnd = first.raw.indexOf(fs, 4);
-  const enc = first.raw.slice(4, encEnd < 0 ? undefined : encEnd);
-  const d = delimitersFrom(fs, enc);
-  if (typeof d === 'string') {
-    issues.push(issue('error', 'structure', d, 'MSH-2'));
-    return { issues };
-  }
-  let extra = 0;
-  if (CONTROL.test(text)) issues.push(issue('error', 'invalid', 'control characters (binary data or MLLP framing bytes) inside the message'));
-  let mshCount = 0;
-  for (let i = 0; i < segs.length; i++) {
-    const s = segs[i] as Seg;
-    if (s.raw === '') { s.name = ''; continue; }
-    if (!isSegmentId(s.raw, fs)) {
-      if (issues.length < MAX_ISSUES) issues.push(issue('error', 'structure', `segment ${i + 1} does not start with a valid segment ID`, `segment[${i + 1}]`));
-      else extra++;
-      s.name = '';
-      continue;
-    }
-    if (s.name === 'MSH' && ++mshCount === 2) issues.push(issue('error', 'structure', 'more than one MSH: this is several messages (split them first)', `segment[${i + 1}]`));
-  }
-  if (extra > 0) issues.push(issue('error', 'structure', `${extra} further issues not listed`));
-  // A junk line keeps its text (lossless) but gets no name; note a segment-ID-less line could
-  // still be the result of a bare LF inside a field, which is why it is an error, not a split.
-  const message = new Hl7Message(segs, d, text);
-  if (message.get('MSH-9.1') === undefined) issues.push(issue('error', 'required', 'MSH-9 message type is missing', 'MSH-9'));
-  else if (message.get('MSH-9.2') === undefined && message.get('MSH-9.1') !== 'ACK') {
-    issues.push(issue('warning', 'required', 'MSH-9.2 trigger event is missing', 'MSH-9.2'));
-  }
-  if (message.get('MSH-10') === undefined) issues.push(issue('error', 'required', 'MSH-10 message control id is missing', 'MSH-10'));
-  const v = message.get('MSH-12.1');
-  if (v === undefined) issues.push(issue('error', 'required', 'MSH-12 version id is missing', 'MSH-12'));
-  else if (!/^2\.\d+(\.\d+)?$/.test(v)) issues.push(issue('warning', 'value', 'MSH-12 is not an HL7 v2 version id', 'MSH-12'));
-  return { message, issues };
-}
-
-/**
- * Rebuild a message from its JSON form (`msg.hl7`), e.g. after a function node edited
- * `segments`. Shape errors come back as issues, never thrown.
- */
-export function fromJSON(json: unknown): { message?: Hl7Message; issues: Issue[] } {
-  const j = json as Partial<Hl7Json> | null;
-  const bad = (why: string): { issues: Issue[] } => ({ issues: [issue('error', 'structure', `msg.hl7 is not an HL7 message: ${why}`)] });
-  if (typeof j !== 'object' || j === null || !Array.isArray(j.segments)) return bad('no segments array');
-  const segments = j.segments as unknown[];
-  if (!segments.every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))) return bad('segments must be arrays of strings');
-  const rows = segments;
-  const msh = rows.find((s) => s[0] === 'MSH');
-  const fs = msh?.[1];
-  if (!fs || fs.length !== 1) return bad('no MSH with MSH-1');
-  const eol = j.eol ?? '\r';
-  if (typeof eol !== 'string' && !(Array.isArray(eol) && eol.every((e) => e === '' || e === '\r' || e === '\n' || e === '\r\n'))) return bad('eol must be a segment terminator');
-  if (typeof eol === 'string' && eol !== '\r' && eol !== '\n' && eol !== '\r\n') return bad('eol must be a segment terminator');
-  let text = '';
-  rows.forEach((s, i) => {
-    text += s[0] === 'MSH' ? `MSH${fs}${s.slice(2).join(fs)}` : s.join(fs);
-    text += typeof eol === 'string' ? eol : (eol[i] ?? '');
-  });
-  return parseHl7(text);
 }

@@ -241,7 +241,7 @@ export class MllpServer extends EventEmitter {
     try {
       reply = Promise.resolve(this.opts.onFrame(frame, s, seq));
     } catch (e) {
-      reply = Promise.reject(e);
+      reply = Promise.reject(toNhsError(e, 'MLLP_HANDLER_FAILED'));
     }
     // Mark handled now: it may settle long before the replies queued ahead of it.
     reply.catch(() => undefined);

@@ -303,3 +303,24 @@ describe('parseHl7: hostile and oversized input', () => {
     assert.throws(() => m.set('ZZZ-999999999', 'x'), { code: 'HL7_BAD_PATH' });
   });
 });
+
+describe('parseHl7: half-delivered input (every prefix of a real message)', () => {
+  it('never throws; any message it returns serializes back to exactly the prefix', () => {
+    let withMessage = 0;
+    for (let n = 0; n <= ADT_A01.length; n++) {
+      const prefix = ADT_A01.slice(0, n);
+      const r = parseHl7(prefix);
+      if (r.message) {
+        withMessage++;
+        assert.equal(r.message.toString(), prefix);
+      } else {
+        assert.ok(hasErrors(r.issues), `prefix ${n}: no message and no error`);
+      }
+    }
+    assert.ok(withMessage > 1000);
+  });
+  it('a prefix cut before MSH-12 is an error, not a silently accepted message', () => {
+    const cut = ADT_A01.slice(0, ADT_A01.indexOf('|P|2.5.1') + 2);
+    assert.ok(hasErrors(parseHl7(cut).issues));
+  });
+});

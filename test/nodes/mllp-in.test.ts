@@ -1,0 +1,244 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import iconv from 'iconv-lite';
+import { nodeRedHarness } from '../helpers/node-red';
+import { adt, frame, msaOf, peerConnect } from '../helpers/mllp-peer';
+
+const mllpIn = require('../../nodes/mllp-in');
+const mllpResponse = require('../../nodes/mllp-response');
+const storeNode = require('../../nodes/store');
+
+const dir = mkdtempSync(join(tmpdir(), 'mllp-in-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function flow(inCfg: Record<string, unknown> = {}, extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  return [
+    { id: 'st', type: 'nhs-store', backend: 'sqlite', file: join(dir, `s${++n}.sqlite`), durability: 'full' },
+    { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [['ok'], ['bad']], ...inCfg },
+    { id: 'ok', type: 'helper' },
+    { id: 'bad', type: 'helper' },
+    ...extra,
+  ];
+}
+
+describe('nhs-mllp-in', () => {
+  const h = nodeRedHarness();
+  const port = async (): Promise<number> => {
+    const p = await h.node('in').mllpPort();
+    assert.ok(p, 'listening');
+    return p as number;
+  };
+  const store = (): Promise<any> => h.node('st').getStore();
+
+  it('commit: stores the raw bytes, then answers AA and emits payload, hl7, topic and _mllp', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const c = await peerConnect(await port());
+    const out = h.next('ok');
+    const ack = msaOf(await c.request(adt('CMT1')));
+    assert.deepEqual(ack, { code: 'AA', controlId: 'CMT1' });
+    const msg = await out;
+    assert.equal(msg.topic, 'ADT^A01');
+    assert.equal(msg.payload, adt('CMT1'));
+    assert.equal(msg.hl7.controlId, 'CMT1');
+    assert.equal(typeof msg._mllp.session, 'string');
+    const rec = await (await store()).getMessage(msg._mllp.storeId);
+    assert.equal(rec.raw.toString('latin1'), adt('CMT1'));
+    assert.equal(rec.controlId, 'CMT1');
+    assert.equal(msg.audit[0].action, 'receive');
+    c.close();
+  });
+
+  it('NAKs garbage (AR) and a message with a broken body (AE), sends them to output 2 and keeps them', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const c = await peerConnect(await port());
+    const bad = h.collect('bad', 3);
+    assert.equal(msaOf(await c.request('this is not HL7 at all')).code, 'AR');
+    assert.equal(msaOf(await c.request('PID|1||9000000009')).code, 'AR');
+    const noVersion = adt('NOVER').replace('|P|2.5.1', '|P|');
+    assert.equal(msaOf(await c.request(noVersion)).code, 'AR');
+    const msgs = await bad;
+    assert.equal(msgs[0].outcome.resourceType, 'OperationOutcome');
+    assert.ok(msgs[0].outcome.issue.some((i: any) => i.severity === 'error'));
+    assert.equal((await (await store()).countMessages({ channel: 'in', status: 'errored' })), 3);
+    // still serving valid messages on the same connection
+    assert.equal(msaOf(await c.request(adt('AFTER'))).code, 'AA');
+    c.close();
+  });
+
+  it('answers AE, never AA, when the store cannot be written', async () => {
+    await h.load([mllpIn, storeNode], [
+      { id: 'st', type: 'nhs-store', backend: 'sqlite', file: '/dev/null/cannot/x.sqlite' },
+      { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', wires: [['ok'], ['bad']] },
+      { id: 'ok', type: 'helper' }, { id: 'bad', type: 'helper' },
+    ]);
+    let emitted = 0;
+    h.node('ok').on('input', () => emitted++);
+    const c = await peerConnect(await port());
+    const ack = msaOf(await c.request(adt('NOSTORE')));
+    assert.deepEqual(ack, { code: 'AE', controlId: 'NOSTORE' });
+    assert.equal(emitted, 0);
+    c.close();
+  });
+
+  it('closes on an oversized frame and on a half frame, without emitting, and keeps serving', async () => {
+    await h.load([mllpIn, storeNode], flow({ maxFrameBytes: 2000 }));
+    let emitted = 0;
+    h.node('ok').on('input', () => emitted++);
+    h.node('bad').on('input', () => emitted++);
+    const p = await port();
+    const big = await peerConnect(p);
+    big.sendRaw(frame(adt('BIG') + `\rNTE|1||${'x'.repeat(5000)}`));
+    await big.closed;
+    const half = await peerConnect(p);
+    half.sendRaw(frame(adt('HALF')).subarray(0, 40));
+    await new Promise((r) => setTimeout(r, 30));
+    half.close();
+    const c = await peerConnect(p);
+    assert.equal(msaOf(await c.request(adt('NEXT'))).code, 'AA');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(emitted, 1);
+    assert.equal(await (await store()).countMessages({ channel: 'in' }), 1);
+    c.close();
+  });
+
+  it('immediate: answers AA without a store and emits with storeId null', async () => {
+    await h.load([mllpIn, storeNode], flow({ ackMode: 'immediate', store: '' }));
+    const c = await peerConnect(await port());
+    const out = h.next('ok');
+    assert.equal(msaOf(await c.request(adt('IMM1'))).code, 'AA');
+    assert.equal((await out)._mllp.storeId, null);
+    c.close();
+  });
+
+  it('decodes windows-1252 by MSH-18 and answers in the same charset', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const c = await peerConnect(await port());
+    const text = adt('CP1', { charset: 'CP1252', family: 'D’ÉTÉ€' });
+    const out = h.next('ok');
+    c.sendRaw(frame(iconv.encode(text, 'windows-1252')));
+    assert.equal(msaOf(await c.next()).code, 'AA');
+    assert.equal((await out).payload, text);
+    c.close();
+  });
+
+  it('replies in arrival order when two messages arrive in one write', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const c = await peerConnect(await port());
+    c.sendRaw(Buffer.concat([frame(adt('ORD1')), frame('garbage'), frame(adt('ORD2'))]));
+    const codes = [msaOf(await c.next()), msaOf(await c.next()), msaOf(await c.next())];
+    assert.deepEqual(codes.map((a) => a.code), ['AA', 'AR', 'AA']);
+    assert.deepEqual([codes[0]?.controlId, codes[2]?.controlId], ['ORD1', 'ORD2']);
+    c.close();
+  });
+
+  it('frees its port on close so a redeploy on the same port listens again', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const p = await port();
+    const c = await peerConnect(p);
+    await h.helper.unload();
+    await c.closed;
+    await h.load([mllpIn, storeNode], flow({ port: p }));
+    assert.equal(await port(), p);
+    const c2 = await peerConnect(p);
+    assert.equal(msaOf(await c2.request(adt('REDEPLOY'))).code, 'AA');
+    c2.close();
+  });
+
+  it('reports a port already in use as a node error, not a crash', async () => {
+    const blocker = require('node:net').createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = blocker.address().port;
+    await h.load([mllpIn, storeNode], flow({ port: taken }));
+    const errs: any[] = [];
+    h.node('in').on('call:error', (call: any) => errs.push(call.args[0]));
+    assert.equal(await h.node('in').mllpPort(), undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(errs[0]?.code ?? (await new Promise((r) => setTimeout(r, 50)), errs[0]?.code), 'MLLP_LISTEN_FAILED');
+    await new Promise((r) => blocker.close(r));
+  });
+});
+
+describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
+  const h = nodeRedHarness();
+  const build = (respCfg: Record<string, unknown> = {}, inCfg: Record<string, unknown> = {}): Record<string, unknown>[] =>
+    flow({ ackMode: 'flow', flowTimeout: 0.3, wires: [['resp', 'ok'], ['bad']], ...inCfg }, [
+      { id: 'resp', type: 'nhs-mllp-response', wires: [['done']], ...respCfg },
+      { id: 'done', type: 'helper' },
+    ]);
+
+  it('sends the AA the flow produces and marks the stored message processed', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], build());
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const done = h.next('done');
+    assert.deepEqual(msaOf(await c.request(adt('FLOW1'))), { code: 'AA', controlId: 'FLOW1' });
+    const msg = await done;
+    assert.deepEqual(msg.ack, { code: 'AA', sent: true });
+    const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
+    assert.equal(rec.status, 'processed');
+    c.close();
+  });
+
+  it('sends AE with MSA-3 text and an ERR from msg.outcome and marks the message errored', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], build({ code: 'AE', text: 'Unknown ward' }));
+    h.node('in').on('input', () => undefined);
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const done = h.next('done');
+    const ack = await c.request(adt('FLOW2'));
+    assert.equal(msaOf(ack).code, 'AE');
+    assert.match(ack, /MSA\|AE\|FLOW2\|Unknown ward/);
+    const msg = await done;
+    const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
+    assert.equal(rec.status, 'errored');
+    c.close();
+  });
+
+  it('answers AE when the flow does not answer in time', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], flow({ ackMode: 'flow', flowTimeout: 0.2, wires: [['ok'], ['bad']] }));
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const t0 = Date.now();
+    assert.equal(msaOf(await c.request(adt('SLOWFLOW'))).code, 'AE');
+    assert.ok(Date.now() - t0 >= 190);
+    c.close();
+  });
+
+  it('fails with MLLP_SESSION_GONE when the connection closed before the answer', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], flow({ ackMode: 'flow', flowTimeout: 5, wires: [['ok'], ['bad']] }, [
+      { id: 'resp', type: 'nhs-mllp-response', wires: [['done']] }, { id: 'done', type: 'helper' },
+    ]));
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const got = h.next('ok');
+    c.send(adt('GONE'));
+    const msg = await got;
+    c.close();
+    await c.closed;
+    await new Promise((r) => setTimeout(r, 50));
+    const err = new Promise<any>((resolve) => h.node('resp').on('call:error', (call: any) => resolve(call.args[0])));
+    h.node('resp').receive(msg);
+    const e = await err;
+    assert.equal(e.code, 'MLLP_SESSION_GONE');
+  });
+
+  it('rejects a msg that did not come from nhs-mllp-in with MLLP_NO_SESSION', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], build());
+    const err = new Promise<any>((resolve) => h.node('resp').on('call:error', (call: any) => resolve(call.args[0])));
+    h.node('resp').receive({ payload: 'x' });
+    assert.equal((await err).code, 'MLLP_NO_SESSION');
+  });
+
+  it('sends a custom reply payload as-is', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], flow({ ackMode: 'flow', flowTimeout: 5, wires: [['fn'], ['bad']] }, [
+      { id: 'fn', type: 'helper' },
+      { id: 'resp', type: 'nhs-mllp-response', reply: 'payload', wires: [['done']] },
+      { id: 'done', type: 'helper' },
+    ]));
+    h.node('fn').on('input', (m: any) => { h.node('resp').receive({ ...m, payload: 'MSH|^~\\&|CUSTOM|||||20260101||ACK|C1|P|2.5.1\rMSA|AA|CUST1' }); });
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const ack = await c.request(adt('CUST1'));
+    assert.match(ack, /^MSH\|\^~\\&\|CUSTOM/);
+    c.close();
+  });
+});
