@@ -1,6 +1,7 @@
 /**
  * HL7 parse + read 8 fields on a realistic ~1.5 KB ADT^A01: ours (lib/hl7) vs @medplum/core
- * Hl7Message.parse, in one run, msgs/s and ratio. Not a test: `npm run bench:hl7`.
+ * Hl7Message.parse (the named baseline) and simple-hl7 (for reference), in one run, msgs/s and
+ * ratio. Not a test: `npm run bench:hl7`.
  * Target (issue 5): >= 100,000 msgs/s and >= 5x Medplum. Figures go in bench/hl7.md.
  */
 import { cpus, loadavg } from 'node:os';
@@ -41,6 +42,29 @@ const medplum: Case = {
   },
 };
 
+// simple-hl7 has no types; its header's getField(n) is MSH-(n+2) (fields start after MSH-2).
+ 
+const simple = require('simple-hl7');
+const simpleParser = new simple.Parser();
+
+const simpleHl7: Case = {
+  name: 'simple-hl7 Parser.parse',
+  run(text) {
+    const m = simpleParser.parse(text);
+    const msh = m.header;
+    const pid = m.getSegment('PID');
+    const pv1 = m.getSegment('PV1');
+    const vals: string[] = [
+      msh.getComponent(7, 1), msh.getComponent(7, 2), msh.getField(8),
+      // its getComponent misses components of a repeating field, so take repetition 1 and cut
+      (pid.getField(3, 1) as string).split('^')[0] as string, pid.getComponent(5, 1), pid.getComponent(5, 2), pid.getField(7), pv1.getComponent(3, 1),
+    ];
+    let n = 0;
+    for (const v of vals) n += v.length;
+    return n;
+  },
+};
+
 function measure(c: Case, text: string, ms: number): { perSec: number; check: number } {
   let check = 0;
   for (let i = 0; i < 2000; i++) check = c.run(text); // warm up the JIT
@@ -68,15 +92,19 @@ console.log(`HL7 parse + read 8 fields, ${Buffer.byteLength(ADT_A01)} byte ADT^A
 // only honest when both sides saw the same conditions.
 let bestA = { perSec: 0, check: 0 };
 let bestB = { perSec: 0, check: 0 };
+let bestC = { perSec: 0, check: 0 };
 for (let r = 0; r < rounds; r++) {
   const a = measure(wrap(ours), ADT_A01, ms);
   const b = measure(wrap(medplum), ADT_A01, ms);
+  const c = measure(wrap(simpleHl7), ADT_A01, ms);
   if (a.perSec > bestA.perSec) bestA = a;
   if (b.perSec > bestB.perSec) bestB = b;
+  if (c.perSec > bestC.perSec) bestC = c;
 }
-const rows = [[ours.name, bestA.perSec], [medplum.name, bestB.perSec]] as const;
+const rows = [[ours.name, bestA.perSec], [medplum.name, bestB.perSec], [simpleHl7.name, bestC.perSec]] as const;
 for (const [name, v] of rows) console.log(`${name.padEnd(34)} ${Math.round(v).toLocaleString('en-GB').padStart(12)} msgs/s`);
 console.log(`ratio ours / medplum: ${(bestA.perSec / bestB.perSec).toFixed(1)}x  (target >= 5x, and >= 100,000 msgs/s)`);
-console.log(`field-length checksums (must match): ours ${bestA.check}, medplum ${bestB.check}`);
+console.log(`ratio ours / simple-hl7: ${(bestA.perSec / bestC.perSec).toFixed(1)}x  (for reference)`);
+console.log(`field-length checksums (must match): ours ${bestA.check}, medplum ${bestB.check}, simple-hl7 ${bestC.check}`);
 // Absolute rates depend on what else the machine runs; the ratio is the portable figure.
 console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -10,7 +10,7 @@
  * PostgreSQL group ≥ 10× one-commit-per-append.
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
@@ -23,7 +23,7 @@ for (let i = 0; i < RECORD.length; i++) RECORD[i] = 0x20 + ((i * 31) % 90);
 const pgUrl = process.env.NHS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const tmp = join(__dirname, 'tmp', `store-${process.pid}`);
 
-interface Result { name: string; perSec: number; appends: number; commits: number; avgBatch: number }
+interface Result { name: string; perSec: number; appends: number; commits: number; avgBatch: number; cpuUsPerAppend: number }
 
 async function run(name: string, opts: StoreOptions): Promise<Result> {
   const store = createStore(opts);
@@ -32,6 +32,7 @@ async function run(name: string, opts: StoreOptions): Promise<Result> {
   await Promise.all(Array.from({ length: IN_FLIGHT }, () => store.appendMessage({ channel: 'warm', raw: RECORD })));
   const before = store.stats!();
   let n = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   const worker = async (): Promise<void> => {
@@ -42,10 +43,11 @@ async function run(name: string, opts: StoreOptions): Promise<Result> {
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const after = store.stats!();
   await store.close();
   const commits = after.commits - before.commits;
-  return { name, perSec: n / secs, appends: n, commits, avgBatch: commits ? n / commits : 0 };
+  return { name, perSec: n / secs, appends: n, commits, avgBatch: commits ? n / commits : 0, cpuUsPerAppend: (cpu.user + cpu.system) / n };
 }
 
 async function pgReachable(): Promise<boolean> {
@@ -91,10 +93,10 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  console.log(`\nstore appends: 1.5 KB records, ${IN_FLIGHT} in flight, ${SECONDS} s each, node ${process.version}, ${cpus().length} CPU(s)\n`);
-  console.log(`${'configuration'.padEnd(36)} ${'appends/s'.padStart(12)} ${'appends'.padStart(9)} ${'commits'.padStart(9)} ${'avg batch'.padStart(10)}`);
+  console.log(`\nstore appends: 1.5 KB records, ${IN_FLIGHT} in flight, ${SECONDS} s each, node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`${'configuration'.padEnd(36)} ${'appends/s'.padStart(12)} ${'appends'.padStart(9)} ${'commits'.padStart(9)} ${'avg batch'.padStart(10)} ${'CPU µs/append'.padStart(14)}`);
   for (const r of results) {
-    console.log(`${r.name.padEnd(36)} ${Math.round(r.perSec).toLocaleString('en-GB').padStart(12)} ${String(r.appends).padStart(9)} ${String(r.commits).padStart(9)} ${r.avgBatch.toFixed(1).padStart(10)}`);
+    console.log(`${r.name.padEnd(36)} ${Math.round(r.perSec).toLocaleString('en-GB').padStart(12)} ${String(r.appends).padStart(9)} ${String(r.commits).padStart(9)} ${r.avgBatch.toFixed(1).padStart(10)} ${r.cpuUsPerAppend.toFixed(1).padStart(14)}`);
   }
   const get = (name: string): Result | undefined => results.find((r) => r.name === name);
   const ratio = (g: string, s: string): number | undefined => {

@@ -92,8 +92,9 @@ export = function (RED: RED) {
       if (includeTrail && Array.isArray(msg.audit)) {
         const seen = typeof msg[SEEN] === 'number' ? (msg[SEEN]) : 0;
         for (const step of (msg.audit as unknown[]).slice(seen)) {
-          const s = step as { at?: unknown; node?: unknown; action?: unknown; outcome?: unknown; ref?: unknown } | null;
-          if (!s || typeof s.node !== 'string' || typeof s.action !== 'string') continue;
+          const s = step as { at?: unknown; node?: unknown; action?: unknown; outcome?: unknown; ref?: unknown; recorded?: unknown } | null;
+          // `recorded: true`: the node that appended the step wrote it to the store itself (quarantine).
+          if (!s || typeof s.node !== 'string' || typeof s.action !== 'string' || s.recorded === true) continue;
           records.push({
             ...common, node: s.node.slice(0, 200), action: s.action.slice(0, 64), outcome: typeof s.outcome === 'string' ? s.outcome.slice(0, 64) : 'unknown',
             ...(typeof s.at === 'string' && !Number.isNaN(Date.parse(s.at)) ? { at: new Date(s.at).toISOString() } : {}),

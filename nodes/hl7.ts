@@ -115,7 +115,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   }
 
   function inputText(msg: NodeMessage): { text?: string; issues: Issue[] } {
-    const v = RED.util.getMessageProperty(msg, property);
+    let v: unknown;
+    try { v = RED.util.getMessageProperty(msg, property); } catch { v = undefined; }
     const where = `msg.${property}`;
     if (typeof v !== 'string' && !Buffer.isBuffer(v)) {
       return { issues: [issue('error', 'structure', `${where} is ${v === undefined || v === null ? 'empty' : `a ${Array.isArray(v) ? 'array' : typeof v}`}, not HL7 text or bytes`)] };

@@ -9,12 +9,22 @@ import { MqttPublisher } from '../lib/audit/mqtt';
 import { detectContentType, park } from '../lib/quarantine/service';
 import type { QuarantineItem, Store } from '../lib/store/types';
 import { registerAdminApi, registerEndpoint } from './shared/admin-api';
-import { appendAudit, onClose, onInput } from './shared/input';
+import { onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { resolveStore } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 type Typed = 'str' | 'msg' | 'num' | 'auto';
+
+/**
+ * Append a `msg.audit` step that this node has already written to the audit store itself;
+ * `recorded: true` tells a downstream nhs-audit node not to store it a second time.
+ */
+function appendRecordedStep(msg: NodeMessage, step: { node: string; action: string; outcome: string; ref?: string }): void {
+  const trail = Array.isArray(msg.audit) ? (msg.audit as unknown[]) : [];
+  trail.push({ at: new Date().toISOString(), ...step, recorded: true });
+  msg.audit = trail;
+}
 
 /** Notification body: ids and codes only, never patient data (DESIGN.md §3). */
 function notice(event: string, item: QuarantineItem): Record<string, unknown> {
@@ -108,7 +118,7 @@ export = function (RED: RED) {
     const unregister = registerEndpoint(node.id, {
       storeId,
       deliver(msg, item) {
-        appendAudit(msg, { node: node.id, action: 'quarantine.release', outcome: 'released', ...(item.correlationId ? { ref: item.correlationId } : {}) });
+        appendRecordedStep(msg, { node: node.id, action: 'quarantine.release', outcome: 'released', ...(item.correlationId ? { ref: item.correlationId } : {}) });
         const second = item.releaseCount === 1 ? { topic: 'quarantine/resolved', payload: notice('resolved', item) } : null;
         if (second) publish(second.payload);
         node.send([msg, second]);
@@ -148,7 +158,7 @@ export = function (RED: RED) {
       const correlationId = typeof hl7?.controlId === 'string' ? hl7.controlId : typeof msg._msgid === 'string' ? msg._msgid : null;
       const mllp = msg._mllp as { storeId?: unknown } | undefined;
       const detailSrc = (msg.fhir as { outcome?: unknown } | undefined)?.outcome ?? (msg.outcome);
-      appendAudit(msg, { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}) });
+      appendRecordedStep(msg, { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}) });
       const item = await park(store, {
         msg, reasonCode, reason, owner, dueAt, node: node.id, flow: node.z ?? null, correlationId, subject,
         messageId: typeof mllp?.storeId === 'string' ? mllp.storeId : null,

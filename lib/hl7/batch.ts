@@ -1,8 +1,8 @@
 /**
- * HL7 v2 batches (HL7 v2.5.1 Chapter 2, 2.10.3 "HL7 batch protocol"; FHS/BHS/BTS/FTS 2.15.2–
- * 2.15.4): `[FHS] {[BHS] {MSH...} [BTS]} [FTS]`. Splitting returns each message's original text
- * (its own segment terminators included) and checks the trailer counts BTS-1 and FTS-1 so a
- * half-delivered batch is reported, not silently accepted.
+ * HL7 v2 batches (HL7 v2.5.1 Chapter 2, 2.10.3 "HL7 batch protocol"; segments BHS 2.15.2,
+ * BTS 2.15.3, FHS 2.15.6, FTS 2.15.7): `[FHS] {[BHS] {MSH...} [BTS]} [FTS]`. Splitting returns
+ * each message's original text (its own segment terminators included) and checks the trailer
+ * counts BTS-1 and FTS-1 so a half-delivered batch is reported, not silently accepted.
  */
 import { issue, type Issue } from '../outcome';
 import { cutSegments } from './text';

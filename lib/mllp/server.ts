@@ -122,6 +122,7 @@ export class MllpServer extends EventEmitter {
     this.server.prependListener('connection', (sock: net.Socket) => this.gate(sock));
     // Runtime server errors go to listeners when there are any; never an uncaught 'error'.
     this.server.on('error', (e) => {
+      if (!this.server.listening) return; // a bind failure: listen() rejects with it
       if (this.listenerCount('error') > 0) this.emit('error', e);
       else this.log('warn', `mllp: listener error ${(e as NodeJS.ErrnoException).code ?? e.message}`);
     });

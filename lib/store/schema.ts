@@ -29,7 +29,8 @@ CREATE TABLE ${p}messages (
 );
 CREATE INDEX messages_channel_idx ON ${p}messages (channel, seq);
 CREATE INDEX messages_control_idx ON ${p}messages (control_id);
-CREATE INDEX messages_status_idx ON ${p}messages (status, updated_at);
+-- Partial: a new message ('received') costs no entry here, only the status change does.
+CREATE INDEX messages_status_idx ON ${p}messages (status, updated_at) WHERE status <> 'received';
 
 CREATE TABLE ${p}outbox (
   seq ${t.serial},

@@ -95,6 +95,10 @@ export class SqliteStore implements Store {
     db.pragma(`busy_timeout = ${Math.floor(this.o.timeoutMs)}`);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${this.o.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    // Checkpoint every ~40 MB of WAL instead of ~4 MB: each checkpoint fsyncs the main file, and
+    // at a 1,000-page interval those fsyncs halved append throughput. The WAL is cut back after.
+    db.pragma('wal_autocheckpoint = 10000');
+    db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     this.migrate(db);
     this.prepare(db);
     this.batchTx = db.transaction((jobs: SqlJob[]) => jobs.map((j) => j.run()));

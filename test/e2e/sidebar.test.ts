@@ -43,6 +43,8 @@ function buildPackage(pkg: string): void {
   symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
 }
 
+let nrLog = '';
+
 function startNodeRed(userDir: string): Promise<{ proc: ChildProcess; url: string }> {
   writeFileSync(join(userDir, 'settings.js'), `module.exports = {
     uiHost: '127.0.0.1', uiPort: 0, flowFile: 'flows.json', credentialSecret: 'e2e',
@@ -57,6 +59,7 @@ function startNodeRed(userDir: string): Promise<{ proc: ChildProcess; url: strin
     const t = setTimeout(() => reject(new Error(`Node-RED did not start:\n${log}`)), 60000);
     const on = (b: Buffer): void => {
       log += b.toString();
+      nrLog = log.slice(-4000);
       const m = /Server now running at (http:\/\/127\.0\.0\.1:\d+)\//.exec(log);
       if (m) { clearTimeout(t); resolve({ proc, url: m[1]! }); }
     };
@@ -103,9 +106,14 @@ describe('NHS sidebar in a real editor', { skip }, () => {
     const dep = await fetch(`${base}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(flow) });
     assert.ok(dep.status === 200 || dep.status === 204, await dep.text());
     const msgs = [ADT, ADT.replace('MSG0001', 'MSG0002').replace('9000000009', '9990000026'), ADT.replace('MSG0001', 'MSG0003').replace('9000000009', '9990000034')];
+    // The deploy answers before the flow has started: wait for its http-in route.
+    for (let i = 0; i < 100; i++) {
+      if ((await fetch(`${base}/e2e/released`)).status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     for (const m of msgs) {
       const r = await fetch(`${base}/e2e/park`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: m });
-      assert.equal(r.status, 202);
+      assert.equal(r.status, 202, nrLog);
     }
 
     const { chromium } = await import('playwright-core');
@@ -118,14 +126,18 @@ describe('NHS sidebar in a real editor', { skip }, () => {
     const page = ctx.pages()[0] ?? await ctx.newPage();
     try {
       await page.goto(base);
-      await page.waitForFunction(() => (window as any).RED?.sidebar && document.querySelector('#nhs-quarantine-view'), null, { timeout: 60000 });
-      await page.evaluate(() => {
-        const RED = (window as any).RED;
-        RED.sidebar.show('nhs-interop');
-        // A wider sidebar so the screenshots are readable.
-        (window as any).$('#red-ui-sidebar').css('width', '720px');
-        (window as any).$('#red-ui-workspace').css('right', '727px');
-      });
+      // Wait until the flows are in the editor (the editor re-selects its own tab while loading).
+      await page.waitForFunction(() => (window as any).RED?.nodes?.node?.('s1') && document.querySelector('#nhs-quarantine-view'), null, { timeout: 60000 });
+      await page.evaluate(() => { (window as any).RED.sidebar.show('nhs-interop'); });
+      await page.waitForSelector('#nhs-store-select', { state: 'visible' });
+      // Drag the sidebar wider so the screenshots are readable.
+      const sep = await page.locator('#red-ui-sidebar-separator').boundingBox();
+      if (sep) {
+        await page.mouse.move(sep.x + sep.width / 2, sep.y + sep.height / 2);
+        await page.mouse.down();
+        await page.mouse.move(sep.x - 420, sep.y + sep.height / 2, { steps: 8 });
+        await page.mouse.up();
+      }
       await page.locator('#nhs-store-select').selectOption('s1');
       await page.click('#nhs-q-refresh');
       await page.waitForFunction(() => document.querySelectorAll('#nhs-q-list .nhs-q-row').length === 3);
@@ -152,6 +164,7 @@ describe('NHS sidebar in a real editor', { skip }, () => {
       await page.waitForSelector('#nhs-q-diff .nhs-diff-add');
       assert.equal(await page.locator('#nhs-q-diff .nhs-diff-add').innerText(), '+ PV1|1|I|WARD2');
       assert.equal(await page.locator('#nhs-q-diff .nhs-diff-del').innerText(), '- PV1|1|I|WARD1');
+      await page.locator('#nhs-q-diff').scrollIntoViewIfNeeded();
       await shot('03-edit-diff-preview');
       await page.click('#nhs-q-release-edited');
       await page.waitForFunction(() => document.querySelectorAll('#nhs-q-list .nhs-q-row').length === 2);
@@ -168,6 +181,7 @@ describe('NHS sidebar in a real editor', { skip }, () => {
       await page.locator('#nhs-q-list .nhs-q-row', { hasText: '999 *** **26' }).click();
       await page.click('#nhs-q-discard');
       await page.fill('#nhs-q-discard-reason', 'duplicate of MSG0001');
+      await page.locator('#nhs-q-discard-reason').scrollIntoViewIfNeeded();
       await shot('05-discard-reason');
       await page.click('#nhs-q-discard-confirm');
       await page.waitForFunction(() => document.querySelectorAll('#nhs-q-list .nhs-q-row').length === 1);
@@ -191,6 +205,7 @@ describe('NHS sidebar in a real editor', { skip }, () => {
       await page.waitForSelector('#nhs-a-trail .nhs-a-row');
       const trail = await page.locator('#nhs-a-trail').innerText();
       assert.match(trail, /quarantine\.park[\s\S]*quarantine\.release[\s\S]*released\.check/);
+      assert.equal(trail.match(/quarantine\.park/g)?.length, 1, 'each step stored once');
       await shot('07-audit-trail');
       await page.click('#nhs-a-verify');
       await page.waitForFunction(() => /Chain (intact|broken)/.test(document.querySelector('#nhs-a-verify-result')?.textContent ?? ''));

@@ -27,11 +27,12 @@ describe('nhs-audit node', () => {
   it('records the trail once per step across two audit nodes, subject from PID-3, passes the msg on', async () => {
     await h.load([storeNode, auditNode], flow(join(dir, 'a.db')));
     const out = h.next('out');
-    h.node('a1').receive({ payload: ADT, hl7: { controlId: 'MSG0001' }, audit: [{ at: '2026-01-01T00:00:00.000Z', node: 'mllp1', action: 'mllp.receive', outcome: 'success', ref: 'MSG0001' }] });
+    h.node('a1').receive({ payload: ADT, hl7: { controlId: 'MSG0001' }, audit: [{ at: '2026-01-01T00:00:00.000Z', node: 'mllp1', action: 'mllp.receive', outcome: 'success', ref: 'MSG0001' }, { node: 'q9', action: 'quarantine.park', outcome: 'quarantined', recorded: true }] });
     const msg = await out;
     assert.equal(msg.payload, ADT);
-    assert.deepEqual(msg.audit.map((s: any) => s.action), ['mllp.receive', 'hl7.receive', 'fhir.validate']);
+    assert.deepEqual(msg.audit.map((s: any) => s.action), ['mllp.receive', 'quarantine.park', 'hl7.receive', 'fhir.validate']);
     const trail = await api().get('/nhs-interop/audit/trail').query({ store: 's1', correlationId: 'MSG0001' }).expect(200);
+    // The step marked recorded (written to the store by the quarantine node itself) is not stored twice.
     assert.deepEqual(trail.body.records.map((r: any) => `${r.node}:${r.action}:${r.outcome}`), ['mllp1:mllp.receive:success', 'a1:hl7.receive:success', 'a2:fhir.validate:success']);
     assert.ok(trail.body.records.every((r: any) => r.subject === '900 *** **09'));
     const search = await api().get('/nhs-interop/audit').query({ store: 's1', nhsNumber: '9000000009' }).expect(200);

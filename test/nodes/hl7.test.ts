@@ -97,6 +97,13 @@ describe('nhs-hl7 node: parse', () => {
     });
   }
 
+  it('a nested input property whose parent is missing is invalid, not a node error', async () => {
+    await h.load([hl7Node], flow({ property: 'data.hl7text' }));
+    const got = h.next('bad');
+    h.node('n').receive({ payload: ADT_A01 });
+    assert.match(errors(await got)[0].diagnostics, /msg\.data\.hl7text is empty/);
+  });
+
   it('oversized: over maxBytes → invalid too-long without parsing; node keeps working', async () => {
     await h.load([hl7Node], flow({ maxBytes: 1000 }));
     const got = h.next('bad');

