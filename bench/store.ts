@@ -1,7 +1,8 @@
 /**
  * Store write throughput: appends/s of 1.5 KB records, with group commit and with one commit per
  * append (the baseline), for SQLite FULL, SQLite NORMAL and PostgreSQL — side by side in one run,
- * with ratios. Load is 256 appends in flight so group commit has something to group.
+ * with ratios. Load is 256 appends in flight so group commit has something to group. Each pair
+ * alternates rounds so shared-machine load changes hit both sides alike.
  *
  *   npm run bench:store                     (PostgreSQL from NHS_TEST_PG_URL, default local)
  *   NHS_BENCH_SECONDS=5 npm run bench:store
@@ -14,9 +15,10 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
-import { createStore, type StoreOptions } from '../lib/store';
+import { createStore, type Store, type StoreOptions } from '../lib/store';
 
-const SECONDS = Number(process.env.NHS_BENCH_SECONDS ?? 3);
+const SECONDS = Number(process.env.NHS_BENCH_SECONDS ?? 4);
+const ROUNDS = 4;
 const IN_FLIGHT = 256;
 const RECORD = Buffer.alloc(1536);
 for (let i = 0; i < RECORD.length; i++) RECORD[i] = 0x20 + ((i * 31) % 90);
@@ -25,16 +27,13 @@ const tmp = join(__dirname, 'tmp', `store-${process.pid}`);
 
 interface Result { name: string; perSec: number; appends: number; commits: number; avgBatch: number; cpuUsPerAppend: number }
 
-async function run(name: string, opts: StoreOptions): Promise<Result> {
-  const store = createStore(opts);
-  await store.open();
-  // Warm-up: page cache, prepared statements, pool connections.
-  await Promise.all(Array.from({ length: IN_FLIGHT }, () => store.appendMessage({ channel: 'warm', raw: RECORD })));
-  const before = store.stats!();
+/** One timed round of appends against an open store. */
+async function round(store: Store, ms: number): Promise<{ n: number; secs: number; cpuUs: number; commits: number }> {
+  const before = store.stats!().commits;
   let n = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const end = t0 + SECONDS * 1000;
+  const end = t0 + ms;
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
       await store.appendMessage({ channel: 'bench', raw: RECORD, controlId: `B${n}`, messageType: 'ADT^A01' });
@@ -42,12 +41,43 @@ async function run(name: string, opts: StoreOptions): Promise<Result> {
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const after = store.stats!();
-  await store.close();
-  const commits = after.commits - before.commits;
-  return { name, perSec: n / secs, appends: n, commits, avgBatch: commits ? n / commits : 0, cpuUsPerAppend: (cpu.user + cpu.system) / n };
+  return { n, secs: (performance.now() - t0) / 1000, cpuUs: cpu.user + cpu.system, commits: store.stats!().commits - before };
+}
+
+const median = (xs: number[]): number => {
+  const a = [...xs].sort((x, y) => x - y);
+  return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+};
+
+/**
+ * Group commit and its baseline measured in alternating rounds on open stores, so a change in
+ * machine load (this box is shared) hits both alike; the figure is the median round.
+ */
+async function pair(label: string, opts: StoreOptions, optsBaseline: StoreOptions): Promise<Result[]> {
+  const stores = [createStore(opts), createStore(optsBaseline)];
+  const names = [`${label}, group commit`, `${label}, commit per append`];
+  try {
+    for (const st of stores) {
+      await st.open();
+      // Warm-up: page cache, prepared statements, pool connections.
+      await Promise.all(Array.from({ length: IN_FLIGHT }, () => st.appendMessage({ channel: 'warm', raw: RECORD })));
+    }
+    const rounds: Awaited<ReturnType<typeof round>>[][] = [[], []];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < 2; k++) rounds[k]!.push(await round(stores[k]!, (SECONDS * 1000) / ROUNDS));
+    }
+    return rounds.map((rs, k) => {
+      const n = rs.reduce((a, x) => a + x.n, 0);
+      const commits = rs.reduce((a, x) => a + x.commits, 0);
+      return {
+        name: names[k]!, perSec: median(rs.map((x) => x.n / x.secs)), appends: n, commits,
+        avgBatch: commits ? n / commits : 0, cpuUsPerAppend: rs.reduce((a, x) => a + x.cpuUs, 0) / n,
+      };
+    });
+  } finally {
+    for (const st of stores) await st.close();
+  }
 }
 
 async function pgReachable(): Promise<boolean> {
@@ -73,15 +103,12 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   const file = (k: string): string => join(tmp, `${k}.sqlite`);
   try {
-    results.push(await run('sqlite full, group commit', { backend: 'sqlite', file: file('fg'), durability: 'full' }));
-    results.push(await run('sqlite full, commit per append', { backend: 'sqlite', file: file('fs'), durability: 'full', groupCommit: false }));
-    results.push(await run('sqlite normal, group commit', { backend: 'sqlite', file: file('ng'), durability: 'normal' }));
-    results.push(await run('sqlite normal, commit per append', { backend: 'sqlite', file: file('ns'), durability: 'normal', groupCommit: false }));
+    results.push(...await pair('sqlite full', { backend: 'sqlite', file: file('fg'), durability: 'full' }, { backend: 'sqlite', file: file('fs'), durability: 'full', groupCommit: false }));
+    results.push(...await pair('sqlite normal', { backend: 'sqlite', file: file('ng'), durability: 'normal' }, { backend: 'sqlite', file: file('ns'), durability: 'normal', groupCommit: false }));
     if (await pgReachable()) {
       const schema = (k: string): string => `nhs_bench_${process.pid}_${k}`;
       try {
-        results.push(await run('postgres full, group commit', { backend: 'postgres', url: pgUrl, schema: schema('g'), durability: 'full' }));
-        results.push(await run('postgres full, commit per append', { backend: 'postgres', url: pgUrl, schema: schema('s'), durability: 'full', groupCommit: false }));
+        results.push(...await pair('postgres full', { backend: 'postgres', url: pgUrl, schema: schema('g'), durability: 'full' }, { backend: 'postgres', url: pgUrl, schema: schema('s'), durability: 'full', groupCommit: false }));
       } finally {
         await dropSchema(schema('g'));
         await dropSchema(schema('s'));
@@ -93,7 +120,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  console.log(`\nstore appends: 1.5 KB records, ${IN_FLIGHT} in flight, ${SECONDS} s each, node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`\nstore appends: 1.5 KB records, ${IN_FLIGHT} in flight, ${SECONDS} s each in ${ROUNDS} alternating rounds (median round shown), node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
   console.log(`${'configuration'.padEnd(36)} ${'appends/s'.padStart(12)} ${'appends'.padStart(9)} ${'commits'.padStart(9)} ${'avg batch'.padStart(10)} ${'CPU µs/append'.padStart(14)}`);
   for (const r of results) {
     console.log(`${r.name.padEnd(36)} ${Math.round(r.perSec).toLocaleString('en-GB').padStart(12)} ${String(r.appends).padStart(9)} ${String(r.commits).padStart(9)} ${r.avgBatch.toFixed(1).padStart(10)} ${r.cpuUsPerAppend.toFixed(1).padStart(14)}`);

@@ -29,7 +29,7 @@ export = function (RED: RED) {
     const policy: NegativeAckPolicy = def.nakPolicy === 'park' || def.nakPolicy === 'fail' ? def.nakPolicy : 'retry';
     let tlsOpts: tls.ConnectionOptions | undefined;
     let configError: NhsError | undefined;
-    if (typeof def.tls === 'string' && def.tls) {
+    if (typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false) {
       const cfg = RED.nodes.getNode(def.tls) as TlsConfigNode | null;
       if (cfg && typeof cfg.addTLSOptions === 'function') {
         const o: tls.TlsOptions = {};

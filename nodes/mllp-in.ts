@@ -81,7 +81,7 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   };
 
   let tlsOpts: tls.TlsOptions | undefined;
-  if (typeof def.tls === 'string' && def.tls) {
+  if (typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false) {
     const cfg = RED.nodes.getNode(def.tls) as TlsConfigNode | null;
     if (cfg && typeof cfg.addTLSOptions === 'function') {
       tlsOpts = {};
@@ -119,7 +119,7 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   server.on('disconnect', (s: { id: string }) => { dropSession(s.id); show(); });
   server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', `listener error: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
 
-  const bad = typeof def.tls === 'string' && def.tls && !tlsOpts;
+  const bad = typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false && !tlsOpts;
   if (!bad) {
     status.idle(`starting on port ${port}`);
     const listening = server.listen();

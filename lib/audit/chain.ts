@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { AuditRecord } from '../store/types';
 
 /** prevHash of the first audit record. */
@@ -20,16 +20,34 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
-/** The hashed content of an audit record: every field except `hash` itself. */
+/** Printable ASCII without `"` and `\\`: JSON.stringify would return it quoted as is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** Keys of the hashed content, in canonical (sorted) order. */
+const CONTENT_KEYS = ['action', 'actor', 'at', 'correlationId', 'detail', 'flow', 'messageId', 'node', 'outcome', 'prevHash', 'seq', 'subject'] as const;
+
+/**
+ * The hashed content of an audit record: every field except `hash` itself, as canonical JSON.
+ * Built field by field in sorted key order rather than through the generic `canonicalJson`
+ * (same bytes, ~5× faster), because verifying a million-record chain hashes every record.
+ */
 export function auditContent(r: Omit<AuditRecord, 'hash'>): string {
-  return canonicalJson({
-    seq: r.seq, at: r.at, node: r.node, flow: r.flow, action: r.action, outcome: r.outcome,
-    correlationId: r.correlationId, subject: r.subject, actor: r.actor, messageId: r.messageId,
-    detail: r.detail, prevHash: r.prevHash,
-  });
+  let out = '{';
+  for (const k of CONTENT_KEYS) {
+    const v = r[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `"${k}":`;
+    out += typeof v === 'string' ? (PLAIN.test(v) ? `"${v}"` : JSON.stringify(v)) : canonicalJson(v);
+  }
+  return `${out}}`;
 }
 
-/** sha256(prevHash ‖ canonical JSON of the record), hex. */
+/** One-shot `crypto.hash` (Node ≥ 20.12) skips a Hash object per record; same digest. */
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+
+/** sha256(prevHash ‖ "\n" ‖ canonical JSON of the record), hex. */
 export function auditHash(r: Omit<AuditRecord, 'hash'>): string {
-  return createHash('sha256').update(r.prevHash).update('\n').update(auditContent(r)).digest('hex');
+  if (oneShot) return oneShot('sha256', `${r.prevHash}\n${auditContent(r)}`, 'hex');
+  return crypto.createHash('sha256').update(r.prevHash).update('\n').update(auditContent(r)).digest('hex');
 }

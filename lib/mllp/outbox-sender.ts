@@ -60,6 +60,10 @@ export class OutboxSender {
   private stopped = true;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A wake() that arrived while not idle (e.g. during claimNext): do not sleep next time. */
+  private woken = false;
+  /** Earliest retry time we scheduled, so a short back-off is not rounded up to the poll. */
+  private nextDue: number | undefined;
   private readonly now: () => Date;
 
   constructor(private readonly o: OutboxSenderOptions) {
@@ -76,6 +80,7 @@ export class OutboxSender {
 
   /** New work was enqueued: skip the idle wait. */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -110,12 +115,24 @@ export class OutboxSender {
     }
   }
 
-  private idle(ms: number): Promise<void> {
+  private idle(poll: number): Promise<void> {
+    if (this.woken || this.stopped) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    let ms = poll;
+    if (this.nextDue !== undefined) {
+      ms = Math.max(0, Math.min(poll, this.nextDue - this.now().getTime() + 5));
+      this.nextDue = undefined;
+    }
     return new Promise<void>((resolve) => {
       const t = setTimeout(done, ms);
       function done(): void { clearTimeout(t); resolve(); }
       this.wakeUp = done;
-    }).then(() => { this.wakeUp = undefined; });
+    }).then(() => {
+      this.wakeUp = undefined;
+      this.woken = false;
+    });
   }
 
   private async deliver(item: OutboxItem): Promise<void> {
@@ -154,6 +171,7 @@ export class OutboxSender {
     }
     const at = new Date(this.now().getTime() + backoffDelay(item.attempts, this.o.backoff));
     await this.o.store.retryOutbox(item.id, at, reason);
+    this.nextDue = Math.min(this.nextDue ?? Infinity, at.getTime());
     this.stats.retried++;
     this.o.onRetry?.(item, reason, at);
   }

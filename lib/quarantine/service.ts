@@ -89,7 +89,11 @@ export function validateEdit(contentType: string, text: string, isObject: boolea
   }
   if (contentType === 'fhir+json' || contentType === 'json' || isObject) {
     let v: unknown;
-    try { v = JSON.parse(text); } catch (e) { throw new NhsError('QUARANTINE_EDIT_INVALID', `edited JSON does not parse: ${e instanceof Error ? e.message : 'syntax error'}`); }
+    try { v = JSON.parse(text); } catch (e) {
+      // V8's message quotes the input around the error: keep only the position (no patient data).
+      const pos = /position (\d+)/.exec(e instanceof Error ? e.message : '')?.[1];
+      throw new NhsError('QUARANTINE_EDIT_INVALID', `edited JSON does not parse${pos ? ` (syntax error at character ${pos})` : ' (syntax error or truncated)'}`);
+    }
     if (contentType === 'fhir+json' && (typeof v !== 'object' || v === null || typeof (v as { resourceType?: unknown }).resourceType !== 'string')) {
       throw new NhsError('QUARANTINE_EDIT_INVALID', 'edited FHIR resource has no resourceType');
     }

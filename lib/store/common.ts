@@ -19,6 +19,8 @@ export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 100_000;
 export const DAY_MS = 86_400_000;
+/** Rows deleted per retention transaction: a large backlog never holds the write lock for long. */
+export const PRUNE_CHUNK = 5000;
 
 export interface ResolvedOptions {
   durability: Durability;

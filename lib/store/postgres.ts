@@ -9,7 +9,7 @@
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { NhsError } from '../errors';
 import {
-  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure,
+  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
   QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   newQuarantineRow, newStats, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
@@ -522,19 +522,25 @@ export class PostgresStore implements Store {
   // retention
   // -------------------------------------------------------------------------------------------
 
-  prune(now?: Date): Promise<PruneResult> {
-    return this.write(() => {
-      const at = now ?? this.o.clock();
-      if (Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
-      return async (c) => {
-        if (this.o.retentionDays <= 0) return { messages: 0, outbox: 0 };
-        const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
-        const m = await c.query(
-          `DELETE FROM ${this.t.messages} WHERE status = 'processed' AND updated_at < $1 AND id NOT IN ` +
-          `(SELECT message_id FROM ${this.t.quarantine} WHERE state = 'open' AND message_id IS NOT NULL)`, [cutoff]);
-        const o = await c.query(`DELETE FROM ${this.t.outbox} WHERE state = 'done' AND updated_at < $1`, [cutoff]);
-        return { messages: m.rowCount ?? 0, outbox: o.rowCount ?? 0 };
-      };
-    });
+  async prune(now?: Date): Promise<PruneResult> {
+    const at = now ?? this.o.clock();
+    if (this.state !== 'open') throw closedError();
+    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
+    const total = { messages: 0, outbox: 0 };
+    if (this.o.retentionDays <= 0) return total;
+    const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
+    const msgSql =
+      `DELETE FROM ${this.t.messages} WHERE seq IN (SELECT seq FROM ${this.t.messages} WHERE status = 'processed' AND updated_at < $1 AND id NOT IN ` +
+      `(SELECT message_id FROM ${this.t.quarantine} WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`;
+    const outSql = `DELETE FROM ${this.t.outbox} WHERE seq IN (SELECT seq FROM ${this.t.outbox} WHERE state = 'done' AND updated_at < $1 LIMIT ${PRUNE_CHUNK})`;
+    for (;;) {
+      const r = await this.write(() => async (c) => ({
+        messages: (await c.query(msgSql, [cutoff])).rowCount ?? 0,
+        outbox: (await c.query(outSql, [cutoff])).rowCount ?? 0,
+      }));
+      total.messages += r.messages;
+      total.outbox += r.outbox;
+      if (r.messages < PRUNE_CHUNK && r.outbox < PRUNE_CHUNK) return total;
+    }
   }
 }

@@ -10,7 +10,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
 import {
-  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure,
+  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
   QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   newQuarantineRow, newStats, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
@@ -143,9 +143,9 @@ export class SqliteStore implements Store {
       insQuarantine: ins('quarantine', QUARANTINE_INSERT_COLUMNS),
       getQuarantine: db.prepare('SELECT * FROM quarantine WHERE id = ?'),
       pruneMessages: db.prepare(
-        "DELETE FROM messages WHERE status = 'processed' AND updated_at < ? AND id NOT IN " +
-        "(SELECT message_id FROM quarantine WHERE state = 'open' AND message_id IS NOT NULL)"),
-      pruneOutbox: db.prepare("DELETE FROM outbox WHERE state = 'done' AND updated_at < ?"),
+        "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE status = 'processed' AND updated_at < ? AND id NOT IN " +
+        `(SELECT message_id FROM quarantine WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`),
+      pruneOutbox: db.prepare(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 'done' AND updated_at < ? LIMIT ${PRUNE_CHUNK})`),
     };
   }
 
@@ -489,18 +489,21 @@ export class SqliteStore implements Store {
   // retention
   // -------------------------------------------------------------------------------------------
 
-  prune(now?: Date): Promise<PruneResult> {
-    return this.write(() => {
-      const at = now ?? this.o.clock();
-      if (Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
-      return () => {
-        if (this.o.retentionDays <= 0) return { messages: 0, outbox: 0 };
-        const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
-        return {
-          messages: this.s('pruneMessages').run(cutoff).changes,
-          outbox: this.s('pruneOutbox').run(cutoff).changes,
-        };
-      };
-    });
+  async prune(now?: Date): Promise<PruneResult> {
+    const at = now ?? this.o.clock();
+    if (this.state !== 'open') throw closedError();
+    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
+    const total = { messages: 0, outbox: 0 };
+    if (this.o.retentionDays <= 0) return total;
+    const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
+    for (;;) {
+      const r = await this.write(() => () => ({
+        messages: this.s('pruneMessages').run(cutoff).changes,
+        outbox: this.s('pruneOutbox').run(cutoff).changes,
+      }));
+      total.messages += r.messages;
+      total.outbox += r.outbox;
+      if (r.messages < PRUNE_CHUNK && r.outbox < PRUNE_CHUNK) return total;
+    }
   }
 }

@@ -175,6 +175,8 @@ export function registerAdminApi(RED: RED): void {
     const payload = (req.body as { payload?: unknown } | undefined)?.payload;
     if (typeof payload !== 'string') throw new NhsError('QUARANTINE_EDIT_INVALID', 'payload (the edited text) is required');
     const p = previewEdit(item, payload);
+    // The preview shows the unmasked body: it is a view like any other.
+    await auditView(store, req, item, 'quarantine.preview');
     return { changed: p.changed, rows: p.rows };
   }));
 

@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { ADT } from '../lib/quarantine/fixtures';
 
+// Browser globals inside page.evaluate/waitForFunction callbacks (the tsconfig has no DOM lib).
+declare const window: any;
+declare const document: any;
+
 const root = join(__dirname, '..', '..');
 const CHROMIUM = process.env.NHS_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install -y chromium): sidebar browser test skipped`;
@@ -63,8 +67,8 @@ function startNodeRed(userDir: string): Promise<{ proc: ChildProcess; url: strin
       const m = /Server now running at (http:\/\/127\.0\.0\.1:\d+)\//.exec(log);
       if (m) { clearTimeout(t); resolve({ proc, url: m[1]! }); }
     };
-    proc.stdout!.on('data', on);
-    proc.stderr!.on('data', on);
+    proc.stdout.on('data', on);
+    proc.stderr.on('data', on);
     proc.on('exit', (c) => { clearTimeout(t); reject(new Error(`Node-RED exited ${c}:\n${log}`)); });
   });
 }
@@ -127,8 +131,8 @@ describe('NHS sidebar in a real editor', { skip }, () => {
     try {
       await page.goto(base);
       // Wait until the flows are in the editor (the editor re-selects its own tab while loading).
-      await page.waitForFunction(() => (window as any).RED?.nodes?.node?.('s1') && document.querySelector('#nhs-quarantine-view'), null, { timeout: 60000 });
-      await page.evaluate(() => { (window as any).RED.sidebar.show('nhs-interop'); });
+      await page.waitForFunction(() => (window).RED?.nodes?.node?.('s1') && document.querySelector('#nhs-quarantine-view'), null, { timeout: 60000 });
+      await page.evaluate(() => { (window).RED.sidebar.show('nhs-interop'); });
       await page.waitForSelector('#nhs-store-select', { state: 'visible' });
       // Drag the sidebar wider so the screenshots are readable.
       const sep = await page.locator('#red-ui-sidebar-separator').boundingBox();

@@ -142,9 +142,12 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
     await doneIn;
     await new Promise((r) => setTimeout(r, 100));
     await h.helper.unload();
-    // the destination comes up on the port the endpoint names
+    await h.load(modules, flow(port, { maxAttempts: 100, retryMax: 0.1 }, file));
+    const acks = h.collect('ok', 2, 8000);
+    // the destination comes up on the port the endpoint names, after the restart
     const received: string[] = [];
-    const srv = net.createServer((s) => s.on('data', (d: Buffer) => {
+    const socks = new Set<net.Socket>();
+    const srv = net.createServer((s) => socks.add(s) && s.on('data', (d: Buffer) => {
       for (const part of d.toString('latin1').split('\u001c\r')) {
         const text = part.replace(/^[^\u000b]*\u000b/, '');
         if (text) { received.push(controlIdOf(text)); s.write(`\u000b${peerAck(text)}\u001c\r`); }
@@ -152,11 +155,10 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
     }));
     await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
     try {
-      await h.load(modules, flow(port, { maxAttempts: 100 }, file));
-      const acks = await h.collect('ok', 2, 5000);
-      assert.deepEqual(acks.map((m) => msaOf(m.payload).controlId), ['R1', 'R2']);
+      assert.deepEqual((await acks).map((m) => msaOf(m.payload).controlId), ['R1', 'R2']);
       assert.deepEqual(received, ['R1', 'R2']);
     } finally {
+      for (const s of socks) s.destroy();
       await new Promise((r) => srv.close(r));
     }
   });

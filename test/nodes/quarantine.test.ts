@@ -77,7 +77,7 @@ describe('nhs-quarantine node', () => {
 
     const trail = await api().get('/nhs-interop/audit').query({ store: 's1', nhsNumber: '900 000 0009' }).expect(200);
     const actions = trail.body.records.map((r: any) => `${r.action}:${r.actor}`).reverse();
-    assert.deepEqual(actions, ['quarantine.park:system', 'quarantine.view:anonymous', 'quarantine.reveal:anonymous', 'quarantine.release:anonymous']);
+    assert.deepEqual(actions, ['quarantine.park:system', 'quarantine.view:anonymous', 'quarantine.reveal:anonymous', 'quarantine.preview:anonymous', 'quarantine.release:anonymous']);
     assert.equal(trail.body.records[0].subject, '900 *** **09');
     const ver = await api().post('/nhs-interop/audit/verify').send({ store: 's1' }).expect(200);
     assert.equal(ver.body.ok, true);

@@ -91,7 +91,7 @@ export class R4Core implements PackageSource {
 }
 
 function parsed(e: CoreEntry | undefined): Json | undefined {
-  return e ? coreResource(e) as Json : undefined;
+  return e ? coreResource(e) : undefined;
 }
 
 /** Source that asks `primary` first and falls back to R4 core; lookups never throw. */

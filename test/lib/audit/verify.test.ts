@@ -195,3 +195,27 @@ for (const b of backends) {
     }));
   });
 }
+
+describe('auditContent fast path', () => {
+  it('produces exactly the generic canonical JSON, including undefined/null/odd values', async () => {
+    const { auditContent, canonicalJson } = await import('../../../lib/audit/chain');
+    const generic = (r: any) => canonicalJson({ seq: r.seq, at: r.at, node: r.node, flow: r.flow, action: r.action, outcome: r.outcome, correlationId: r.correlationId, subject: r.subject, actor: r.actor, messageId: r.messageId, detail: r.detail, prevHash: r.prevHash });
+    const samples: any[] = [
+      ...makeChain(5),
+      { seq: 1, at: 'x', node: 'n"\\\u2028é', flow: null, action: 'a', outcome: 'o', correlationId: undefined, subject: null, actor: undefined, messageId: null, detail: { z: [1, { b: 2, a: undefined }], a: NaN, 'k"': 'v' }, prevHash: '0' },
+      { seq: 2.5, at: '\u0000\t\x7f', node: '', flow: '', action: '', outcome: '', correlationId: '', subject: '', actor: '', messageId: '', detail: null, prevHash: '' },
+    ];
+    for (const r of samples) assert.equal(auditContent(r), generic(r));
+  });
+});
+
+describe('auditHash', () => {
+  it('is sha256 over prevHash, a newline and the canonical content (one-shot and streaming agree)', async () => {
+    const { auditHash, auditContent } = await import('../../../lib/audit/chain');
+    const { createHash } = await import('node:crypto');
+    for (const r of makeChain(3)) {
+      assert.equal(auditHash(r), createHash('sha256').update(`${r.prevHash}\n${auditContent(r)}`).digest('hex'));
+      assert.equal(auditHash(r), r.hash);
+    }
+  });
+});

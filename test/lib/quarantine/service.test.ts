@@ -78,6 +78,7 @@ for (const b of backends) {
 
     it('FHIR JSON edit: invalid JSON refused, valid edit re-parsed to an object', async () => withItem(PATIENT, async (t, id) => {
       await assert.rejects(release(t.store, id, { actor: 'a', edited: '{"resourceType": "Patient",' }), { code: 'QUARANTINE_EDIT_INVALID', message: /does not parse/ });
+      await assert.rejects(release(t.store, id, { actor: 'a', edited: '{"name": Jones}' }), (e: any) => e.code === 'QUARANTINE_EDIT_INVALID' && !e.message.includes('Jones'));
       await assert.rejects(release(t.store, id, { actor: 'a', edited: '{"id": "x"}' }), { code: 'QUARANTINE_EDIT_INVALID', message: /resourceType/ });
       assert.equal((await t.store.getQuarantine(id))!.state, 'open');
       const edited = JSON.stringify({ ...PATIENT, gender: 'female' }, null, 2);

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GENESIS_HASH, auditHash } from '../../../lib/audit/chain';
 import { createStore, type AuditRecord, type Store } from '../../../lib/store';
+import { Client } from 'pg';
+import { pgUrl, skipWithoutPg } from '../../helpers/shared';
 import { postgresBackend, sqliteBackend, type BackendUnderTest } from './backends';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -435,6 +437,38 @@ function contract(b: BackendUnderTest): void {
         assert.equal((await s.queryAudit({})).length, 1, 'audit untouched');
       });
 
+      it('prunes on open when retentionDays is set (durability normal)', async () => {
+        const place = b.fresh();
+        const old = place.make({ clock: () => new Date(T0) });
+        await old.open();
+        const m = await old.appendMessage({ channel: 'c', raw: Buffer.from('old') });
+        await old.setMessageStatus(m.id, 'processed');
+        await old.close();
+        const s = place.make({ retentionDays: 30, durability: 'normal', clock: () => new Date(T0 + 31 * 86_400_000) });
+        await s.open();
+        // The open-time prune is queued before this write, so it has committed when this resolves.
+        await s.appendMessage({ channel: 'c', raw: Buffer.from('new') });
+        assert.equal(await s.getMessage(m.id), undefined);
+        assert.equal(await s.countMessages({}), 1);
+      });
+
+      it('prunes a backlog larger than one chunk in several transactions', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock, retentionDays: 1 });
+        const n = 5003;
+        const ms = await Promise.all(Array.from({ length: n }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from([i & 0xff]) })));
+        await Promise.all(ms.map((m) => s.setMessageStatus(m.id, 'processed')));
+        const keep = await s.appendMessage({ channel: 'c', raw: Buffer.from('keep') });
+        clk.advance(2 * 86_400_000);
+        const commitsBefore = s.stats!().commits;
+        assert.deepEqual(await s.prune!(), { messages: n, outbox: 0 });
+        assert.ok(s.stats!().commits - commitsBefore >= 2, 'more than one transaction');
+        assert.equal(await s.countMessages({}), 1);
+        assert.ok(await s.getMessage(keep.id));
+        await s.close();
+        await rejectsCode(s.prune!(), 'STORE_CLOSED');
+      });
+
       it('retentionDays 0 keeps everything', async () => {
         const clk = manualClock();
         const s = await openFresh({ clock: clk.clock });
@@ -531,6 +565,28 @@ describe('store options and unreachable servers', () => {
     } finally {
       for (const so of sockets) so.destroy();
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a PostgreSQL lock held elsewhere makes a write fail STORE_UNAVAILABLE within the timeout, not hang', { skip: skipWithoutPg }, async () => {
+    const pg = postgresBackend();
+    const place = pg.fresh();
+    const s = place.make({ timeoutMs: 500 });
+    await s.open();
+    const blocker = new Client({ connectionString: pgUrl });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT * FROM "${place.opts.schema!}".audit_head FOR UPDATE`);
+      const t = Date.now();
+      await rejectsCode(s.appendAudit({ node: 'n', action: 'a', outcome: 'success' }), 'STORE_UNAVAILABLE');
+      assert.ok(Date.now() - t < 2500, `took ${Date.now() - t} ms`);
+      await blocker.query('ROLLBACK');
+      const r = await s.appendAudit({ node: 'n', action: 'a', outcome: 'success' });
+      assert.equal(r.seq, 1, 'the store recovers once the lock is gone; the failed append left no trace');
+    } finally {
+      await blocker.end();
+      await pg.cleanup();
     }
   });
 

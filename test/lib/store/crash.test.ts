@@ -54,9 +54,79 @@ function crashRound(opts: StoreOptions, round: string, killAfterMs: number): Pro
   });
 }
 
+/** Run the child to completion with a fixed number of appends. */
+function writerProcess(opts: StoreOptions, round: string, limit: number, go: Promise<void>, ready: () => void): Promise<RoundResult & { code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child], {
+      env: { ...process.env, NHS_CRASH_OPTS: JSON.stringify(opts), NHS_CRASH_ROUND: round, NHS_CRASH_LIMIT: String(limit), NHS_CRASH_WAIT: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    void go.then(() => p.stdin.write('go\n'));
+    let out = '';
+    let stderr = '';
+    const guard = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`writer ${round} timed out: ${stderr}`)); }, 30_000);
+    p.stdout.setEncoding('utf8');
+    p.stdout.on('data', (d: string) => {
+      if (!out.includes('ready\n') && (out + d).includes('ready\n')) ready();
+      out += d;
+    });
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearTimeout(guard);
+      const reported = new Map<number, string>();
+      for (const line of out.split('\n')) {
+        const m = /^(\d+) (\S+)$/.exec(line);
+        if (m) reported.set(Number(m[1]), m[2]!);
+      }
+      resolve({ reported, exitSignal: signal, stderr, code });
+    });
+  });
+}
+
 function crashSuite(b: BackendUnderTest): void {
   describe(`crash safety: ${b.name}`, { skip: b.skip }, () => {
     after(() => b.cleanup());
+
+    it('two processes writing one store at once lose nothing; the audit chain stays valid', async (t) => {
+      const place = b.fresh();
+      const N = 1500;
+      let readyCount = 0;
+      let start!: () => void;
+      const go = new Promise<void>((r) => { start = r; });
+      const ready = (): void => { if (++readyCount === 2) start(); };
+      const [a, c] = await Promise.all([writerProcess(place.opts, 'pa', N, go, ready), writerProcess(place.opts, 'pb', N, go, ready)]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(c.code, 0, c.stderr);
+      assert.equal(a.reported.size, N);
+      assert.equal(c.reported.size, N);
+      const store = place.make();
+      await store.open();
+      try {
+        assert.equal(await store.countMessages({}), 2 * N);
+        for (const [round, res] of [['pa', a], ['pb', c]] as const) {
+          const rows = new Map((await store.findMessages({ channel: `crash-${round}`, limit: 100_000 })).map((m) => [m.id, m]));
+          for (const [i, id] of res.reported) assert.ok(rows.get(id)?.raw.equals(crashPayload(round, i)), `${round} ${i}`);
+        }
+        const audit = await store.queryAudit({ limit: 100_000 });
+        assert.equal(audit.length, 2 * Math.ceil(N / 8));
+        let prev = GENESIS_HASH;
+        audit.forEach((r, k) => {
+          assert.equal(r.seq, k + 1);
+          assert.equal(r.prevHash, prev);
+          const { hash, ...rest } = r;
+          assert.equal(hash, auditHash(rest));
+          prev = hash;
+        });
+        // Both writers really interleaved in the chain (not one after the other).
+        const owners = audit.map((r) => r.correlationId!.slice(0, 2));
+        const switches = owners.filter((o, k) => k > 0 && o !== owners[k - 1]).length;
+        t.diagnostic(`${switches} hand-overs between the two writers in the audit chain`);
+        assert.ok(switches >= 3, `writers interleaved (${switches} hand-overs)`);
+      } finally {
+        await store.close();
+      }
+    });
 
     it(`SIGKILL mid-batch ${ROUNDS} times loses no reported append and leaves nothing half-written`, async (t) => {
       const place = b.fresh();

@@ -1,0 +1,49 @@
+/**
+ * Child process for test/e2e/mllp-durability.test.ts: runs the Node-RED runtime (through
+ * node-red-node-test-helper) with one flow, so the parent can SIGKILL it at any instant.
+ *   in  <port> <sqlite file>                   nhs-mllp-in (commit) on a SQLite store
+ *   out <peer port> <sqlite file> [enqueue N]  nhs-mllp-out → endpoint → the parent's peer
+ * Prints `READY <port>` once serving, and `QUEUED` after enqueueing.
+ */
+import { adt } from '../helpers/mllp-peer';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const helper = require('node-red-node-test-helper') as any;
+helper.init(require.resolve('node-red'));
+
+const [mode, portArg, file, enqueueArg] = process.argv.slice(2);
+const port = Number(portArg);
+
+function flowFor(): Record<string, unknown>[] {
+  const store = { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' };
+  if (mode === 'in') return [store, { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [[], []] }];
+  return [
+    store,
+    { id: 'ep', type: 'nhs-mllp-endpoint', host: '127.0.0.1', port, store: 'st', connectTimeout: 1, ackTimeout: 2, retryBase: 0.05, retryMax: 0.2, maxAttempts: 1000 },
+    { id: 'out', type: 'nhs-mllp-out', endpoint: 'ep', wires: [[], []] },
+  ];
+}
+
+helper.startServer(() => {
+  const modules = mode === 'in'
+    ? [require('../../nodes/mllp-in'), require('../../nodes/store')]
+    : [require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/store')];
+  helper.load(modules, flowFor(), () => {
+    void (async () => {
+      if (mode === 'in') {
+        const p = await helper.getNode('in').mllpPort();
+        console.log(`READY ${p}`);
+        return;
+      }
+      console.log(`READY ${port}`);
+      const n = Number(enqueueArg ?? 0);
+      if (n > 0) {
+        const out = helper.getNode('out');
+        for (let i = 0; i < n; i++) out.receive({ payload: adt(`Q${String(i).padStart(5, '0')}`) });
+        const store = await helper.getNode('st').getStore();
+        while ((await store.listOutbox({ destination: 'ep' })).length < n) await new Promise((r) => setTimeout(r, 20));
+        console.log('QUEUED');
+      }
+    })();
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Crash durability (DESIGN.md §4 "a crash at any instant loses no accepted message"): the
+ * Node-RED process is SIGKILLed at random moments while messages flow, and restarted.
+ *  - nhs-mllp-in (commit, SQLite FULL): every message the client got AA for is in the store
+ *    exactly once (messages never AA'd may or may not be stored: the sender must resend them).
+ *  - nhs-mllp-out: every enqueued message is delivered, in order; a message is only ever sent
+ *    again when the kill hit between sending it and committing its AA (at-least-once).
+ */
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as net from 'node:net';
+import { createInterface } from 'node:readline';
+import { createStore } from '../../lib/store';
+import { adt, controlIdOf, msaOf, peerAck, peerConnect, peerServer, type PeerClient } from '../helpers/mllp-peer';
+
+const dir = mkdtempSync(join(tmpdir(), 'mllp-dur-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const CHILD = join(__dirname, 'mllp-child.ts');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Child { proc: ChildProcess; ready: Promise<number>; queued: Promise<void>; exited: Promise<void> }
+function startChild(args: string[]): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_ENV: 'test' } });
+  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  let onReady: (p: number) => void = () => undefined;
+  let onQueued: () => void = () => undefined;
+  const ready = new Promise<number>((r) => { onReady = r; });
+  const queued = new Promise<void>((r) => { onQueued = r; });
+  lines.on('line', (l) => {
+    if (l.startsWith('READY ')) onReady(Number(l.slice(6)));
+    if (l === 'QUEUED') onQueued();
+  });
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  return { proc, ready, queued, exited };
+}
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+describe('MLLP durability under SIGKILL', () => {
+  const children: Child[] = [];
+  after(() => { for (const c of children) c.proc.kill('SIGKILL'); });
+
+  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once', { timeout: 120_000 }, async () => {
+    const TOTAL = 10_000;
+    const CONNS = 4;
+    const file = join(dir, 'in.sqlite');
+    const port = await freePort();
+    let child = startChild(['in', String(port), file]);
+    children.push(child);
+    await child.ready;
+    let next = 0;
+    const acked = new Set<string>();
+    let unacked = 0;
+    let kills = 0;
+    let running = true;
+    // Resolved while the child serves; replaced by a pending promise while it restarts, so a
+    // worker whose connection died waits instead of burning message ids on a closed port.
+    let up: Promise<unknown> = Promise.resolve();
+
+    async function worker(w: number): Promise<void> {
+      let c: PeerClient | undefined;
+      while (running) {
+        const i = next++;
+        if (i >= TOTAL) break;
+        const id = `D${w}-${i}`;
+        try {
+          c ??= await peerConnect(port);
+          const ack = msaOf(await c.request(adt(id), 3000));
+          if (ack.code === 'AA' && ack.controlId === id) acked.add(id);
+          else unacked++;
+        } catch {
+          unacked++;
+          c?.close();
+          c = undefined;
+          await up;
+        }
+      }
+      c?.close();
+    }
+
+    const killer = (async () => {
+      while (running) {
+        await sleep(150 + Math.random() * 500);
+        if (!running || next >= TOTAL) break;
+        let restarted: () => void = () => undefined;
+        up = new Promise<void>((r) => { restarted = r; });
+        child.proc.kill('SIGKILL');
+        await child.exited;
+        kills++;
+        child = startChild(['in', String(port), file]);
+        children.push(child);
+        await child.ready;
+        restarted();
+      }
+    })();
+    // Spread the kills over the run: pace the workers until ten kills have happened.
+    const workers = Array.from({ length: CONNS }, (_, w) => worker(w));
+    await Promise.all(workers);
+    running = false;
+    await killer;
+    assert.ok(kills >= 10, `only ${kills} kills happened; the run was too fast`);
+    child.proc.kill('SIGKILL');
+    await child.exited;
+
+    const store = createStore({ backend: 'sqlite', file });
+    await store.open();
+    try {
+      const all = await store.findMessages({ channel: 'in', limit: TOTAL * 2 });
+      const count = new Map<string, number>();
+      for (const m of all) count.set(m.controlId ?? '', (count.get(m.controlId ?? '') ?? 0) + 1);
+      const missing = [...acked].filter((id) => count.get(id) !== 1);
+      assert.deepEqual(missing, [], `${missing.length} AA'd messages not stored exactly once`);
+      assert.ok([...count.values()].every((n) => n === 1), 'no message stored twice');
+      assert.equal(acked.size + unacked, TOTAL);
+      assert.ok(acked.size > TOTAL * 0.9, `AA for ${acked.size}/${TOTAL}`);
+      console.log(`# durability in: ${kills} kills, ${acked.size} AA, ${unacked} not AA'd, ${all.length} stored`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('nhs-mllp-out: every enqueued message delivered in order across kills; resent only if in flight at a kill', { timeout: 90_000 }, async () => {
+    const N = 400;
+    const file = join(dir, 'out.sqlite');
+    const peer = await peerServer((t) => peerAck(t));
+    try {
+      let child = startChild(['out', String(peer.port), file, String(N)]);
+      children.push(child);
+      await child.ready;
+      await child.queued;
+      let kills = 0;
+      const distinct = (): number => new Set(peer.received.map((f) => controlIdOf(f.toString('latin1')))).size;
+      while (distinct() < N) {
+        await sleep(80 + Math.random() * 250);
+        if (distinct() >= N) break;
+        if (kills < 8) {
+          child.proc.kill('SIGKILL');
+          await child.exited;
+          kills++;
+          child = startChild(['out', String(peer.port), file]);
+          children.push(child);
+          await child.ready;
+        }
+      }
+      await sleep(200);
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      const ids = peer.received.map((f) => controlIdOf(f.toString('latin1')));
+      // Collapse immediate resends (the item in flight when the process died).
+      const firsts: string[] = [];
+      let resends = 0;
+      for (const [i, id] of ids.entries()) {
+        if (firsts.includes(id)) {
+          resends++;
+          assert.equal(id, ids[i - 1], `message ${id} sent again out of turn`);
+        } else firsts.push(id);
+      }
+      const expected = Array.from({ length: N }, (_, i) => `Q${String(i).padStart(5, '0')}`);
+      assert.deepEqual(firsts, expected, 'delivered in order, none missing');
+      assert.ok(kills >= 3, `${kills} kills`);
+      assert.ok(resends <= kills, `${resends} resends for ${kills} kills`);
+      const store = createStore({ backend: 'sqlite', file });
+      await store.open();
+      const items = await store.listOutbox({ destination: 'ep', limit: N + 10 });
+      await store.close();
+      assert.equal(items.filter((i) => i.state === 'done').length, N);
+      console.log(`# durability out: ${kills} kills, ${resends} resends of an in-flight message`);
+    } finally {
+      await peer.close();
+    }
+  });
+});
