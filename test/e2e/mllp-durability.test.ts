@@ -49,7 +49,7 @@ describe('MLLP durability under SIGKILL', () => {
   const children: Child[] = [];
   after(() => { for (const c of children) c.proc.kill('SIGKILL'); });
 
-  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once', { timeout: 120_000 }, async () => {
+  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once', { timeout: 150_000 }, async () => {
     const TOTAL = 10_000;
     const CONNS = 4;
     const file = join(dir, 'in.sqlite');
@@ -89,7 +89,9 @@ describe('MLLP durability under SIGKILL', () => {
 
     const killer = (async () => {
       while (running) {
-        await sleep(150 + Math.random() * 500);
+        // About 13 kills spread over the run, each at a random point of its stretch.
+        const at = (kills + 0.5 + Math.random() * 0.5) * (TOTAL / 14);
+        while (running && next < at) await sleep(5);
         if (!running || next >= TOTAL) break;
         let restarted: () => void = () => undefined;
         up = new Promise<void>((r) => { restarted = r; });
@@ -140,9 +142,11 @@ describe('MLLP durability under SIGKILL', () => {
       let kills = 0;
       const distinct = (): number => new Set(peer.received.map((f) => controlIdOf(f.toString('latin1')))).size;
       while (distinct() < N) {
-        await sleep(80 + Math.random() * 250);
+        // Six kills at random points of the delivery, then let it finish.
+        const at = (kills + 0.5 + Math.random() * 0.5) * (N / 7);
+        while (distinct() < Math.min(at, N)) await sleep(2);
         if (distinct() >= N) break;
-        if (kills < 8) {
+        if (kills < 6) {
           child.proc.kill('SIGKILL');
           await child.exited;
           kills++;

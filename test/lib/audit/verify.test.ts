@@ -219,3 +219,22 @@ describe('auditHash', () => {
     }
   });
 });
+
+describe('parallel SQLite verify agrees with the sequential one', () => {
+  it('ok on an intact chain; on tampering falls back and names the same record', async () => {
+    const { verifySqliteParallel } = await import('../../../lib/audit/verify-parallel');
+    const t = await openBackend('sqlite');
+    try {
+      for (let i = 1; i <= 60; i++) await t.store.appendAudit({ node: 'n', action: 'a', outcome: 'success', subject: '9000000009', detail: { i, z: { b: 1, a: 2 } } });
+      const ok = await verifySqliteParallel(t.store, t.opts.file!, { workers: 3, minRecords: 0 });
+      assert.deepEqual([ok.ok, ok.count, ok.lastSeq], [true, 60, 60]);
+      for (const [sql, seq, reason] of [["UPDATE audit SET outcome = 'x' WHERE seq = 33", 33, 'modified'], ['DELETE FROM audit WHERE seq = 21', 21, 'deleted'], ['DELETE FROM audit WHERE seq > 55', 21, 'deleted']] as const) {
+        await t.sql(sql);
+        const r = await verifySqliteParallel(t.store, t.opts.file!, { workers: 3, minRecords: 0 });
+        assert.deepEqual([r.ok, r.problem?.seq, r.problem?.reason], [false, seq, reason]);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
