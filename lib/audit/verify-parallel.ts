@@ -28,7 +28,10 @@ export async function verifySqliteParallel(
   const jobs: RangeJob[] = Array.from({ length: n }, (_, i) => ({ file, after: i * step, through: i === n - 1 ? null : (i + 1) * step }));
   const workerFile = join(__dirname, `verify-worker${extname(__filename)}`);
   const results = await Promise.all(jobs.map((job) => new Promise<RangeResult>((resolve, reject) => {
-    const w = new Worker(workerFile, { workerData: job });
+    // Run from TypeScript sources (tests, bench), the worker registers tsx's require hook first.
+    const w = extname(__filename) === '.ts'
+      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(workerFile)});`, { eval: true, workerData: job })
+      : new Worker(workerFile, { workerData: job });
     w.once('message', (m: RangeResult) => resolve(m));
     w.once('error', reject);
     w.once('exit', (code) => { if (code !== 0) reject(new Error(`audit verify worker exited ${code}`)); });

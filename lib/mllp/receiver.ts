@@ -54,6 +54,17 @@ const POSITIVE: Record<'original' | 'enhanced', AckCode> = { original: 'AA', enh
 const ERROR: Record<'original' | 'enhanced', AckCode> = { original: 'AE', enhanced: 'CE' };
 const REJECT: Record<'original' | 'enhanced', AckCode> = { original: 'AR', enhanced: 'CR' };
 
+/**
+ * ACK control ids (MSH-10 of our ACKs): a random per-process prefix plus a counter — unique, at
+ * most 20 characters (MSH-10 is ST 20 in v2.5.1), and without a crypto call per message.
+ */
+const ackPrefix = `A${Math.random().toString(36).slice(2, 8)}`;
+let ackCounter = 0;
+function ackControlId(): string {
+  ackCounter = (ackCounter + 1) % 1e12;
+  return `${ackPrefix}${ackCounter}`;
+}
+
 /** True when the issues concern the MSH itself (2.9.2: AR territory) rather than the content. */
 function mshProblem(issues: Issue[]): boolean {
   return issues.some((i) => (i.severity === 'error' || i.severity === 'fatal') && (i.expression ?? []).some((e) => e.startsWith('MSH')));
@@ -90,7 +101,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     const r: Received = { text, charset, issues: parsed.issues, valid, session: session.id, seq, remoteAddress: session.remoteAddress, ...(m ? { message: m } : {}) };
     const encode = (ack: string): Buffer => encodeHl7Text(ack, charset);
     const ack = (code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
-      m ? buildAck(m, code, { now: now(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now() });
+      m ? buildAck(m, code, { now: now(), controlId: ackControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: ackControlId() });
 
     if (!valid) {
       const code = !m || mshProblem(parsed.issues) ? REJECT[mode] : ERROR[mode];

@@ -3,9 +3,9 @@
  * before it is queued and both backends refuse the same things), row → record mapping and the
  * audit hash step. Column names are the same snake_case on SQLite and PostgreSQL.
  */
-import { randomUUID } from 'node:crypto';
 import { auditHash } from '../audit/chain';
 import { NhsError } from '../errors';
+import { monotonicId } from './ids';
 import type {
   AuditQuery, AuditRecord, Durability, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord,
   NewMessage, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, OutboxState, QuarantineItem,
@@ -30,6 +30,8 @@ export interface ResolvedOptions {
   retentionDays: number;
   clock: () => Date;
   idGen: () => string;
+  /** Reports failures nobody awaits (the background retention run); never throws. */
+  onError: (e: NhsError) => void;
 }
 
 export function resolveOptions(o: StoreOptions): ResolvedOptions {
@@ -47,7 +49,14 @@ export function resolveOptions(o: StoreOptions): ResolvedOptions {
     timeoutMs: num(o.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 1),
     retentionDays: num(o.retentionDays, 0, 'retentionDays', 0),
     clock: o.clock ?? (() => new Date()),
-    idGen: o.idGen ?? randomUUID,
+    idGen: o.idGen ?? monotonicId,
+    onError: (e) => {
+      try {
+        o.onError?.(e);
+      } catch {
+        // A faulty reporter must not turn a reported failure into an unhandled one.
+      }
+    },
   };
 }
 
@@ -176,6 +185,17 @@ export function newMessageRow(m: NewMessage, o: ResolvedOptions): MessageRow {
   };
 }
 
+/** The record of a just-inserted message row (no re-read; meta re-parsed so it equals a later read). */
+export function messageRecordOf(r: MessageRow, seq: number): MessageRecord {
+  return {
+    id: r.id, seq, channel: r.channel, raw: r.raw, controlId: r.control_id, messageType: r.message_type,
+    meta: metaOf(r.meta), status: r.status, statusDetail: null, receivedAt: r.received_at, updatedAt: r.updated_at,
+  };
+}
+function metaOf(text: string): Record<string, unknown> {
+  return text === '{}' ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
 export interface OutboxRow {
   id: string; destination: string; payload: Buffer; control_id: string | null; meta: string;
   state: OutboxState; attempts: number; next_attempt_at: string; last_error: null; created_at: string; updated_at: string;
@@ -198,6 +218,14 @@ export function newOutboxRow(i: NewOutboxItem, o: ResolvedOptions): OutboxRow {
     last_error: null,
     created_at: now,
     updated_at: now,
+  };
+}
+
+/** The record of a just-inserted outbox row. */
+export function outboxRecordOf(r: OutboxRow, seq: number): OutboxItem {
+  return {
+    id: r.id, seq, destination: r.destination, payload: r.payload, controlId: r.control_id, meta: metaOf(r.meta),
+    state: r.state, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: null, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }
 

@@ -2,8 +2,14 @@
  * Group commit (the write path of both backends): writes submitted in the same event-loop turn
  * are handed to the backend as one batch, committed in one transaction, and each caller's
  * promise settles only after that commit. While a batch is committing (PostgreSQL is async) the
- * next one accumulates. With `group: false` every write is its own batch of one — the baseline
- * the bench compares against.
+ * next one accumulates.
+ *
+ * With `group: false` every write is its own batch of one, and batches run strictly one after
+ * another in submission order (a FIFO on one connection). That is the honest "one commit per
+ * append" baseline of the bench, and it keeps the append-only log's seq order equal to the order
+ * of the calls — running single-write transactions concurrently on a pool would let the server
+ * merge their WAL flushes (partly group-committing the baseline) and let seq order differ from
+ * call order.
  */
 
 /** A queued write; the backend's `commit` settles every job it is given. */
@@ -14,10 +20,9 @@ export interface Settleable {
 
 export class GroupCommitter<J extends Settleable> {
   private queue: J[] = [];
+  private head = 0;
   private scheduled = false;
   private flushing = false;
-  /** Batches of one in flight when not grouping (they may run concurrently on a pool). */
-  private singles = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -26,14 +31,6 @@ export class GroupCommitter<J extends Settleable> {
   ) {}
 
   submit(job: J): void {
-    if (!this.group) {
-      this.singles++;
-      void this.run([job]).finally(() => {
-        this.singles--;
-        this.notifyIfIdle();
-      });
-      return;
-    }
     this.queue.push(job);
     this.schedule();
   }
@@ -47,23 +44,44 @@ export class GroupCommitter<J extends Settleable> {
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
+    // Grouping waits for the end of the turn so the batch collects every write of it; a FIFO of
+    // single commits needs no wait.
+    if (this.group) setImmediate(() => this.flush());
+    else queueMicrotask(() => this.flush());
+  }
+
+  private take(): J[] {
+    if (this.group) {
+      const jobs = this.queue;
+      this.queue = [];
+      return jobs;
+    }
+    const job = this.queue[this.head++]!;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return [job];
+  }
+
+  private pending(): number {
+    return this.queue.length - this.head;
   }
 
   private flush(): void {
-    const jobs = this.queue;
-    if (jobs.length === 0) {
+    this.scheduled = false;
+    if (this.pending() === 0) {
       this.notifyIfIdle();
       return;
     }
-    this.queue = [];
+    const jobs = this.take();
     this.flushing = true;
     void this.run(jobs).finally(() => {
       this.flushing = false;
-      if (this.queue.length) this.schedule();
+      if (this.pending()) this.schedule();
       else this.notifyIfIdle();
     });
   }
@@ -78,7 +96,7 @@ export class GroupCommitter<J extends Settleable> {
   }
 
   private isIdle(): boolean {
-    return this.queue.length === 0 && !this.flushing && !this.scheduled && this.singles === 0;
+    return this.pending() === 0 && !this.flushing && !this.scheduled;
   }
 
   private notifyIfIdle(): void {

@@ -12,7 +12,7 @@ import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
   QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
-  newQuarantineRow, newStats, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
   type ResolvedOptions,
 } from './common';
@@ -34,8 +34,10 @@ type PgJob = Settleable & (
 );
 
 const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-/** Rows per multi-row INSERT: stays far below PostgreSQL's 65,535 bind parameters. */
+/** Rows per multi-row audit INSERT: stays far below PostgreSQL's 65,535 bind parameters. */
 const INSERT_CHUNK = 500;
+/** Sizes of the prepared multi-row message/outbox INSERTs, largest first, ending in 1. */
+const INSERT_SIZES = [256, 64, 16, 4, 1] as const;
 const ph = (i: number): string => `$${i}`;
 
 /** SQLSTATE class 23 (integrity) is a data conflict; everything else means the store is not usable now. */
@@ -68,6 +70,7 @@ export class PostgresStore implements Store {
   private committer: GroupCommitter<PgJob> | undefined;
   private readonly counters = newStats();
   private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly insertText = new Map<string, string>();
 
   constructor(opts: StoreOptions) {
     if (typeof opts.url !== 'string' || opts.url.length === 0) throw invalid('PostgreSQL store needs a connection url');
@@ -89,8 +92,9 @@ export class PostgresStore implements Store {
       () => {
         this.state = 'open';
         if (this.o.retentionDays > 0) {
-          void this.prune().catch(() => undefined);
-          this.pruneTimer = setInterval(() => { void this.prune().catch(() => undefined); }, 3_600_000);
+          const report = (e: unknown): void => this.o.onError(mapError(e));
+          void this.prune().catch(report);
+          this.pruneTimer = setInterval(() => { void this.prune().catch(report); }, 3_600_000);
           this.pruneTimer.unref();
         }
       },
@@ -220,12 +224,12 @@ export class PostgresStore implements Store {
       const run = jobs.slice(i, end);
       if (j.kind === 'message') {
         const rows = run.map((x) => (x as { row: MessageRow }).row);
-        const seqs = await this.insertMany(c, this.t.messages, MESSAGE_INSERT_COLUMNS, rows);
-        rows.forEach((r, k) => { out[i + k] = toMessage({ ...r, seq: seqs[k] }); });
+        const seqs = await this.insertMany(c, 'messages', MESSAGE_INSERT_COLUMNS, rows);
+        rows.forEach((r, k) => { out[i + k] = messageRecordOf(r, seqs[k]!); });
       } else if (j.kind === 'outbox') {
         const rows = run.map((x) => (x as { row: OutboxRow }).row);
-        const seqs = await this.insertMany(c, this.t.outbox, OUTBOX_INSERT_COLUMNS, rows);
-        rows.forEach((r, k) => { out[i + k] = toOutbox({ ...r, seq: seqs[k] }); });
+        const seqs = await this.insertMany(c, 'outbox', OUTBOX_INSERT_COLUMNS, rows);
+        rows.forEach((r, k) => { out[i + k] = outboxRecordOf(r, seqs[k]!); });
       } else {
         const recs = await this.appendAuditRun(c, run.map((x) => (x as { draft: AuditDraft }).draft));
         recs.forEach((r, k) => { out[i + k] = r; });
@@ -235,17 +239,40 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  private async insertMany<R extends object>(c: PoolClient, table: string, cols: readonly (keyof R & string)[], rows: R[]): Promise<number[]> {
+  /**
+   * Multi-row INSERT … RETURNING seq as named prepared statements of fixed sizes (greedy: 256, 64,
+   * 16, 4, 1 rows). PostgreSQL parses and plans each size once per connection instead of parsing a
+   * fresh 2,560-parameter statement for every batch; a batch of n rows takes at most a handful of
+   * round trips.
+   */
+  private async insertMany<R extends object>(c: PoolClient, table: 'messages' | 'outbox', cols: readonly (keyof R & string)[], rows: R[]): Promise<number[]> {
     const seqs: number[] = [];
-    for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-      const chunk = rows.slice(start, start + INSERT_CHUNK);
+    let start = 0;
+    while (start < rows.length) {
+      const size = INSERT_SIZES.find((n) => n <= rows.length - start)!;
       const params: unknown[] = [];
-      const tuples = chunk.map((r) => `(${cols.map((col) => { params.push(r[col]); return `$${params.length}`; }).join(', ')})`);
-      const res = await c.query<{ seq: string }>(`INSERT INTO ${table} (${cols.join(', ')}) VALUES ${tuples.join(', ')} RETURNING seq`, params);
+      for (let k = start; k < start + size; k++) {
+        const r = rows[k]!;
+        for (const col of cols) params.push(r[col]);
+      }
+      const res = await c.query<{ seq: string }>({ name: `nhs_ins_${table}_${size}`, text: this.insertSql(table, cols, size), values: params });
       // RETURNING follows VALUES order for a plain multi-row INSERT.
       for (const r of res.rows) seqs.push(Number(r.seq));
+      start += size;
     }
     return seqs;
+  }
+
+  private insertSql(table: 'messages' | 'outbox', cols: readonly string[], size: number): string {
+    const key = `${table}:${size}`;
+    let sql = this.insertText.get(key);
+    if (sql === undefined) {
+      const tuples: string[] = [];
+      for (let r = 0; r < size; r++) tuples.push(`(${cols.map((_, i) => `$${r * cols.length + i + 1}`).join(', ')})`);
+      sql = `INSERT INTO ${this.t[table]} (${cols.join(', ')}) VALUES ${tuples.join(', ')} RETURNING seq`;
+      this.insertText.set(key, sql);
+    }
+    return sql;
   }
 
   /** Chain step for a run of audit appends: one head lock, one multi-row insert, one head move. */

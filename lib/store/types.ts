@@ -9,6 +9,8 @@
  * committed (one transaction); with `groupCommit: false` every write is its own transaction.
  */
 
+import type { NhsError } from '../errors';
+
 export type Backend = 'sqlite' | 'postgres';
 
 /**
@@ -38,6 +40,11 @@ export interface StoreOptions {
   /** Injected clock and id generator (deterministic tests, DESIGN.md §1). */
   clock?: () => Date;
   idGen?: () => string;
+  /**
+   * Called with failures that no caller awaits — today the retention run on open and hourly.
+   * lib/ has no logger, so the host (the Node-RED node) passes one; messages carry no patient data.
+   */
+  onError?: (e: NhsError) => void;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../../lib
 import { maskPayload, maskNhsNumbers } from '../../lib/quarantine/mask';
 import { currentPayloadText, discard, payloadText, previewEdit, release } from '../../lib/quarantine/service';
 import { verifyStore } from '../../lib/audit/verify';
+import { verifySqliteParallel } from '../../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../../lib/store/types';
 import { resolveStore } from './store-access';
 import type { Node, NodeMessage, RED } from './types';
@@ -243,7 +244,10 @@ export function registerAdminApi(RED: RED): void {
 
   RED.httpAdmin.post('/nhs-interop/audit/verify', perm('nhs.audit.read'), handle(async (req) => {
     const store = await storeFor(req);
-    const r = await verifyStore(store);
+    // SQLite: verify on all cores from the file (the Store interface has no file accessor; the
+    // SQLite backend keeps its path in `file`). PostgreSQL: the sequential walk over pages.
+    const file = (store as unknown as { file?: unknown }).file;
+    const r = store.backend === 'sqlite' && typeof file === 'string' && file !== ':memory:' ? await verifySqliteParallel(store, file) : await verifyStore(store);
     await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.verify', outcome: r.ok ? 'success' : 'failure', actor: actorOf(req), detail: { count: r.count, ...(r.problem ? { problemSeq: r.problem.seq, reason: r.problem.reason } : {}) } });
     return r;
   }));

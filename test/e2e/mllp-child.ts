@@ -7,8 +7,8 @@
  */
 import { adt } from '../helpers/mllp-peer';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const helper = require('node-red-node-test-helper') as any;
+ 
+const helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
 const [mode, portArg, file, enqueueArg] = process.argv.slice(2);

@@ -54,8 +54,9 @@ describe('MLLP interop with python3-hl7', { skip }, () => {
     const file = join(dir, 'msgs.hl7');
     writeFileSync(file, ids.map((id) => adt(id)).join('\r\n'));
     const out = await new Promise<string>((resolve, reject) => {
-      execFile('/usr/bin/python3', ['/usr/bin/mllp_send', '--loose', '-f', file, '-p', String(port), '127.0.0.1'], { timeout: 20000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile('/usr/bin/python3', ['/usr/bin/mllp_send', '--loose', '-f', file, '-p', String(port), '127.0.0.1'], { timeout: 20000 }, (err, stdout) => (err ? reject(new Error(`mllp_send failed: ${err.message}`)) : resolve(stdout)));
     });
+    // eslint-disable-next-line no-control-regex -- the ACKs are printed with their MLLP framing bytes
     const msas = [...out.matchAll(/MSA\|(\w+)\|([^|\r\n\u001c]*)/g)].map((m) => [m[1], m[2]]);
     assert.deepEqual(msas, ids.map((id) => ['AA', id]));
     const store = await h.node('st').getStore();

@@ -149,7 +149,8 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
     const socks = new Set<net.Socket>();
     const srv = net.createServer((s) => socks.add(s) && s.on('data', (d: Buffer) => {
       for (const part of d.toString('latin1').split('\u001c\r')) {
-        const text = part.replace(/^[^\u000b]*\u000b/, '');
+        const start = part.indexOf('\u000b');
+        const text = start < 0 ? '' : part.slice(start + 1);
         if (text) { received.push(controlIdOf(text)); s.write(`\u000b${peerAck(text)}\u001c\r`); }
       }
     }));

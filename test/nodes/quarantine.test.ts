@@ -156,3 +156,37 @@ describe('nhs-quarantine node', () => {
     assert.equal((await h.helper.request().get('/nhs-interop/quarantine').query({ store: 's1' })).body.items.length, 0);
   });
 });
+
+describe('Governance example flow', () => {
+  const h = nodeRedHarness();
+  it('runs: the good ADT is audited, the ADT without MSH-10 is parked and notified; an edited release is re-parsed and audited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nhs-gex-'));
+    try {
+      const flow = require('../../examples/Governance/01 - Quarantine and audit.json') as any[];
+      // Same flow, but on a store in a temp dir (not the user's default store) and with helpers on the debug wires.
+      const nodes = JSON.parse(JSON.stringify(flow)).filter((n: any) => n.type !== 'debug' && n.type !== 'comment' && n.type !== 'inject');
+      for (const n of nodes) if (n.type === 'nhs-audit' || n.type === 'nhs-quarantine') n.store = 'gs';
+      nodes.push({ id: 'gs', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'g.db'), durability: 'normal' });
+      for (const d of flow.filter((n: any) => n.type === 'debug')) nodes.push({ id: d.id, type: 'helper', z: d.z });
+      const injects = Object.fromEntries(flow.filter((n: any) => n.type === 'inject').map((n: any) => [n.name, n]));
+      await h.load([storeNode, quarantineNode, require('../../nodes/audit'), require('../../nodes/hl7')], nodes);
+      const audited = h.collect('g100000000000007', 2, 10000);
+      const noted = h.next('g100000000000008', 10000);
+      h.node('g100000000000004').receive({ payload: injects['good ADT^A01'].payload });
+      h.node('g100000000000004').receive({ payload: injects['ADT^A01 without MSH-10'].payload });
+      const note = await noted;
+      assert.equal(note.payload.event, 'parked');
+      assert.equal(note.payload.code, 'HL7_STRUCTURE');
+      const fixed = String(injects['ADT^A01 without MSH-10'].payload).replace('ADT^A01^ADT_A01||P', 'ADT^A01^ADT_A01|MSG00102|P');
+      await h.helper.request().post(`/nhs-interop/quarantine/${note.payload.id}/release`).send({ store: 'gs', payload: fixed }).expect(200);
+      const [a, b] = await audited;
+      assert.equal(a.audit.at(-1).action, 'hl7.receive');
+      assert.ok(b.quarantine.released.edited);
+      assert.equal(b.audit.at(-1).action, 'hl7.receive');
+      const trail = await h.helper.request().get('/nhs-interop/audit').query({ store: 'gs', nhsNumber: '9000000009' }).expect(200);
+      assert.ok(trail.body.records.some((r: any) => r.action === 'quarantine.release'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
