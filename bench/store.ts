@@ -1,7 +1,7 @@
 /**
  * Store write throughput: appends/s of 1.5 KB records, with group commit and with one commit per
- * append (the baseline), for SQLite FULL, SQLite NORMAL and PostgreSQL — side by side in one run,
- * with ratios. Load is 256 appends in flight so group commit has something to group. Each pair
+ * append (the baseline, `groupCommit: false`: a FIFO of single-write transactions in call order),
+ * for SQLite FULL, SQLite NORMAL and PostgreSQL — side by side in one run, with ratios. Load is 256 appends in flight so group commit has something to group. Each pair
  * alternates rounds so shared-machine load changes hit both sides alike.
  *
  *   npm run bench:store                     (PostgreSQL from NHS_TEST_PG_URL, default local)
@@ -99,6 +99,7 @@ async function dropSchema(schema: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg();
   mkdirSync(tmp, { recursive: true });
   const results: Result[] = [];
   const file = (k: string): string => join(tmp, `${k}.sqlite`);
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  console.log(`\nstore appends: 1.5 KB records, ${IN_FLIGHT} in flight, ${SECONDS} s each in ${ROUNDS} alternating rounds (median round shown), node ${process.version}, ${cpus().length} CPU(s), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  console.log(`\nstore appends: 1.5 KB records, ${IN_FLIGHT} in flight, ${SECONDS} s each in ${ROUNDS} alternating rounds (median round shown), node ${process.version}, ${cpus().length} CPU(s), load average (1/5/15 min) ${loadBefore.map((l) => l.toFixed(1)).join(' ')} at start, ${loadavg().map((l) => l.toFixed(1)).join(' ')} at end\n`);
   console.log(`${'configuration'.padEnd(36)} ${'appends/s'.padStart(12)} ${'appends'.padStart(9)} ${'commits'.padStart(9)} ${'avg batch'.padStart(10)} ${'CPU µs/append'.padStart(14)}`);
   for (const r of results) {
     console.log(`${r.name.padEnd(36)} ${Math.round(r.perSec).toLocaleString('en-GB').padStart(12)} ${String(r.appends).padStart(9)} ${String(r.commits).padStart(9)} ${r.avgBatch.toFixed(1).padStart(10)} ${r.cpuUsPerAppend.toFixed(1).padStart(14)}`);

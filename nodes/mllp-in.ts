@@ -7,7 +7,7 @@
 import type * as tls from 'node:tls';
 import { NhsError } from '../lib/errors';
 import { operationOutcome } from '../lib/outcome';
-import { MllpServer, mllpReceiver, type AckPolicy, type Received } from '../lib/mllp';
+import { MllpServer, mllpReceiver, parseAllowList, type AckPolicy, type Received } from '../lib/mllp';
 import { dropSession, sessionOpened } from '../lib/mllp/replies';
 import type { Store } from '../lib/store/types';
 import { appendAudit, onClose } from './shared/input';
@@ -93,6 +93,15 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
     }
   }
 
+  // A bad allow-list rule is a configuration error: report it and do not listen (fail closed).
+  let allow = typeof def.allow === 'string' ? def.allow : '';
+  let configError: string | undefined;
+  try {
+    parseAllowList(allow);
+  } catch (e) {
+    configError = e instanceof Error ? e.message : String(e);
+    allow = '0.0.0.0/32';
+  }
   const server = new MllpServer({
     port,
     ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),
@@ -100,7 +109,7 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
     maxConnections: num(def.maxConnections, 100),
     idleTimeoutMs: num(def.idleTimeout, 0) * 1000,
     maxFrameBytes: num(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
-    allow: typeof def.allow === 'string' ? def.allow : '',
+    allow,
     log: (level, text) => {
       if (level === 'warn') node.warn(text);
       else if (level === 'info') node.log(text);
@@ -120,7 +129,11 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', `listener error: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
 
   const bad = typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false && !tlsOpts;
-  if (!bad) {
+  if (configError) {
+    node.error(new NhsError('MLLP_BAD_ALLOW_LIST', configError));
+    node.mllpPort = () => Promise.resolve(undefined);
+    status.error('bad allow-list');
+  } else if (!bad) {
     status.idle(`starting on port ${port}`);
     const listening = server.listen();
     // The bound port, for tests and for a port-0 listener (never rejects: errors go to status).

@@ -5,7 +5,7 @@
 import { NhsError } from '../lib/errors';
 import { createStore, type Store } from '../lib/store';
 import { onClose } from './shared/input';
-import { storeOptions, type StoreConfigNode } from './shared/store-access';
+import { storeOptions, storeWarner, type StoreConfigNode } from './shared/store-access';
 import type { Node, NodeDef, RED } from './shared/types';
 
 export = function (RED: RED) {
@@ -19,7 +19,7 @@ export = function (RED: RED) {
       if (closed) return Promise.reject(new NhsError('STORE_CLOSED', 'store config node is closed'));
       if (!opening) {
         const p = (async () => {
-          const opts = storeOptions(RED, def, node.credentials);
+          const opts = { ...storeOptions(RED, def, node.credentials), onError: storeWarner((m) => node.warn(m), 'store') };
           if (opts.backend === 'postgres' && !opts.url) throw new NhsError('STORE_INVALID', 'PostgreSQL connection string not set');
           const store = createStore(opts);
           await store.open();

@@ -134,8 +134,12 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
       o.onMessage(r);
       return encode(r.ack);
     }
-    const reply = expectReply(session.id, seq, msg, charset, flowMs, () =>
-      encode(ack(ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] })));
+    const storeId = r.storeId;
+    const reply = expectReply(session.id, seq, msg, charset, flowMs, () => {
+      // Record why the sender got AE; a failure here changes nothing for the sender.
+      void o.store?.().then((s) => s.setMessageStatus(storeId, 'errored', 'no application acknowledgment in time')).catch(() => undefined);
+      return encode(ack(ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] }));
+    });
     o.onMessage(r);
     return reply;
   };

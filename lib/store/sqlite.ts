@@ -289,7 +289,7 @@ export class SqliteStore implements Store {
     }
     const committer = this.committer;
     return new Promise<MessageRecord>((resolve, reject) => {
-      committer.submit({ msg, resolve: resolve as (v: unknown) => void, reject });
+      committer.submit({ msg, resolve, reject });
     });
   }
 

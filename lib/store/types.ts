@@ -6,7 +6,8 @@
  *
  * Durability contract: a promise returned by a write resolves only after the write is committed
  * at the configured durability level. Writes arriving in the same event-loop turn are group
- * committed (one transaction); with `groupCommit: false` every write is its own transaction.
+ * committed (one transaction); with `groupCommit: false` every write is its own transaction, run
+ * one at a time in call order. Either way seq order is the order of the append calls.
  */
 
 import type { NhsError } from '../errors';
@@ -37,7 +38,10 @@ export interface StoreOptions {
   timeoutMs?: number;
   /** Retention in days for processed messages and done outbox items (0 = keep forever). */
   retentionDays?: number;
-  /** Injected clock and id generator (deterministic tests, DESIGN.md §1). */
+  /**
+   * Injected clock and id generator (deterministic tests, DESIGN.md §1). The default ids are
+   * time-ordered 26-character strings (lib/store/ids.ts), unique across processes.
+   */
   clock?: () => Date;
   idGen?: () => string;
   /**

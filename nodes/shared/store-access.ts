@@ -33,11 +33,19 @@ export function defaultStoreFile(RED: RED): string {
 
 const defaults = new Map<string, Promise<Store>>();
 
+/**
+ * Store failures nobody awaits (the hourly retention run) as a warning: code and message only —
+ * store error messages name the operation, never a record's content.
+ */
+export function storeWarner(warn: (m: string) => void, who: string): (e: NhsError) => void {
+  return (e) => warn(`${who}: background store task failed (${e.code}): ${e.message}`);
+}
+
 /** The process-wide default SQLite store for `file` (opened on first use, kept open). */
-export function defaultStore(file: string): Promise<Store> {
+export function defaultStore(file: string, onError?: (e: NhsError) => void): Promise<Store> {
   let p = defaults.get(file);
   if (!p) {
-    const store = createStore({ backend: 'sqlite', file });
+    const store = createStore({ backend: 'sqlite', file, ...(onError ? { onError } : {}) });
     p = store.open().then(() => store);
     defaults.set(file, p);
     // A failed open is not cached: the next caller tries again (e.g. after a disk is remounted).
@@ -58,7 +66,7 @@ export async function resolveStore(RED: RED, node: Node, storeConfigId?: string)
     }
     return cfg.getStore();
   }
-  return defaultStore(defaultStoreFile(RED));
+  return defaultStore(defaultStoreFile(RED), storeWarner((m) => RED.log.warn(m), 'nhs default store'));
 }
 
 /** Flow JSON → store options; secrets come from credentials, never from the flow. */

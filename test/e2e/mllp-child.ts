@@ -7,7 +7,6 @@
  */
 import { adt } from '../helpers/mllp-peer';
 
- 
 const helper = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 

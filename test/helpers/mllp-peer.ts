@@ -74,7 +74,7 @@ export interface PeerClient {
 export function peerConnect(port: number, host = '127.0.0.1'): Promise<PeerClient> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host });
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let read = 0;
     const frames: Buffer[] = [];
     const waiters: (() => void)[] = [];
@@ -137,7 +137,7 @@ export function peerServer(reply: (text: string, index: number) => string | Buff
     const server = net.createServer((sock) => {
       sockets.add(sock);
       ps.connections++;
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       sock.on('error', () => undefined);
       sock.on('close', () => sockets.delete(sock));
       sock.on('data', (d: Buffer) => {

@@ -148,6 +148,11 @@ describe('nhs-mllp-in', () => {
     c2.close();
   });
 
+  it('a bad allow-list rule is a node error and the node does not listen (fails closed)', async () => {
+    await h.load([mllpIn, storeNode], flow({ allow: '10.0.0.0/99' }));
+    assert.equal(await h.node('in').mllpPort(), undefined);
+  });
+
   it('reports a port already in use as a node error, not a crash', async () => {
     const blocker = require('node:net').createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

@@ -368,6 +368,47 @@ function contract(b: BackendUnderTest): void {
         assert.equal((await s.getMessage('id-1'))?.raw.toString(), 'm0');
         assert.ok(s.stats!().batchFallbacks >= 1);
       });
+      it('a batch larger than one multi-row INSERT returns the seq each row really got, in call order', async () => {
+        const s = await openFresh();
+        // 150 = two full 64-row chunks plus single rows on SQLite; several prepared sizes on PostgreSQL.
+        const recs = await Promise.all(Array.from({ length: 150 }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from(`r${i}`), controlId: `C${i}`, meta: i % 2 ? { i } : undefined })));
+        assert.equal(s.stats!().maxBatch, 150);
+        for (let i = 1; i < recs.length; i++) assert.ok(recs[i]!.seq > recs[i - 1]!.seq, `seq follows call order at ${i}`);
+        const stored = await s.findMessages({ channel: 'c' });
+        assert.deepEqual(stored.map((m) => [m.id, m.seq, m.raw.toString(), m.controlId]), recs.map((m, i) => [m.id, m.seq, `r${i}`, `C${i}`]));
+        assert.deepEqual(stored.map((m) => m.meta), recs.map((m) => m.meta), 'returned meta equals what a reader gets');
+      });
+
+      it('a duplicate id inside a multi-row chunk rejects only that append', async () => {
+        let n = 0;
+        const s = await openFresh({ idGen: () => { n++; return n === 70 ? 'dup-5' : `dup-${n}`; } });
+        const settled = await Promise.allSettled(Array.from({ length: 130 }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from(`m${i}`) })));
+        assert.deepEqual(settled.flatMap((r, i) => (r.status === 'rejected' ? [i] : [])), [69]);
+        assert.equal(((settled[69] as PromiseRejectedResult).reason as { code: string }).code, 'STORE_CONFLICT');
+        assert.equal(await s.countMessages({}), 129);
+        assert.equal((await s.getMessage('dup-5'))?.raw.toString(), 'm4');
+      });
+
+      it('groupCommit: false is a FIFO: one commit per write, seq order = call order', async () => {
+        const s = await openFresh({ groupCommit: false });
+        const recs = await Promise.all(Array.from({ length: 30 }, (_, i) => i % 5 === 4
+          ? s.appendAudit({ node: 'n', action: 'a', outcome: 'success', correlationId: `A${i}` })
+          : s.appendMessage({ channel: 'fifo', raw: Buffer.from(`f${i}`) })));
+        const msgs = recs.filter((r): r is Awaited<ReturnType<Store['appendMessage']>> => 'raw' in r);
+        for (let i = 1; i < msgs.length; i++) assert.ok(msgs[i]!.seq > msgs[i - 1]!.seq, 'seq follows call order');
+        assert.deepEqual((await s.findMessages({ channel: 'fifo' })).map((m) => m.raw.toString()), msgs.map((m) => m.raw.toString()));
+        assert.equal(s.stats!().commits, 30);
+        verifyChain(await s.queryAudit({}));
+      });
+
+      it('default ids are fixed-width and increase with every append', async () => {
+        const s = await openFresh();
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push(...(await Promise.all(Array.from({ length: 10 }, () => s.appendMessage({ channel: 'c', raw: Buffer.from('x') })))).map((m) => m.id));
+        assert.ok(ids.every((id) => /^[0-9a-z]{26}$/.test(id)), 'base-36, 26 characters');
+        assert.deepEqual([...ids].sort(), ids, 'text order = append order');
+        assert.equal(new Set(ids).size, ids.length);
+      });
     });
 
     describe('two instances on one database', () => {
@@ -467,6 +508,16 @@ function contract(b: BackendUnderTest): void {
         assert.ok(await s.getMessage(keep.id));
         await s.close();
         await rejectsCode(s.prune!(), 'STORE_CLOSED');
+      });
+
+      it('a failing background retention run is reported to onError, not thrown away', async () => {
+        const seen: { code: string; message: string }[] = [];
+        // An invalid clock makes the on-open retention run fail (STORE_INVALID); a throwing
+        // reporter must not turn that into an unhandled rejection.
+        const s = await openFresh({ retentionDays: 1, clock: () => new Date(Number.NaN), onError: (e) => { seen.push({ code: e.code, message: e.message }); throw new Error('reporter broke'); } });
+        for (let i = 0; i < 20 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(seen, [{ code: 'STORE_INVALID', message: 'now must be a valid Date' }]);
+        await s.close();
       });
 
       it('retentionDays 0 keeps everything', async () => {
