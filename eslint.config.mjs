@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', '.node-red-data/**', '.ci-node22/**', 'test/e2e/artifacts/**', '**/*.html', 'nodes/**/*.js', 'coverage/**'],
+    ignores: ['dist/**', 'node_modules/**', '.node-red-data/**', '.ci-node22/**', 'test/e2e/artifacts/**', 'bench/tmp/**', '**/*.html', 'nodes/**/*.js', 'coverage/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

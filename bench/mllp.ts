@@ -17,20 +17,28 @@ import { mkdirSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { adt, frame, splitFrames } from '../test/helpers/mllp-peer';
 
 const SECONDS = Number(process.env.NHS_BENCH_SECONDS ?? 3);
 const CONNS = [1, 4, 16];
-const KINDS = ['raw', 'simple-hl7', 'medplum', 'nhs-imm', 'nhs-commit'] as const;
-type Kind = (typeof KINDS)[number];
+const ALL_KINDS = ['raw', 'simple-hl7', 'medplum', 'nhs-imm', 'nhs-commit'] as const;
+type Kind = (typeof ALL_KINDS)[number];
+// NHS_BENCH_KINDS=nhs-imm,nhs-commit runs a subset (for profiling); the targets need all five.
+const KINDS: readonly Kind[] = process.env.NHS_BENCH_KINDS ? (process.env.NHS_BENCH_KINDS.split(',') as Kind[]) : ALL_KINDS;
 const tmp = join(__dirname, 'tmp', `mllp-${process.pid}`);
 
 // ------------------------------------------------------------------------------------------
 // Server side (child process): `--serve <kind> <dir>` prints `READY <port>`.
 // ------------------------------------------------------------------------------------------
 async function serve(kind: Kind, dir: string): Promise<void> {
+  let storeStats: () => unknown = () => null;
+  // The parent asks for this process's CPU time and (nhs-*) the store's commit counters per cell.
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'EXIT') process.exit(0); // a normal exit, so --cpu-prof writes its profile
+    console.log(`STATS ${JSON.stringify({ cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), store: storeStats() })}`);
+  });
   const ready = (port: number): void => { console.log(`READY ${port}`); };
   if (kind === 'raw') {
     const ack: Buffer = frame('MSH|^~\\&|R|R|S|S|20260101||ACK^A01^ACK|1|P|2.5.1\rMSA|AA|1\r');
@@ -83,6 +91,8 @@ async function serve(kind: Kind, dir: string): Promise<void> {
   await helper.load([require('../nodes/mllp-in'), require('../nodes/store')], flow);
   helper._sandbox.restore();
   Object.assign(proto, saved);
+  const store = await helper.getNode('st').getStore();
+  storeStats = () => store.stats();
   ready(await helper.getNode('in').mllpPort());
 }
 
@@ -97,7 +107,8 @@ async function freePort(): Promise<number> {
 // ------------------------------------------------------------------------------------------
 // Load generator
 // ------------------------------------------------------------------------------------------
-interface Cell { perSec: number; p50: number; p99: number; n: number }
+interface Cell { perSec: number; p50: number; p99: number; n: number; note?: string }
+interface ServerStats { cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; store: { commits: number; writes: number; maxBatch: number } | null }
 
 async function load(port: number, conns: number, ms: number): Promise<Cell> {
   const lat: number[] = [];
@@ -139,14 +150,26 @@ async function load(port: number, conns: number, ms: number): Promise<Cell> {
   return { perSec: secs > 0 ? counted / secs : 0, p50: q(0.5), p99: q(0.99), n: counted };
 }
 
-function startServer(kind: Kind, dir: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', __filename, '--serve', kind, dir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
+interface Server { proc: ChildProcess; port: number; stats(): Promise<ServerStats> }
+
+function startServer(kind: Kind, dir: string): Promise<Server> {
+  // NHS_BENCH_SERVER_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the server processes.
+  const extra = (process.env.NHS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', __filename, '--serve', kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  let waiting: ((s: ServerStats) => void)[] = [];
+  const stats = (): Promise<ServerStats> => new Promise((r) => { waiting.push(r); proc.stdin?.write('STATS\n'); });
   return new Promise((resolve, reject) => {
-    lines.on('line', (l) => { if (l.startsWith('READY ')) resolve({ proc, port: Number(l.slice(6)) }); });
+    lines.on('line', (l) => {
+      if (l.startsWith('READY ')) resolve({ proc, port: Number(l.slice(6)), stats });
+      if (l.startsWith('STATS ')) { const w = waiting; waiting = []; for (const f of w) f(JSON.parse(l.slice(6)) as ServerStats); }
+    });
     proc.on('exit', (code) => reject(new Error(`${kind} server exited (${code})`)));
   });
 }
+
+/** CPU share of one process over a cell (100 % = one core), from two cpuUsage() readings. */
+const cpuPct = (a: NodeJS.CpuUsage, b: NodeJS.CpuUsage, ms: number): number => ((b.user - a.user + b.system - a.system) / 1000 / ms) * 100;
 
 async function main(): Promise<void> {
   const results = new Map<string, Cell>();
@@ -154,15 +177,33 @@ async function main(): Promise<void> {
   for (const kind of KINDS) {
     const dir = join(tmp, kind);
     mkdirSync(dir, { recursive: true });
-    const { proc, port } = await startServer(kind, dir);
+    const { proc, port, stats } = await startServer(kind, dir);
     try {
       for (const c of CONNS) {
+        const s0 = await stats();
+        const g0 = process.cpuUsage();
+        const t0 = performance.now();
         const cell = await load(port, c, SECONDS * 1000);
+        const ms = performance.now() - t0;
+        const g1 = process.cpuUsage();
+        const s1 = await stats();
+        // Whole cell incl. warm-up: where the CPU went (server vs this load generator) and how
+        // many appends shared each commit.
+        let note = `cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
+        if (s0.store && s1.store) {
+          const commits = s1.store.commits - s0.store.commits;
+          const writes = s1.store.writes - s0.store.writes;
+          note += `  ${writes} appends / ${commits} commits = ${(writes / Math.max(1, commits)).toFixed(1)} per commit (max ${s1.store.maxBatch})`;
+        }
+        cell.note = note;
         results.set(`${kind}/${c}`, cell);
-        console.log(`  ${kind.padEnd(11)} ${String(c).padStart(2)} conn  ${cell.perSec.toFixed(0).padStart(7)} msg/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms`);
+        console.log(`  ${kind.padEnd(11)} ${String(c).padStart(2)} conn  ${cell.perSec.toFixed(0).padStart(7)} msg/s  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms  ${note}`);
       }
     } finally {
-      proc.kill('SIGKILL');
+      if (process.env.NHS_BENCH_SERVER_ARGS) {
+        proc.stdin?.write('EXIT\n');
+        await new Promise((r) => proc.once('exit', r));
+      } else proc.kill('SIGKILL');
     }
   }
   rmSync(tmp, { recursive: true, force: true });
@@ -171,6 +212,7 @@ async function main(): Promise<void> {
   for (const kind of KINDS) {
     console.log(`| ${kind} | ${CONNS.map((c) => { const r = results.get(`${kind}/${c}`) as Cell; return `${r.perSec.toFixed(0)} (${r.p50.toFixed(2)} / ${r.p99.toFixed(2)})`; }).join(' | ')} |`);
   }
+  if (KINDS.length !== ALL_KINDS.length) return;
   const at16 = (k: Kind): number => results.get(`${k}/16`)?.perSec ?? 0;
   const imm = at16('nhs-imm') / at16('raw');
   const bestPeer = Math.max(at16('simple-hl7'), at16('medplum'));

@@ -35,13 +35,13 @@ describe(`package loads in Node-RED ${nrVersion} from dist/`, { skip: built ? fa
   it('every node set is loaded without error, one node set per node', async () => {
     const r = await nr.api('/nodes');
     assert.equal(r.status, 200);
-    const sets: { module: string; name: string; types: string[]; enabled: boolean; loaded: boolean; err?: string }[] = r.json();
+    const sets: { module: string; name: string; types: string[]; enabled: boolean; err?: string }[] = r.json();
     const ours = sets.filter((s) => s.module === pkg.name);
     for (const type of Object.keys(nodeSets)) {
       const set = ours.find((s) => s.name === type);
       assert.ok(set, `node set ${type} listed`);
       assert.equal(set.err, undefined, `${type}: ${set.err}`);
-      assert.equal(set.loaded, true, `${type} loaded`);
+      assert.equal(set.enabled, true, `${type} enabled`);
       assert.deepEqual(set.types, [type]);
     }
   });
@@ -87,7 +87,7 @@ describe(`package loads in Node-RED ${nrVersion} from dist/`, { skip: built ? fa
       const flow = JSON.parse(readFileSync(f, 'utf8'));
       assert.ok(Array.isArray(flow) && flow.length > 0, `${f} is a flow array`);
       const rel = f.slice(join(repoRoot, 'examples').length + 1).replace(/\.json$/, '');
-      const res = await nr.api(`/library/_examples_/flows/${pkg.name}/${rel.split('/').map(encodeURIComponent).join('/')}`);
+      const res = await nr.api(`/library/examples/flows/${pkg.name}/${rel.split('/').map(encodeURIComponent).join('/')}`);
       assert.equal(res.status, 200, `example ${rel} served`);
       assert.deepEqual(JSON.parse(res.text), flow);
     }
