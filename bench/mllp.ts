@@ -107,7 +107,7 @@ async function freePort(): Promise<number> {
 // ------------------------------------------------------------------------------------------
 // Load generator
 // ------------------------------------------------------------------------------------------
-interface Cell { perSec: number; p50: number; p99: number; n: number; note?: string }
+interface Cell { perSec: number; p50: number; p99: number; n: number; total: number; note?: string }
 interface ServerStats { cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; store: { commits: number; writes: number; maxBatch: number } | null }
 
 async function load(port: number, conns: number, ms: number): Promise<Cell> {
@@ -115,6 +115,7 @@ async function load(port: number, conns: number, ms: number): Promise<Cell> {
   const stopAt = performance.now() + ms;
   const warmUntil = performance.now() + Math.min(500, ms / 4);
   let counted = 0;
+  let total = 0;
   let t0 = 0;
   const one = (c: number): Promise<void> => new Promise((resolve, reject) => {
     const sock = net.connect({ port, host: '127.0.0.1' });
@@ -134,6 +135,7 @@ async function load(port: number, conns: number, ms: number): Promise<Cell> {
       pending = r.rest;
       for (let k = 0; k < r.frames.length; k++) {
         const now = performance.now();
+        total++;
         if (now >= warmUntil) {
           if (t0 === 0) t0 = now;
           lat.push(now - sentAt);
@@ -147,7 +149,7 @@ async function load(port: number, conns: number, ms: number): Promise<Cell> {
   const secs = (performance.now() - (t0 || performance.now())) / 1000;
   lat.sort((a, b) => a - b);
   const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  return { perSec: secs > 0 ? counted / secs : 0, p50: q(0.5), p99: q(0.99), n: counted };
+  return { perSec: secs > 0 ? counted / secs : 0, p50: q(0.5), p99: q(0.99), n: counted, total };
 }
 
 interface Server { proc: ChildProcess; port: number; stats(): Promise<ServerStats> }
@@ -177,7 +179,9 @@ async function main(): Promise<void> {
   for (const kind of KINDS) {
     const dir = join(tmp, kind);
     mkdirSync(dir, { recursive: true });
-    const { proc, port, stats } = await startServer(kind, dir);
+    const server = await startServer(kind, dir);
+    const { proc, port } = server;
+    const stats = (): Promise<ServerStats> => server.stats();
     try {
       for (const c of CONNS) {
         const s0 = await stats();
@@ -189,7 +193,9 @@ async function main(): Promise<void> {
         const s1 = await stats();
         // Whole cell incl. warm-up: where the CPU went (server vs this load generator) and how
         // many appends shared each commit.
-        let note = `cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
+        // CPU per message is far steadier than msg/s on a shared machine: it compares code, not load.
+        const usPerMsg = (s1.cpu.user - s0.cpu.user + s1.cpu.system - s0.cpu.system) / Math.max(1, cell.total);
+        let note = `server ${usPerMsg.toFixed(0)} µs CPU/msg, cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
         if (s0.store && s1.store) {
           const commits = s1.store.commits - s0.store.commits;
           const writes = s1.store.writes - s0.store.writes;

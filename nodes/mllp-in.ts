@@ -59,8 +59,16 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
     const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}`;
     (rejected ? status.warn.bind(status) : status.ok.bind(status))(text);
   };
+  // Counts change per message; the status shows them at most twice a second, so one timer per
+  // interval replaces building a status string for every message.
+  let showTimer: NodeJS.Timeout | undefined;
+  const showSoon = (): void => {
+    if (showTimer) return;
+    showTimer = setTimeout(() => { showTimer = undefined; show(); }, 500);
+    showTimer.unref();
+  };
 
-  const onMessage = (r: Received): void => {
+  const emit = (r: Received): void => {
     const msg: NodeMessage = { payload: r.text, _mllp: { session: r.session, storeId: r.storeId ?? null, seq: r.seq, node: node.id, policy } };
     if (r.message) {
       msg.hl7 = r.message.toJSON();
@@ -77,7 +85,22 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
       if (r.ack) msg.ack = r.ack;
       node.send([null, msg]);
     }
-    show();
+    showSoon();
+  };
+
+  // The receiver calls this once the message is kept (or, `immediate`, at once) and the ACK is
+  // decided. Building msg.hl7 and node.send run in the next turn, so the ACK is written first:
+  // the sender is not kept waiting for flow work, and under concurrent load the ACKs of a whole
+  // group commit leave together. Nothing is weakened: for `commit`/`flow` the message is already
+  // in the store; for `flow` the reply wait is registered before this is called.
+  const onMessage = (r: Received): void => {
+    setImmediate(() => {
+      try {
+        emit(r);
+      } catch (e) {
+        node.error(new NhsError('MLLP_EMIT_FAILED', `could not pass a received message on (${e instanceof Error ? e.name : 'error'})`));
+      }
+    });
   };
 
   let tlsOpts: tls.TlsOptions | undefined;
@@ -154,6 +177,7 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   }
 
   onClose(node, async () => {
+    if (showTimer) clearTimeout(showTimer);
     await server.close();
     status.clear();
   });

@@ -13,13 +13,18 @@ export const CR = 0x0d;
 /** Default largest accepted frame body: 1 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
-const TRAILER = Buffer.from([FS, CR]);
-const HEADER = Buffer.from([VT]);
 
 /** Wrap one message into an MLLP block (HL7 v2.5.1 Appendix C.4.2). */
 export function encodeFrame(payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-  return Buffer.concat([HEADER, body, TRAILER], body.length + 3);
+  // One allocation, body written in place: this runs for every ACK.
+  const n = payload.length;
+  const out = Buffer.allocUnsafe(n + 3);
+  out[0] = VT;
+  if (typeof payload === 'string') out.write(payload, 1, n, 'latin1');
+  else payload.copy(out, 1);
+  out[n + 1] = FS;
+  out[n + 2] = CR;
+  return out;
 }
 
 export interface DecoderStats {

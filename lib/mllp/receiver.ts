@@ -92,6 +92,10 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     return rec.id;
   };
 
+  // Built once per listener, not as closures per frame: this runs for every message.
+  const ackFor = (m: Hl7Message | undefined, text: string, code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
+    m ? buildAck(m, code, { now: now(), controlId: ackControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: ackControlId() });
+
   return async (raw: Buffer, session: MllpSession, seq: number): Promise<Buffer> => {
     const { text, charset } = decodeHl7Bytes(raw);
     const parsed = parseHl7(text);
@@ -99,13 +103,9 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     const valid = m !== undefined && !hasErrors(parsed.issues);
     const mode = m ? ackMode(m) : 'original';
     const r: Received = { text, charset, issues: parsed.issues, valid, session: session.id, seq, remoteAddress: session.remoteAddress, ...(m ? { message: m } : {}) };
-    const encode = (ack: string): Buffer => encodeHl7Text(ack, charset);
-    const ack = (code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
-      m ? buildAck(m, code, { now: now(), controlId: ackControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: ackControlId() });
-
     if (!valid) {
       const code = !m || mshProblem(parsed.issues) ? REJECT[mode] : ERROR[mode];
-      r.ack = ack(code, { issues: parsed.issues.filter((i) => i.severity !== 'information') });
+      r.ack = ackFor(m, text, code, { issues: parsed.issues.filter((i) => i.severity !== 'information') });
       if (o.policy !== 'immediate') {
         try {
           r.storeId = await keep(raw, m, r);
@@ -114,31 +114,31 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
         }
       }
       o.onMessage(r);
-      return encode(r.ack);
+      return encodeHl7Text(r.ack, charset);
     }
     const msg = m;
     if (o.policy === 'immediate') {
-      r.ack = ack(POSITIVE[mode]);
+      r.ack = ackFor(m, text, POSITIVE[mode]);
       o.onMessage(r);
-      return encode(r.ack);
+      return encodeHl7Text(r.ack, charset);
     }
     try {
       r.storeId = await keep(raw, msg, r);
     } catch (e) {
       const err = toNhsError(e, 'STORE_UNAVAILABLE');
       log('warn', `mllp: message ${msg.controlId ?? '?'} not stored (${err.code}); answered AE`);
-      return encode(ack(ERROR[mode], { text: 'Message not stored, please resend', issues: [issue('error', 'transient', 'receiver could not store the message; resend')] }));
+      return encodeHl7Text(ackFor(m, text, ERROR[mode], { text: 'Message not stored, please resend', issues: [issue('error', 'transient', 'receiver could not store the message; resend')] }), charset);
     }
     if (o.policy === 'commit') {
-      r.ack = ack(POSITIVE[mode]);
+      r.ack = ackFor(m, text, POSITIVE[mode]);
       o.onMessage(r);
-      return encode(r.ack);
+      return encodeHl7Text(r.ack, charset);
     }
     const storeId = r.storeId;
     const reply = expectReply(session.id, seq, msg, charset, flowMs, () => {
       // Record why the sender got AE; a failure here changes nothing for the sender.
       void o.store?.().then((s) => s.setMessageStatus(storeId, 'errored', 'no application acknowledgment in time')).catch(() => undefined);
-      return encode(ack(ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] }));
+      return encodeHl7Text(ackFor(m, text, ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] }), charset);
     });
     o.onMessage(r);
     return reply;

@@ -246,8 +246,9 @@ export class MllpServer extends EventEmitter {
     }
     // Mark handled now: it may settle long before the replies queued ahead of it.
     reply.catch(() => undefined);
-    // Chain on the previous reply so ACKs leave in arrival order.
-    s.tail = s.tail.then(() => reply).then(
+    // Chain on the previous reply so ACKs leave in arrival order. With nothing else pending (the
+    // request/response case) the previous tail has settled, so wait on this reply alone.
+    s.tail = (s.pending === 1 ? reply : s.tail.then(() => reply)).then(
       (r) => {
         s.pending--;
         if (r !== undefined && s.open) s.socket.write(encodeFrame(r));
