@@ -195,7 +195,8 @@ async function main(): Promise<void> {
         // many appends shared each commit.
         // CPU per message is far steadier than msg/s on a shared machine: it compares code, not load.
         const usPerMsg = (s1.cpu.user - s0.cpu.user + s1.cpu.system - s0.cpu.system) / Math.max(1, cell.total);
-        let note = `server ${usPerMsg.toFixed(0)} µs CPU/msg, cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
+        const sysPerMsg = (s1.cpu.system - s0.cpu.system) / Math.max(1, cell.total);
+        let note = `server ${usPerMsg.toFixed(0)} µs CPU/msg (${sysPerMsg.toFixed(0)} kernel), cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
         if (s0.store && s1.store) {
           const commits = s1.store.commits - s0.store.commits;
           const writes = s1.store.writes - s0.store.writes;

@@ -93,14 +93,21 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   // the sender is not kept waiting for flow work, and under concurrent load the ACKs of a whole
   // group commit leave together. Nothing is weakened: for `commit`/`flow` the message is already
   // in the store; for `flow` the reply wait is registered before this is called.
-  const onMessage = (r: Received): void => {
-    setImmediate(() => {
+  // One immediate per turn for all messages received in it (a group commit settles many at once).
+  let queued: Received[] = [];
+  const flushQueued = (): void => {
+    const batch = queued;
+    queued = [];
+    for (const r of batch) {
       try {
         emit(r);
       } catch (e) {
         node.error(new NhsError('MLLP_EMIT_FAILED', `could not pass a received message on (${e instanceof Error ? e.name : 'error'})`));
       }
-    });
+    }
+  };
+  const onMessage = (r: Received): void => {
+    if (queued.push(r) === 1) setImmediate(flushQueued);
   };
 
   let tlsOpts: tls.TlsOptions | undefined;

@@ -49,6 +49,8 @@ writeFileSync(settings, `module.exports = {
   credentialSecret: 'nhs-interop-demo-only',
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { projects: { enabled: false }, tours: false },
+  // The demo runs offline: don't ask about update notifications on first open.
+  telemetry: { enabled: false },
 };
 `);
 

@@ -57,6 +57,7 @@ export async function startNodeRed(opts: StartOptions = {}): Promise<NodeRedProc
     uiHost: '127.0.0.1', uiPort: port, flowFile: 'flows.json', credentialSecret: 'test-secret',
     logging: { console: { level: 'info', metrics: false, audit: false } },
     editorTheme: { tours: false, projects: { enabled: false } },
+    telemetry: { enabled: false },
     ...opts.settings,
   };
   writeFileSync(join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);

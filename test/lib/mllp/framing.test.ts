@@ -83,3 +83,21 @@ describe('MllpDecoder (HL7 v2.5.1 Appendix C block format)', () => {
     assert.deepEqual(texts(d.push(Buffer.from([CR]))), []);
   });
 });
+
+describe('encodeFrame (HL7 v2.5.1 Appendix C.4.2)', () => {
+  it('wraps a latin1 string byte for byte, high bytes included', () => {
+    const text = 'MSH|^~\\&|A\rPID|||9000000009||Mu\u00f1oz^Jos\u00e9\r';
+    const w = encodeFrame(text);
+    assert.deepEqual(w, Buffer.concat([Buffer.from([VT]), Buffer.from(text, 'latin1'), Buffer.from([FS, CR])]));
+    assert.equal(w.length, text.length + 3);
+  });
+
+  it('wraps Buffer bytes unchanged (a UTF-8 body is not re-encoded) and an empty body', () => {
+    const body = Buffer.from('PID|||9000000009||Mu\u00f1oz\r', 'utf8');
+    const w = encodeFrame(body);
+    assert.deepEqual(w.subarray(1, w.length - 2), body);
+    assert.deepEqual([w[0], w[w.length - 2], w[w.length - 1]], [VT, FS, CR]);
+    assert.deepEqual(encodeFrame(''), Buffer.from([VT, FS, CR]));
+    assert.deepEqual(encodeFrame(Buffer.alloc(0)), Buffer.from([VT, FS, CR]));
+  });
+});
