@@ -1,18 +1,18 @@
-import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
-import type { Store, StoreOptions } from '../store/types';
+import type { Store } from '../store/types';
 import { CHECKPOINT_ACTION, checkpointHmac, verifyStore, type CheckpointDetail } from './verify';
 
 /**
  * Audit retention that keeps the rest verifiable. Pruning records 1..N would break the chain at
- * N+1 (its prevHash points at a record that is gone), so before deleting, a checkpoint record is
- * appended to the chain carrying N and the hash of record N — optionally HMAC-signed with a key
- * held in Node-RED credentials. `verifyStore` then starts the chain at that anchor. The
- * checkpoint itself is chained, so it cannot be edited without breaking the chain after it, and
- * with the HMAC it cannot be forged by someone who can only write the database.
+ * N+1 (its prevHash points at a record that is gone), so a checkpoint record is appended to the
+ * chain carrying N and the hash of record N — optionally HMAC-signed with a key held in Node-RED
+ * credentials. `verifyStore` then starts the chain at that anchor. The checkpoint itself is
+ * chained, so it cannot be edited without breaking the chain after it, and with the HMAC it
+ * cannot be forged by someone who can only write the database.
  *
- * The Store interface has no "delete audit records" method (audit is append-only for every
- * other caller), so the delete is done here with SQL on the backend itself.
+ * The checkpoint append and the delete are one store transaction (`Store.pruneAuditThrough`,
+ * serialised with every audit append), so a crash can never leave a deleted range without its
+ * checkpoint, nor a checkpoint for records still present.
  */
 
 export interface PruneOptions {
@@ -32,35 +32,11 @@ export interface PruneOutcome {
   prunedThrough: number;
 }
 
-async function deleteThrough(storeOpts: StoreOptions, seq: number): Promise<number> {
-  if (storeOpts.backend === 'sqlite') {
-    if (!storeOpts.file || storeOpts.file === ':memory:') throw new NhsError('AUDIT_PRUNE_UNSUPPORTED', 'pruning needs a file-backed SQLite store');
-    const db = new Database(storeOpts.file, { timeout: storeOpts.timeoutMs ?? 5000 });
-    try {
-      return db.prepare('DELETE FROM audit WHERE seq <= ?').run(seq).changes;
-    } finally {
-      db.close();
-    }
-  }
-  if (!storeOpts.url) throw new NhsError('AUDIT_PRUNE_UNSUPPORTED', 'pruning needs the PostgreSQL url');
-  const schema = storeOpts.schema ?? 'nhs_interop';
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new NhsError('STORE_INVALID', 'bad schema name');
-  const { Client } = await import('pg');
-  const c = new Client({ connectionString: storeOpts.url });
-  await c.connect();
-  try {
-    const r = await c.query(`DELETE FROM "${schema}".audit WHERE seq <= $1`, [seq]);
-    return r.rowCount ?? 0;
-  } finally {
-    await c.end();
-  }
-}
-
 /**
  * Prune old audit records behind a (signed) checkpoint. Refuses to prune a chain that does not
  * verify (`AUDIT_CHAIN_INVALID`): pruning must never launder tampering.
  */
-export async function pruneAudit(store: Store, storeOpts: StoreOptions, o: PruneOptions): Promise<PruneOutcome> {
+export async function pruneAudit(store: Store, o: PruneOptions): Promise<PruneOutcome> {
   let through = o.throughSeq;
   if (through === undefined && o.before !== undefined) {
     const last = (await store.queryAudit({ to: o.before, order: 'desc', limit: 1 }))[0];
@@ -75,7 +51,6 @@ export async function pruneAudit(store: Store, storeOpts: StoreOptions, o: Prune
   const anchor = (await store.queryAudit({ afterSeq: through - 1, limit: 1 }))[0];
   if (!anchor || anchor.seq !== through) throw new NhsError('STORE_NOT_FOUND', `audit record ${through} does not exist (already pruned?)`);
   const detail: CheckpointDetail = { prunedThrough: through, anchorHash: anchor.hash, ...(o.hmacKey !== undefined ? { hmac: checkpointHmac(o.hmacKey, through, anchor.hash) } : {}) };
-  const cp = await store.appendAudit({ node: 'audit-retention', action: CHECKPOINT_ACTION, outcome: 'success', actor: o.actor ?? 'system', detail: { ...detail } });
-  const pruned = await deleteThrough(storeOpts, through);
-  return { pruned, checkpointSeq: cp.seq, prunedThrough: through };
+  const r = await store.pruneAuditThrough(through, { node: 'audit-retention', action: CHECKPOINT_ACTION, outcome: 'success', actor: o.actor ?? 'system', detail: { ...detail } });
+  return { pruned: r.pruned, checkpointSeq: r.checkpoint.seq, prunedThrough: through };
 }

@@ -1,17 +1,19 @@
 import { NhsError } from '../errors';
 import { parseHl7 } from '../hl7';
-import type { AuditRecord, NewQuarantineItem, QuarantineItem, Store } from '../store/types';
+import type { NewAuditRecord, NewQuarantineItem, QuarantineItem, Store } from '../store/types';
 import { applyDiff, diffLines, diffRows, isEmptyDiff, parseDiff, type DiffRow, type LineDiff } from './diff';
 
 /**
  * Quarantine: park a message that cannot go on, let a person fix or discard it, release it back
  * into the flow. The original is never changed (an edit is stored as a diff, lib/quarantine/diff),
  * every state change is a compare-and-set in the store (two editors: exactly one wins) and is
- * audited with the actor.
+ * audited with the actor — the audit record is written in the same store transaction as the
+ * change (park, edit, release, discard), so there is never a change without its record nor a
+ * record of a change that lost the race.
  */
 
 type Msg = Record<string, unknown>;
-type QStore = Pick<Store, 'putQuarantine' | 'getQuarantine' | 'transitionQuarantine' | 'patchQuarantine' | 'appendAudit'>;
+type QStore = Pick<Store, 'putQuarantine' | 'getQuarantine' | 'transitionQuarantine' | 'patchQuarantine'>;
 
 /** What `msg.quarantine` carries (DESIGN.md §2), plus `released` once released. */
 export interface QuarantineInfo {
@@ -118,16 +120,18 @@ export function quarantineInfo(item: QuarantineItem): QuarantineInfo {
   return { id: item.id, reason: item.reason, code: item.reasonCode, owner: item.owner, at: item.createdAt, dueAt: item.dueAt };
 }
 
-/** Park a message: one store record, one audit record. */
+/** Park a message: one store record and its audit record, in one transaction. */
 export async function park(store: QStore, input: Omit<NewQuarantineItem, 'original'> & { msg: Msg }, actor = 'system'): Promise<QuarantineItem> {
   const { msg, ...rest } = input;
-  const item = await store.putQuarantine({ ...rest, original: serialiseMessage(msg) });
-  await store.appendAudit({
-    node: item.node, flow: item.flow, action: 'quarantine.park', outcome: 'quarantined', actor,
-    correlationId: item.correlationId, subject: item.subject, messageId: item.messageId,
-    detail: { quarantineId: item.id, reasonCode: item.reasonCode },
+  // async: a msg that cannot be serialised (a BigInt) rejects rather than throws.
+  // The store validates `rest`; the audit record copies its (unvalidated) fields, so a bad value
+  // is refused by the item check first. The store adds detail.quarantineId (the new id).
+  const original = serialiseMessage(msg);
+  return await store.putQuarantine({ ...rest, original }, {
+    node: rest.node, flow: rest.flow ?? null, action: 'quarantine.park', outcome: 'quarantined', actor,
+    correlationId: rest.correlationId ?? null, subject: rest.subject ?? null, messageId: rest.messageId ?? null,
+    detail: { reasonCode: rest.reasonCode },
   });
-  return item;
 }
 
 async function getOr404(store: QStore, id: string): Promise<QuarantineItem> {
@@ -142,9 +146,8 @@ export async function saveEdit(store: QStore, id: string, edited: string, actor:
   const item = await getOr404(store, id);
   if (item.state !== 'open') throw new NhsError('QUARANTINE_ALREADY_RESOLVED', `quarantine item ${id} is ${item.state}`, { detail: { id, state: item.state } });
   const { diff, changed } = previewEdit(item, edited);
-  const updated = await store.patchQuarantine(id, { editDiff: changed ? JSON.stringify(diff) : null });
+  const updated = await store.patchQuarantine(id, { editDiff: changed ? JSON.stringify(diff) : null }, auditOf(item, 'quarantine.edit', 'edited', actor, { changed }));
   if (!updated) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
-  await audit(store, item, 'quarantine.edit', 'edited', actor, { changed });
   return updated;
 }
 
@@ -158,8 +161,9 @@ export interface ReleaseOptions {
 }
 
 /**
- * Release an item: compare-and-set open → released (or released → released when forced), then
- * audit, then build the message to send from the quarantine node's first output.
+ * Release an item: compare-and-set open → released (or released → released when forced) with its
+ * audit record in the same transaction, then build the message to send from the quarantine
+ * node's first output.
  * Errors: QUARANTINE_NOT_FOUND, QUARANTINE_ALREADY_RESOLVED (released/discarded, not forced),
  * QUARANTINE_CONFLICT (another editor won the race), QUARANTINE_EDIT_INVALID.
  */
@@ -175,11 +179,11 @@ export async function release(store: QStore, id: string, o: ReleaseOptions): Pro
     editDiff = p.changed ? JSON.stringify(p.diff) : null;
   }
   const at = (o.clock ?? (() => new Date()))().toISOString();
+  const count = item.releaseCount + 1;
   const updated = await store.transitionQuarantine(id, item.state, 'released', {
-    editDiff, resolvedAt: at, resolvedBy: o.actor, resolution: forced ? 'released (forced)' : 'released', releaseCount: item.releaseCount + 1,
-  });
+    editDiff, resolvedAt: at, resolvedBy: o.actor, resolution: forced ? 'released (forced)' : 'released', releaseCount: count,
+  }, auditOf(item, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count }));
   if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
-  await audit(store, updated, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count: updated.releaseCount });
   return { item: updated, msg: releasedMessage(updated) };
 }
 
@@ -206,16 +210,19 @@ export async function discard(store: QStore, id: string, o: { actor: string; rea
   const item = await getOr404(store, id);
   if (item.state !== 'open') throw new NhsError('QUARANTINE_ALREADY_RESOLVED', `quarantine item ${id} is already ${item.state}`, { detail: { id, state: item.state } });
   const at = (o.clock ?? (() => new Date()))().toISOString();
-  const updated = await store.transitionQuarantine(id, 'open', 'discarded', { resolvedAt: at, resolvedBy: o.actor, resolution: `discarded: ${reason}` });
+  const updated = await store.transitionQuarantine(id, 'open', 'discarded', { resolvedAt: at, resolvedBy: o.actor, resolution: `discarded: ${reason}` },
+    auditOf(item, 'quarantine.discard', 'discarded', o.actor, { reason }));
   if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
-  await audit(store, updated, 'quarantine.discard', 'discarded', o.actor, { reason });
   return updated;
 }
 
-function audit(store: QStore, item: QuarantineItem, action: string, outcome: string, actor: string, detail: Record<string, unknown>): Promise<AuditRecord> {
-  return store.appendAudit({
+/**
+ * The audit record of a change to `item`, for the store to write in the change's transaction
+ * (it adds detail.quarantineId). Node, flow and the references never change after parking.
+ */
+function auditOf(item: QuarantineItem, action: string, outcome: string, actor: string, detail: Record<string, unknown>): NewAuditRecord {
+  return {
     node: item.node, flow: item.flow, action, outcome, actor,
-    correlationId: item.correlationId, subject: item.subject, messageId: item.messageId,
-    detail: { quarantineId: item.id, ...detail },
-  });
+    correlationId: item.correlationId, subject: item.subject, messageId: item.messageId, detail,
+  };
 }

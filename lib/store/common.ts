@@ -250,6 +250,25 @@ export function newAuditDraft(r: NewAuditRecord, o: ResolvedOptions): AuditDraft
   };
 }
 
+/**
+ * The audit record written in the same transaction as a quarantine change (putQuarantine,
+ * transitionQuarantine, patchQuarantine): validated before queueing, and bound to the item by
+ * `detail.quarantineId` so it can never name another item. `undefined` when none was given.
+ */
+export function quarantineAuditDraft(r: NewAuditRecord | null | undefined, quarantineId: string, o: ResolvedOptions): AuditDraft | undefined {
+  if (r === undefined || r === null) return undefined;
+  if (typeof r !== 'object') throw invalid('audit record must be an object');
+  const d = r.detail;
+  if (d !== undefined && d !== null && (typeof d !== 'object' || Array.isArray(d))) throw invalid('detail must be a plain object');
+  return newAuditDraft({ ...r, detail: { ...(d ?? {}), quarantineId } }, o);
+}
+
+/** Audit retention bound: a positive integer seq (record 0 is the genesis, not a record). */
+export function checkPruneSeq(seq: unknown): number {
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw invalid('seq must be a positive integer');
+  return seq;
+}
+
 /** The chain step (lib/audit/chain.ts), run inside the committing transaction. */
 export function chainAudit(d: AuditDraft, head: { seq: number; hash: string }): AuditRecord {
   const rec: Omit<AuditRecord, 'hash'> = { seq: head.seq + 1, ...d, prevHash: head.hash };

@@ -10,18 +10,18 @@ import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
-  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
   type ResolvedOptions,
 } from './common';
 import { GroupCommitter, type Settleable } from './group-commit';
 import { postgresMigrations } from './schema';
 import type {
-  AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
+  AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store, StoreOptions, StoreStats,
+  QuarantineQuery, QuarantineState, Store, StoreLocation, StoreOptions, StoreStats,
 } from './types';
 
 type Row = Record<string, unknown>;
@@ -60,6 +60,8 @@ function isConnectionLevel(e: unknown): boolean {
 /** PostgreSQL implementation of {@link Store}. */
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
+  /** The schema only: the url may carry a password and never leaves this object. */
+  readonly location: StoreLocation;
   private readonly o: ResolvedOptions;
   private readonly url: string;
   private readonly schema: string;
@@ -79,6 +81,7 @@ export class PostgresStore implements Store {
     this.o = resolveOptions(opts);
     this.url = opts.url;
     this.schema = schema;
+    this.location = Object.freeze({ backend: 'postgres', schema });
     const q = (n: string): string => `"${schema}".${n}`;
     this.t = { messages: q('messages'), outbox: q('outbox'), audit: q('audit'), head: q('audit_head'), quarantine: q('quarantine'), version: q('schema_version') };
   }
@@ -323,6 +326,14 @@ export class PostgresStore implements Store {
     return recs;
   }
 
+  /**
+   * Lock the chain head first in a write op that may append audit: the same lock order as every
+   * audit append (head, then rows), so two instances cannot deadlock on head ↔ item.
+   */
+  private async lockHead(c: PoolClient): Promise<void> {
+    await c.query(`SELECT seq FROM ${this.t.head} WHERE id = 1 FOR UPDATE`);
+  }
+
   private submit<T>(build: () => Omit<PgJob, 'resolve' | 'reject'>): Promise<T> {
     if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
     let job: Omit<PgJob, 'resolve' | 'reject'>;
@@ -501,6 +512,22 @@ export class PostgresStore implements Store {
     return this.submit(() => ({ kind: 'audit', draft: newAuditDraft(r, this.o) }));
   }
 
+  pruneAuditThrough(seq: number, checkpoint: NewAuditRecord): Promise<AuditPruneResult> {
+    return this.write(() => {
+      const through = checkPruneSeq(seq);
+      const draft = newAuditDraft(checkpoint, this.o);
+      return async (c) => {
+        // Under the head lock, so serialised with every append and with a concurrent prune.
+        await this.lockHead(c);
+        const anchor = await c.query(`SELECT 1 FROM ${this.t.audit} WHERE seq = $1`, [through]);
+        if (anchor.rowCount === 0) return new OpFailure(notFound(`audit record ${through}`));
+        const [cp] = await this.appendAuditRun(c, [draft]);
+        const del = await c.query(`DELETE FROM ${this.t.audit} WHERE seq <= $1`, [through]);
+        return { pruned: del.rowCount ?? 0, checkpoint: cp! };
+      };
+    });
+  }
+
   async queryAudit(q: AuditQuery): Promise<AuditRecord[]> {
     this.guardRead();
     const w = auditWhere(q, ph);
@@ -520,12 +547,18 @@ export class PostgresStore implements Store {
   // quarantine
   // -------------------------------------------------------------------------------------------
 
-  putQuarantine(item: NewQuarantineItem): Promise<QuarantineItem> {
+  putQuarantine(item: NewQuarantineItem, audit?: NewAuditRecord): Promise<QuarantineItem> {
     return this.write(() => {
       const row = newQuarantineRow(item, this.o);
+      const draft = quarantineAuditDraft(audit, row.id, this.o);
       const cols = QUARANTINE_INSERT_COLUMNS;
       const sql = `INSERT INTO ${this.t.quarantine} (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`;
-      return async (c) => toQuarantine((await c.query<Row>(sql, cols.map((k) => row[k]))).rows[0]!);
+      return async (c) => {
+        if (draft) await this.lockHead(c);
+        const r = toQuarantine((await c.query<Row>(sql, cols.map((k) => row[k]))).rows[0]!);
+        if (draft) await this.appendAuditRun(c, [draft]);
+        return r;
+      };
     });
   }
 
@@ -543,33 +576,42 @@ export class PostgresStore implements Store {
     return (await this.read<Row>(`SELECT * FROM ${this.t.quarantine}${whereSql(w)} ORDER BY seq LIMIT ${limit}`, w.params)).map(toQuarantine);
   }
 
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       checkQuarantineState(from);
       checkQuarantineState(to);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const draft = quarantineAuditDraft(audit, id, this.o);
       const set = cols.map(([c], i) => `, ${c} = $${i + 3}`).join('');
       const n = cols.length + 2;
       // The state guard is the compare-and-set: under READ COMMITTED the loser re-checks the
       // committed row, no longer matches, and updates nothing.
       const sql = `UPDATE ${this.t.quarantine} SET state = $1, updated_at = $2${set} WHERE id = $${n + 1} AND state = $${n + 2} RETURNING *`;
       return async (c) => {
+        if (draft) await this.lockHead(c);
         const r = await c.query<Row>(sql, [to, this.now(), ...cols.map(([, v]) => v), id, from]);
-        return r.rows[0] ? toQuarantine(r.rows[0]) : undefined;
+        if (!r.rows[0]) return undefined;
+        // Only the compare-and-set winner reaches the chain step: the loser writes no audit.
+        if (draft) await this.appendAuditRun(c, [draft]);
+        return toQuarantine(r.rows[0]);
       };
     });
   }
 
-  patchQuarantine(id: string, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+  patchQuarantine(id: string, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const draft = quarantineAuditDraft(audit, id, this.o);
       const set = cols.map(([c], i) => `, ${c} = $${i + 2}`).join('');
       const sql = `UPDATE ${this.t.quarantine} SET updated_at = $1${set} WHERE id = $${cols.length + 2} RETURNING *`;
       return async (c) => {
+        if (draft) await this.lockHead(c);
         const r = await c.query<Row>(sql, [this.now(), ...cols.map(([, v]) => v), id]);
-        return r.rows[0] ? toQuarantine(r.rows[0]) : undefined;
+        if (!r.rows[0]) return undefined;
+        if (draft) await this.appendAuditRun(c, [draft]);
+        return toQuarantine(r.rows[0]);
       };
     });
   }

@@ -11,17 +11,17 @@ import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
-  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantinePatchColumns, quarantineWhere, resolveOptions,
-  toAudit, toMessage, toOutbox, toQuarantine, whereSql, type MessageRow, type ResolvedOptions,
+  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type ResolvedOptions,
 } from './common';
 import { GroupCommitter, type Settleable } from './group-commit';
 import { SQLITE_MIGRATIONS } from './schema';
 import type {
-  AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
+  AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store, StoreOptions, StoreStats,
+  QuarantineQuery, QuarantineState, Store, StoreLocation, StoreOptions, StoreStats,
 } from './types';
 
 type Row = Record<string, unknown>;
@@ -56,6 +56,7 @@ function pushMessageValues(into: unknown[], r: MessageRow): void {
 /** SQLite implementation of {@link Store} (DESIGN.md §4 durability model). */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
+  readonly location: StoreLocation;
   private readonly o: ResolvedOptions;
   private readonly file: string;
   private db: Database.Database | undefined;
@@ -75,6 +76,7 @@ export class SqliteStore implements Store {
     if (typeof opts.file !== 'string' || opts.file.length === 0) throw invalid('SQLite store needs a file path');
     this.o = resolveOptions(opts);
     this.file = opts.file === ':memory:' ? opts.file : resolvePath(opts.file);
+    this.location = Object.freeze({ backend: 'sqlite', file: this.file });
   }
 
   open(): Promise<void> {
@@ -159,6 +161,8 @@ export class SqliteStore implements Store {
       auditHead: db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1'),
       insAudit: ins('audit', AUDIT_INSERT_COLUMNS),
       moveHead: db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1'),
+      auditHashAt: db.prepare('SELECT hash FROM audit WHERE seq = ?'),
+      pruneAudit: db.prepare('DELETE FROM audit WHERE seq <= ?'),
       insQuarantine: ins('quarantine', QUARANTINE_INSERT_COLUMNS),
       getQuarantine: db.prepare('SELECT * FROM quarantine WHERE id = ?'),
       pruneMessages: db.prepare(
@@ -457,12 +461,28 @@ export class SqliteStore implements Store {
   appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
     return this.write(() => {
       const draft = newAuditDraft(r, this.o);
+      return () => this.chainStep(draft);
+    });
+  }
+
+  /** Read head → hash → insert → move head; only ever inside a write transaction (the write lock). */
+  private chainStep(draft: AuditDraft): AuditRecord {
+    const head = this.s('auditHead').get() as { seq: number; hash: string };
+    const rec = chainAudit(draft, { seq: Number(head.seq), hash: head.hash });
+    this.s('insAudit').run(auditRowValues(rec));
+    this.s('moveHead').run(rec.seq, rec.hash);
+    return rec;
+  }
+
+  pruneAuditThrough(seq: number, checkpoint: NewAuditRecord): Promise<AuditPruneResult> {
+    return this.write(() => {
+      const through = checkPruneSeq(seq);
+      const draft = newAuditDraft(checkpoint, this.o);
       return () => {
-        const head = this.s('auditHead').get() as { seq: number; hash: string };
-        const rec = chainAudit(draft, { seq: Number(head.seq), hash: head.hash });
-        this.s('insAudit').run(auditRowValues(rec));
-        this.s('moveHead').run(rec.seq, rec.hash);
-        return rec;
+        // Checked under the write lock: a concurrent run that already pruned it loses here.
+        if (this.s('auditHashAt').get(through) === undefined) return new OpFailure(notFound(`audit record ${through}`));
+        const cp = this.chainStep(draft);
+        return { pruned: this.s('pruneAudit').run(through).changes, checkpoint: cp };
       };
     });
   }
@@ -487,12 +507,14 @@ export class SqliteStore implements Store {
   // quarantine
   // -------------------------------------------------------------------------------------------
 
-  putQuarantine(item: NewQuarantineItem): Promise<QuarantineItem> {
+  putQuarantine(item: NewQuarantineItem, audit?: NewAuditRecord): Promise<QuarantineItem> {
     return this.write(() => {
       const row = newQuarantineRow(item, this.o);
+      const draft = quarantineAuditDraft(audit, row.id, this.o);
       const values = QUARANTINE_INSERT_COLUMNS.map((c) => row[c]);
       return () => {
         this.s('insQuarantine').run(values);
+        if (draft) this.chainStep(draft);
         return toQuarantine(this.s('getQuarantine').get(row.id) as Row);
       };
     });
@@ -514,30 +536,34 @@ export class SqliteStore implements Store {
     });
   }
 
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       checkQuarantineState(from);
       checkQuarantineState(to);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const draft = quarantineAuditDraft(audit, id, this.o);
       const sql = `UPDATE quarantine SET state = ?, updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ? AND state = ?`;
       return () => {
         // The state guard in the WHERE clause is the compare-and-set: the loser matches no row.
         const info = this.dyn(sql).run(to, this.now(), ...cols.map(([, v]) => v), id, from);
         if (info.changes === 0) return undefined;
+        if (draft) this.chainStep(draft);
         return toQuarantine(this.s('getQuarantine').get(id) as Row);
       };
     });
   }
 
-  patchQuarantine(id: string, patch: QuarantinePatch): Promise<QuarantineItem | undefined> {
+  patchQuarantine(id: string, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
+      const draft = quarantineAuditDraft(audit, id, this.o);
       const sql = `UPDATE quarantine SET updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ?`;
       return () => {
         const info = this.dyn(sql).run(this.now(), ...cols.map(([, v]) => v), id);
         if (info.changes === 0) return undefined;
+        if (draft) this.chainStep(draft);
         return toQuarantine(this.s('getQuarantine').get(id) as Row);
       };
     });

@@ -15,6 +15,13 @@ import type { NhsError } from '../errors';
 export type Backend = 'sqlite' | 'postgres';
 
 /**
+ * Where a store keeps its data, for tools that read it beside the store (the parallel SQLite
+ * audit verify, lib/audit/verify-parallel.ts). Never carries a connection string or password.
+ * `file` is the resolved absolute path, or `:memory:`.
+ */
+export type StoreLocation = { backend: 'sqlite'; file: string } | { backend: 'postgres'; schema: string };
+
+/**
  * `full`: SQLite `synchronous=FULL` / PostgreSQL `synchronous_commit=on` (default; an ACKed
  * message survives power loss). `normal`: SQLite `synchronous=NORMAL` in WAL (survives a process
  * crash, not power loss) / PostgreSQL `synchronous_commit=off`.
@@ -189,6 +196,14 @@ export interface AuditQuery {
   order?: 'asc' | 'desc';
 }
 
+/** What {@link Store.pruneAuditThrough} did. */
+export interface AuditPruneResult {
+  /** Audit records deleted (seq ≤ the requested seq). */
+  pruned: number;
+  /** The chained record appended in the same transaction, vouching for the pruned range. */
+  checkpoint: AuditRecord;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Quarantine
 // ---------------------------------------------------------------------------------------------
@@ -278,6 +293,8 @@ export interface QuarantinePatch {
  */
 export interface Store {
   readonly backend: Backend;
+  /** Where the data lives (file path / schema); no credentials. */
+  readonly location: StoreLocation;
   /** Connect and run schema migrations (idempotent; safe for two instances at once). */
   open(): Promise<void>;
   /** Flush queued writes, then close. Later calls reject with STORE_CLOSED. */
@@ -308,18 +325,38 @@ export interface Store {
   queryAudit(q: AuditQuery): Promise<AuditRecord[]>;
   /** Last record's seq and hash, kept in the same transaction as the append (detects truncation). */
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  /**
+   * Audit retention (lib/audit/retention.ts decides what and signs the checkpoint): in ONE
+   * transaction, serialised with appendAudit, append `checkpoint` to the chain and delete every
+   * audit record with seq ≤ `seq`. The checkpoint is required, so audit records never disappear
+   * without a chained record that says so. `STORE_NOT_FOUND` when record `seq` does not exist
+   * (already pruned — e.g. by a concurrent run); nothing is written then. `STORE_INVALID` for a
+   * seq that is not a positive integer. Deleting in one transaction holds the write lock for the
+   * whole range: prune large backlogs in steps.
+   */
+  pruneAuditThrough(seq: number, checkpoint: NewAuditRecord): Promise<AuditPruneResult>;
 
-  putQuarantine(item: NewQuarantineItem): Promise<QuarantineItem>;
+  /**
+   * Insert an open item. With `audit`, that audit record is appended (hash-chained) in the same
+   * transaction, its `detail.quarantineId` set to the new item's id: both are stored or neither.
+   */
+  putQuarantine(item: NewQuarantineItem, audit?: NewAuditRecord): Promise<QuarantineItem>;
   getQuarantine(id: string): Promise<QuarantineItem | undefined>;
   listQuarantine(q: QuarantineQuery): Promise<QuarantineItem[]>;
   /**
    * Compare-and-set: move item `id` from state `from` to state `to` applying `patch`, atomically.
    * Resolves the updated item, or undefined when the item was not in state `from` (someone else
-   * won) — exactly one of two concurrent releases succeeds.
+   * won) — exactly one of two concurrent releases succeeds. With `audit`, that record is
+   * appended (hash-chained, `detail.quarantineId` = id) in the same transaction only when the
+   * compare-and-set wins: the winner's state change and its audit record commit together, the
+   * loser writes neither.
    */
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch): Promise<QuarantineItem | undefined>;
-  /** Update fields without a state change (notifiedAt, owner, editDiff). */
-  patchQuarantine(id: string, patch: QuarantinePatch): Promise<QuarantineItem | undefined>;
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined>;
+  /**
+   * Update fields without a state change (notifiedAt, owner, editDiff). With `audit`, appended in
+   * the same transaction when the item exists (as transitionQuarantine).
+   */
+  patchQuarantine(id: string, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined>;
 
   /** Counters of the write path (group commit evidence for tests and the bench). */
   stats?(): StoreStats;

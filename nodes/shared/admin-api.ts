@@ -244,10 +244,10 @@ export function registerAdminApi(RED: RED): void {
 
   RED.httpAdmin.post('/nhs-interop/audit/verify', perm('nhs.audit.read'), handle(async (req) => {
     const store = await storeFor(req);
-    // SQLite: verify on all cores from the file (the Store interface has no file accessor; the
-    // SQLite backend keeps its path in `file`). PostgreSQL: the sequential walk over pages.
-    const file = (store as unknown as { file?: unknown }).file;
-    const r = store.backend === 'sqlite' && typeof file === 'string' && file !== ':memory:' ? await verifySqliteParallel(store, file) : await verifyStore(store);
+    // SQLite file: verify on all cores, each worker reading the file. PostgreSQL (and an
+    // in-memory SQLite nobody else can open): the sequential walk over pages.
+    const loc = store.location;
+    const r = loc.backend === 'sqlite' && loc.file !== ':memory:' ? await verifySqliteParallel(store, loc.file) : await verifyStore(store);
     await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.verify', outcome: r.ok ? 'success' : 'failure', actor: actorOf(req), detail: { count: r.count, ...(r.problem ? { problemSeq: r.problem.seq, reason: r.problem.reason } : {}) } });
     return r;
   }));

@@ -166,7 +166,7 @@ for (const b of backends) {
     }));
 
     it('retention: prune behind a signed checkpoint keeps the rest verifiable; forging it fails', async () => withChain(12, async (t) => {
-      const out = await pruneAudit(t.store, t.opts, { throughSeq: 5, hmacKey: 'k3y' });
+      const out = await pruneAudit(t.store, { throughSeq: 5, hmacKey: 'k3y' });
       assert.deepEqual([out.pruned, out.prunedThrough, out.checkpointSeq], [5, 5, 13]);
       const ok = await verifyStore(t.store, { hmacKey: 'k3y' });
       assert.equal(ok.ok, true, ok.problem?.message);
@@ -182,9 +182,28 @@ for (const b of backends) {
       assert.deepEqual([more.problem?.seq, more.problem?.reason], [1, 'deleted']);
     }));
 
+    it('retention twice at once: one prunes, the other finds the range gone; appends meanwhile stay chained', async () => withChain(10, async (t) => {
+      const settled = await Promise.allSettled([
+        pruneAudit(t.store, { throughSeq: 4, actor: 'ops' }),
+        t.store.appendAudit({ node: 'n', action: 'during', outcome: 'success' }),
+        pruneAudit(t.store, { throughSeq: 4, actor: 'ops' }),
+      ]);
+      assert.equal(settled[1].status, 'fulfilled');
+      const pruned = [settled[0], settled[2]];
+      assert.equal(pruned.filter((r) => r.status === 'fulfilled').length, 1);
+      const lost = pruned.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      // Usually the store's check under the write lock; if the winner commits while the loser is
+      // still verifying, the loser's verify sees records vanish and refuses instead. Never both.
+      assert.ok(['STORE_NOT_FOUND', 'AUDIT_CHAIN_INVALID'].includes((lost?.reason as { code?: string }).code ?? ''));
+      assert.equal((await t.store.queryAudit({ action: CHECKPOINT_ACTION })).length, 1);
+      assert.equal((await t.store.queryAudit({ afterSeq: 0, limit: 1 }))[0]?.seq, 5);
+      const ok = await verifyStore(t.store);
+      assert.equal(ok.ok, true, ok.problem?.message);
+    }));
+
     it('refuses to prune a tampered chain', async () => withChain(6, async (t) => {
       await t.sql("UPDATE audit SET action = 'x' WHERE seq = 2");
-      await assert.rejects(pruneAudit(t.store, t.opts, { throughSeq: 3 }), { code: 'AUDIT_CHAIN_INVALID' });
+      await assert.rejects(pruneAudit(t.store, { throughSeq: 3 }), { code: 'AUDIT_CHAIN_INVALID' });
       assert.equal((await t.store.queryAudit({})).length, 6);
     }));
 

@@ -106,9 +106,30 @@ for (const b of backends) {
       assert.equal((await t.store.queryAudit({ action: 'quarantine.release' })).length, 1);
     }));
 
-    it('release racing a discard: exactly one wins', async () => withItem(ADT, async (t, id) => {
+    it('release racing a discard: exactly one wins, and only the winner is audited', async () => withItem(ADT, async (t, id) => {
       const results = await Promise.allSettled([discard(t.store, id, { actor: 'alice', reason: 'duplicate' }), release(t.store, id, { actor: 'bob' })]);
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      const final = (await t.store.getQuarantine(id))!;
+      const trail = (await t.store.queryAudit({})).filter((a) => a.action !== 'quarantine.park');
+      assert.deepEqual(trail.map((a) => [a.action, a.actor]), [[final.state === 'released' ? 'quarantine.release' : 'quarantine.discard', final.resolvedBy]]);
+    }));
+
+    it('park, edit, release: each audit record names the item and commits with its change', async () => withItem(ADT, async (t, id) => {
+      await saveEdit(t.store, id, ADT.replace('WARD1', 'WARD3'), 'carol');
+      const head = (await t.store.auditHead())!;
+      // Occupy the seq the release's audit record would take: the audit insert fails inside the
+      // release transaction, so the release must roll back with it.
+      await t.sql("INSERT INTO audit (seq, at, node, action, outcome, prev_hash, hash) VALUES ($1, '2030-01-01T00:00:00.000Z', 'x', 'x', 'x', 'x', 'x')", [head.seq + 1]);
+      await assert.rejects(release(t.store, id, { actor: 'alice' }), { code: 'STORE_CONFLICT' });
+      const item = (await t.store.getQuarantine(id))!;
+      assert.deepEqual([item.state, item.releaseCount, item.resolvedBy], ['open', 0, null], 'no release without its audit record');
+      await t.sql('DELETE FROM audit WHERE seq = $1', [head.seq + 1]);
+      await release(t.store, id, { actor: 'alice' });
+      const trail = await t.store.queryAudit({});
+      assert.deepEqual(trail.map((a) => [a.action, a.actor, a.detail?.quarantineId]), [
+        ['quarantine.park', 'system', id], ['quarantine.edit', 'carol', id], ['quarantine.release', 'alice', id],
+      ]);
+      assert.equal((await verifyStore(t.store)).ok, true);
     }));
 
     it('discard needs a reason, keeps the record, cannot be released afterwards', async () => withItem(ADT, async (t, id) => {
