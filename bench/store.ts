@@ -6,6 +6,7 @@
  *
  *   npm run bench:store                     (PostgreSQL from NHS_TEST_PG_URL, default local)
  *   NHS_BENCH_SECONDS=5 npm run bench:store
+ *   NHS_BENCH_ONLY=postgres npm run bench:store
  *
  * Targets (bench/store.md): SQLite FULL group ≥ 50,000/s and ≥ 5× one-commit-per-append;
  * PostgreSQL group ≥ 10× one-commit-per-append.
@@ -18,6 +19,9 @@ import { Client } from 'pg';
 import { createStore, type Store, type StoreOptions } from '../lib/store';
 
 const SECONDS = Number(process.env.NHS_BENCH_SECONDS ?? 4);
+/** `NHS_BENCH_ONLY=postgres` (or `sqlite`) runs one backend, e.g. to profile it alone. */
+const ONLY = process.env.NHS_BENCH_ONLY;
+const runs = (backend: 'sqlite' | 'postgres'): boolean => ONLY === undefined || ONLY === '' || ONLY === backend;
 const ROUNDS = 4;
 const IN_FLIGHT = 256;
 const RECORD = Buffer.alloc(1536);
@@ -104,9 +108,11 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   const file = (k: string): string => join(tmp, `${k}.sqlite`);
   try {
-    results.push(...await pair('sqlite full', { backend: 'sqlite', file: file('fg'), durability: 'full' }, { backend: 'sqlite', file: file('fs'), durability: 'full', groupCommit: false }));
-    results.push(...await pair('sqlite normal', { backend: 'sqlite', file: file('ng'), durability: 'normal' }, { backend: 'sqlite', file: file('ns'), durability: 'normal', groupCommit: false }));
-    if (await pgReachable()) {
+    if (runs('sqlite')) results.push(...await pair('sqlite full', { backend: 'sqlite', file: file('fg'), durability: 'full' }, { backend: 'sqlite', file: file('fs'), durability: 'full', groupCommit: false }));
+    if (runs('sqlite')) results.push(...await pair('sqlite normal', { backend: 'sqlite', file: file('ng'), durability: 'normal' }, { backend: 'sqlite', file: file('ns'), durability: 'normal', groupCommit: false }));
+    if (!runs('postgres')) {
+      // skipped on request
+    } else if (await pgReachable()) {
       const schema = (k: string): string => `nhs_bench_${process.pid}_${k}`;
       try {
         results.push(...await pair('postgres full', { backend: 'postgres', url: pgUrl, schema: schema('g'), durability: 'full' }, { backend: 'postgres', url: pgUrl, schema: schema('s'), durability: 'full', groupCommit: false }));
