@@ -25,9 +25,14 @@ export class GroupCommitter<J extends Settleable> {
   private flushing = false;
   private idleWaiters: (() => void)[] = [];
 
+  /**
+   * @param batchSize with grouping, how many of the queued jobs the next batch takes (default
+   * all); a backend that pipelines batches uses it to split a burst so two batches can overlap.
+   */
   constructor(
     private readonly commit: (jobs: J[]) => Promise<void>,
     private readonly group: boolean,
+    private readonly batchSize: (queued: readonly J[]) => number = (q) => q.length,
   ) {}
 
   submit(job: J): void {
@@ -52,8 +57,15 @@ export class GroupCommitter<J extends Settleable> {
 
   private take(): J[] {
     if (this.group) {
-      const jobs = this.queue;
-      this.queue = [];
+      const n = Math.max(1, Math.min(this.queue.length, Math.floor(this.batchSize(this.queue))));
+      if (n === this.queue.length) {
+        const jobs = this.queue;
+        this.queue = [];
+        return jobs;
+      }
+      // The rest waits for the next flush, which the committer schedules once commit() returns.
+      const jobs = this.queue.slice(0, n);
+      this.queue = this.queue.slice(n);
       return jobs;
     }
     const job = this.queue[this.head++]!;

@@ -6,7 +6,7 @@
  * across instances. Connect and query timeouts turn an unreachable server into
  * `STORE_UNAVAILABLE` within bounded time.
  */
-import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { Client, Pool, type ClientBase, type PoolClient, type QueryResultRow } from 'pg';
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
@@ -37,8 +37,42 @@ const SCHEMA_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 /** Rows per multi-row audit INSERT: stays far below PostgreSQL's 65,535 bind parameters. */
 const INSERT_CHUNK = 500;
 /** Sizes of the prepared multi-row message/outbox INSERTs, largest first, ending in 1. */
-const INSERT_SIZES = [256, 64, 16, 4, 1] as const;
+const INSERT_SIZES = [256, 128, 64, 32, 16, 4, 1] as const;
 const ph = (i: number): string => `$${i}`;
+/**
+ * With the pipeline idle, a burst of at least twice this many appends is split in two (halves of
+ * at least this size) so both halves are in the pipeline; smaller batches are not split further,
+ * so the split does not cascade into ever smaller batches.
+ */
+const SPLIT_FLOOR = 128;
+
+interface InsertShape<R> {
+  columns: readonly string[];
+  /** Row fields bound as parameters, in order. */
+  params: readonly (keyof R & string)[];
+  /** One VALUES tuple, given the placeholder of the i-th bound field. */
+  tuple: (p: (i: number) => string) => string;
+}
+type ShapeRow<T extends 'messages' | 'outbox'> = T extends 'messages' ? MessageRow : OutboxRow;
+
+/**
+ * Appended rows: what every new row has in common (newMessageRow/newOutboxRow: status
+ * 'received' / state 'pending', attempts 0, no detail or error, updated_at = received_at /
+ * created_at = next_attempt_at) is SQL text, not a parameter — 7 instead of 10 bound values per
+ * message, 6 instead of 11 per outbox item, less for pg to serialise and for the server to bind.
+ */
+const INSERT_SHAPES: { messages: InsertShape<MessageRow>; outbox: InsertShape<OutboxRow> } = {
+  messages: {
+    columns: MESSAGE_INSERT_COLUMNS,
+    params: ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'received_at'],
+    tuple: (p) => `(${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, 'received', NULL, ${p(6)}, ${p(6)})`,
+  },
+  outbox: {
+    columns: OUTBOX_INSERT_COLUMNS,
+    params: ['id', 'destination', 'payload', 'control_id', 'meta', 'created_at'],
+    tuple: (p) => `(${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, 'pending', 0, ${p(5)}, NULL, ${p(5)}, ${p(5)})`,
+  },
+};
 
 /** SQLSTATE class 23 (integrity) is a data conflict; everything else means the store is not usable now. */
 function mapError(e: unknown): NhsError {
@@ -48,6 +82,10 @@ function mapError(e: unknown): NhsError {
   if (typeof code === 'string' && code.startsWith('23')) return new NhsError('STORE_CONFLICT', `constraint violated: ${msg}`, { cause: e });
   if (typeof code === 'string' && code.startsWith('40')) return new NhsError('STORE_CONFLICT', `transaction conflict: ${msg}`, { cause: e });
   return new NhsError('STORE_UNAVAILABLE', `PostgreSQL store failed: ${msg}`, { cause: e });
+}
+
+function duplicateId(): NhsError {
+  return new NhsError('STORE_CONFLICT', 'constraint violated: duplicate id');
 }
 
 /** Errors where re-running the batch one write at a time cannot help (connection gone, timeout). */
@@ -73,6 +111,14 @@ export class PostgresStore implements Store {
   private readonly counters = newStats();
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly insertText = new Map<string, string>();
+  /** Dedicated connection in pipeline mode for append batches (see commitPipelined). */
+  private pipe: Promise<Client> | undefined;
+  /** Settles after the newest pipelined batch has settled its promises; never rejects. */
+  private lastSettled: Promise<void> = Promise.resolve();
+  /** The same for the batch before it: at most two batches are in the pipeline. */
+  private prevSettled: Promise<void> = Promise.resolve();
+  /** Pipelined batches sent and not yet settled. */
+  private inPipe = 0;
 
   constructor(opts: StoreOptions) {
     if (typeof opts.url !== 'string' || opts.url.length === 0) throw invalid('PostgreSQL store needs a connection url');
@@ -137,7 +183,7 @@ export class PostgresStore implements Store {
         v = m.version;
       }
     });
-    this.committer = new GroupCommitter<PgJob>((jobs) => this.commit(jobs), this.o.groupCommit);
+    this.committer = new GroupCommitter<PgJob>((jobs) => this.commit(jobs), this.o.groupCommit, (q) => this.batchSize(q));
   }
 
   /**
@@ -196,7 +242,9 @@ export class PostgresStore implements Store {
     this.state = 'closing';
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.committer?.drain();
+    await this.lastSettled;
     this.state = 'closed';
+    await this.pipe?.then((c) => c.end()).catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
   }
 
@@ -208,7 +256,151 @@ export class PostgresStore implements Store {
   // write path
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * Entry point of the group committer. With group commit on, a batch that is one multi-row
+   * INSERT goes down the pipeline; anything else — and every write with `groupCommit: false`, the
+   * one-at-a-time baseline — first waits until every pipelined batch has settled (an op may read
+   * or update rows just appended), then runs and commits before the next batch starts.
+   */
   private async commit(jobs: PgJob[]): Promise<void> {
+    if (this.o.groupCommit && this.isOneStatement(jobs)) {
+      await this.commitPipelined(jobs);
+      return;
+    }
+    await this.lastSettled;
+    await this.commitSerial(jobs);
+  }
+
+  /**
+   * With the pipeline idle, a burst of appends is split in two so the second half is already on
+   * the wire while the server works on the first; batches are cut to a prepared INSERT size so
+   * each is one statement. Under steady load the appends in flight settle into two alternating
+   * batches: the server inserts and flushes one while Node settles the other and collects the
+   * next.
+   */
+  private batchSize(queued: readonly PgJob[]): number {
+    const n = queued.length;
+    const kind = queued[0]?.kind;
+    if (kind !== 'message' && kind !== 'outbox') return n;
+    let same = 1;
+    while (same < n && queued[same]!.kind === kind) same++;
+    if (same < n && same < SPLIT_FLOOR) return n;
+    const cap = this.inPipe === 0 && same >= 2 * SPLIT_FLOOR ? Math.max(SPLIT_FLOOR, Math.ceil(same / 2)) : same;
+    return INSERT_SIZES.find((size) => size <= cap)!;
+  }
+
+  /** The pipeline connection, opened on first use and again after it failed. */
+  private pipeClient(): Promise<Client> {
+    if (!this.pipe) {
+      const c = new Client({
+        connectionString: this.url,
+        pipeline: true,
+        connectionTimeoutMillis: this.o.timeoutMs,
+        query_timeout: this.o.timeoutMs,
+        options: `-c synchronous_commit=${this.o.durability === 'full' ? 'on' : 'off'}`,
+        application_name: 'node-red-contrib-nhs-interop',
+      });
+      // A dropped connection fails its pending queries; the next batch opens a new one.
+      c.on('error', () => this.dropPipe(c));
+      c.on('end', () => this.dropPipe(c));
+      const p = c.connect().then(() => c, (e: unknown) => {
+        this.dropPipe(c);
+        throw e;
+      });
+      p.catch(() => undefined);
+      this.pipe = p;
+    }
+    return this.pipe;
+  }
+
+  private dropPipe(c: Client): void {
+    const p = this.pipe;
+    if (!p) return;
+    void p.then((open) => {
+      if (open === c && this.pipe === p) this.pipe = undefined;
+    }, () => {
+      if (this.pipe === p) this.pipe = undefined;
+    });
+    c.end().catch(() => undefined);
+  }
+
+  /**
+   * Pipelined append batches: each batch is one multi-row INSERT in autocommit (atomic; its reply
+   * comes after its commit is flushed, synchronous_commit=on), sent on one connection in pipeline
+   * mode without waiting for the previous batch's reply. The server runs statements of one
+   * connection strictly in order, so seqs and commits follow call order, and replies arrive in
+   * order; each batch's promises settle after its own commit and after the previous batch has
+   * settled, so nothing is confirmed before the earlier outcome is known. At most two batches
+   * are in the pipeline. A duplicate id does not fail the statement (ON CONFLICT (id) DO NOTHING,
+   * see insertMany), so there is no row-by-row retry that could reorder; any other failure fails
+   * the whole batch — and a connection-level one the batches behind it on that connection.
+   */
+  private async commitPipelined(jobs: PgJob[]): Promise<void> {
+    await this.prevSettled;
+    const before = this.lastSettled;
+    let client: Client;
+    try {
+      client = await this.pipeClient();
+    } catch (e) {
+      await before;
+      this.failJobs(jobs, e);
+      return;
+    }
+    const table = jobs[0]!.kind === 'message' ? 'messages' : 'outbox';
+    const rows = jobs.map((j) => (j as { row: MessageRow | OutboxRow }).row);
+    // Sent now (pipeline mode writes at once); awaited below, after the committer moved on.
+    const sent = this.insertMany(client, table, rows);
+    sent.catch(() => undefined);
+    this.inPipe++;
+    const settled = (async (): Promise<void> => {
+      let seqs: (number | undefined)[] | undefined;
+      let failed: unknown;
+      try {
+        seqs = await sent;
+      } catch (e) {
+        failed = e;
+        if (isConnectionLevel(e)) this.dropPipe(client);
+      }
+      await before;
+      if (seqs === undefined) this.failJobs(jobs, failed);
+      else this.settleJobs(jobs, this.recordsOf(table, rows, seqs));
+    })().catch((e: unknown) => this.failJobs(jobs, e)).finally(() => { this.inPipe--; });
+    this.prevSettled = before;
+    this.lastSettled = settled;
+  }
+
+  private recordsOf(table: 'messages' | 'outbox', rows: readonly (MessageRow | OutboxRow)[], seqs: readonly (number | undefined)[]): unknown[] {
+    const out = new Array<unknown>(rows.length);
+    for (let k = 0; k < rows.length; k++) {
+      const seq = seqs[k];
+      out[k] = seq === undefined ? new OpFailure(duplicateId())
+        : table === 'messages' ? messageRecordOf(rows[k] as MessageRow, seq) : outboxRecordOf(rows[k] as OutboxRow, seq);
+    }
+    return out;
+  }
+
+  private failJobs(jobs: PgJob[], e: unknown): void {
+    this.counters.failedWrites += jobs.length;
+    const err = mapError(e);
+    for (const j of jobs) j.reject(err);
+  }
+
+  private settleJobs(jobs: PgJob[], results: unknown[]): void {
+    this.counters.commits++;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const r = results[i];
+      if (r instanceof OpFailure) {
+        this.counters.failedWrites++;
+        jobs[i]!.reject(r.error);
+      } else {
+        this.counters.writes++;
+        jobs[i]!.resolve(r);
+      }
+    }
+  }
+
+  private async commitSerial(jobs: PgJob[]): Promise<void> {
     let results: unknown[];
     try {
       results = this.isOneStatement(jobs)
@@ -218,26 +410,13 @@ export class PostgresStore implements Store {
       if (jobs.length > 1 && !isConnectionLevel(e)) {
         // One write broke the shared transaction: re-run each in its own so only it fails.
         this.counters.batchFallbacks++;
-        for (const j of jobs) await this.commit([j]);
+        for (const j of jobs) await this.commitSerial([j]);
         return;
       }
-      this.counters.failedWrites += jobs.length;
-      const err = mapError(e);
-      for (const j of jobs) j.reject(err);
+      this.failJobs(jobs, e);
       return;
     }
-    this.counters.commits++;
-    this.counters.maxBatch = Math.max(this.counters.maxBatch, jobs.length);
-    jobs.forEach((j, i) => {
-      const r = results[i];
-      if (r instanceof OpFailure) {
-        this.counters.failedWrites++;
-        j.reject(r.error);
-      } else {
-        this.counters.writes++;
-        j.resolve(r);
-      }
-    });
+    this.settleJobs(jobs, results);
   }
 
   /** Executes a batch in order; runs of appends of one kind become multi-row INSERTs. */
@@ -256,12 +435,12 @@ export class PostgresStore implements Store {
       const run = jobs.slice(i, end);
       if (j.kind === 'message') {
         const rows = run.map((x) => (x as { row: MessageRow }).row);
-        const seqs = await this.insertMany(c, 'messages', MESSAGE_INSERT_COLUMNS, rows);
-        rows.forEach((r, k) => { out[i + k] = messageRecordOf(r, seqs[k]!); });
+        const recs = this.recordsOf('messages', rows, await this.insertMany(c, 'messages', rows));
+        for (let k = 0; k < rows.length; k++) out[i + k] = recs[k];
       } else if (j.kind === 'outbox') {
         const rows = run.map((x) => (x as { row: OutboxRow }).row);
-        const seqs = await this.insertMany(c, 'outbox', OUTBOX_INSERT_COLUMNS, rows);
-        rows.forEach((r, k) => { out[i + k] = outboxRecordOf(r, seqs[k]!); });
+        const recs = this.recordsOf('outbox', rows, await this.insertMany(c, 'outbox', rows));
+        for (let k = 0; k < rows.length; k++) out[i + k] = recs[k];
       } else {
         const recs = await this.appendAuditRun(c, run.map((x) => (x as { draft: AuditDraft }).draft));
         recs.forEach((r, k) => { out[i + k] = r; });
@@ -272,36 +451,51 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Multi-row INSERT … RETURNING seq as named prepared statements of fixed sizes (greedy: 256, 64,
+   * Multi-row INSERT … RETURNING seq as named prepared statements of fixed sizes (greedy: 256, 128, 64, 32,
    * 16, 4, 1 rows). PostgreSQL parses and plans each size once per connection instead of parsing a
    * fresh 2,560-parameter statement for every batch; a batch of n rows takes at most a handful of
-   * round trips.
+   * round trips. Only the columns that differ between new rows are bound (see INSERT_SHAPES).
    */
-  private async insertMany<R extends object>(c: PoolClient, table: 'messages' | 'outbox', cols: readonly (keyof R & string)[], rows: R[]): Promise<number[]> {
-    const seqs: number[] = [];
+  private async insertMany<T extends 'messages' | 'outbox'>(c: ClientBase, table: T, rows: readonly ShapeRow<T>[]): Promise<(number | undefined)[]> {
+    const shape = INSERT_SHAPES[table] as InsertShape<ShapeRow<T>>;
+    const cols = shape.params;
+    const width = cols.length;
+    const seqs: (number | undefined)[] = new Array<number | undefined>(rows.length);
     let start = 0;
     while (start < rows.length) {
       const size = INSERT_SIZES.find((n) => n <= rows.length - start)!;
-      const params: unknown[] = [];
-      for (let k = start; k < start + size; k++) {
-        const r = rows[k]!;
-        for (const col of cols) params.push(r[col]);
+      const params: unknown[] = new Array<unknown>(size * width);
+      for (let k = 0, p = 0; k < size; k++) {
+        const r = rows[start + k]!;
+        for (let x = 0; x < width; x++) params[p++] = r[cols[x]!];
       }
-      const res = await c.query<{ seq: string }>({ name: `nhs_ins_${table}_${size}`, text: this.insertSql(table, cols, size), values: params });
-      // RETURNING follows VALUES order for a plain multi-row INSERT.
-      for (const r of res.rows) seqs.push(Number(r.seq));
+      // rowMode 'array': one small array per returned row instead of a keyed object.
+      const res = await c.query<[string, string]>({ name: `nhs_ins_${table}_${size}`, text: this.insertSql(table, size), values: params, rowMode: 'array' });
+      // RETURNING follows VALUES order; a row skipped as a duplicate id is missing (undefined).
+      const got = res.rows;
+      for (let k = 0, g = 0; k < size; k++) {
+        const hit = got[g];
+        if (hit !== undefined && hit[1] === rows[start + k]!.id) {
+          seqs[start + k] = Number(hit[0]);
+          g++;
+        }
+      }
       start += size;
     }
     return seqs;
   }
 
-  private insertSql(table: 'messages' | 'outbox', cols: readonly string[], size: number): string {
+  private insertSql(table: 'messages' | 'outbox', size: number): string {
     const key = `${table}:${size}`;
     let sql = this.insertText.get(key);
     if (sql === undefined) {
+      const shape = INSERT_SHAPES[table];
+      const width = shape.params.length;
       const tuples: string[] = [];
-      for (let r = 0; r < size; r++) tuples.push(`(${cols.map((_, i) => `$${r * cols.length + i + 1}`).join(', ')})`);
-      sql = `INSERT INTO ${this.t[table]} (${cols.join(', ')}) VALUES ${tuples.join(', ')} RETURNING seq`;
+      for (let r = 0; r < size; r++) tuples.push(shape.tuple((i) => `$${r * width + i + 1}`));
+      // A duplicate id skips that row instead of failing the statement (the caller rejects that
+      // one append), so one bad row never sends a batch down a row-by-row retry.
+      sql = `INSERT INTO ${this.t[table]} (${shape.columns.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING RETURNING seq, id`;
       this.insertText.set(key, sql);
     }
     return sql;
@@ -343,8 +537,9 @@ export class PostgresStore implements Store {
       return Promise.reject(mapError(e));
     }
     const committer = this.committer;
+    // `job` is fresh from build(): completed in place rather than copied.
     return new Promise<T>((resolve, reject) => {
-      committer.submit({ ...job, resolve, reject } as PgJob);
+      committer.submit(Object.assign(job, { resolve, reject }) as PgJob);
     });
   }
 
