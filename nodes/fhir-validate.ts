@@ -4,7 +4,7 @@
  * `msg.fhir = { profile, outcome }` (an OperationOutcome, DESIGN.md §2–3). Bad data is a result
  * on the second output; only an unusable package configuration is a `done(err)`.
  */
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
 import { NhsError } from '../lib/errors';
 import { hasErrors, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
 import { readJson } from '../lib/fhir/json';
@@ -52,6 +52,37 @@ function packageConfig(RED: RED, folders: unknown, packages: unknown, useCache: 
   };
 }
 
+/** FHIR package id `name#version` (npm-style name, no path separators, no `..`). */
+const PACKAGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,213}#[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$/;
+
+/**
+ * Package configuration from an editor request: the editor may only name folders under the
+ * Node-RED user directory (relative, no `..`) and package ids of the `name#version` form, so
+ * the endpoint cannot be used to read other directories. Throws BAD_REQUEST.
+ */
+function requestPackageConfig(RED: RED, q: Record<string, unknown>): PackageConfig {
+  const base = RED.settings.userDir;
+  const folders = list(q.folders, /[\n;]/);
+  if (folders.length && !base) throw new NhsError('BAD_REQUEST', 'package folders can only be listed when Node-RED has a user directory');
+  const resolved = folders.map((f) => {
+    if (isAbsolute(f) || f.split(/[\\/]/).includes('..')) throw new NhsError('BAD_REQUEST', 'package folders must be relative to the Node-RED user directory, without ..');
+    const abs = resolvePath(base!, f);
+    const rel = relative(resolvePath(base!), abs);
+    if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep).includes('..')) throw new NhsError('BAD_REQUEST', 'package folders must be inside the Node-RED user directory');
+    return abs;
+  });
+  const packages = list(q.packages, /[\n;,\s]+/);
+  if (packages.some((p) => !PACKAGE_ID.test(p) || p.includes('..'))) throw new NhsError('BAD_REQUEST', 'packages must be name#version ids');
+  return { folders: resolved, packages, useCache: q.useCache !== false && q.useCache !== 'false' };
+}
+
+/** Fixed reply text per code: a load error's own message may quote paths or file contents. */
+function profilesError(code: string): string {
+  if (code === 'FHIR_PACKAGE_FOLDER') return 'a configured package folder does not exist or holds no FHIR package';
+  if (code === 'FHIR_PACKAGE_INVALID') return 'a FHIR package file is not valid';
+  return 'FHIR packages could not be loaded';
+}
+
 /** Outcome for input that is not a resource at all (no validator involved). */
 function notAResource(kind: string): OperationOutcome {
   return operationOutcome([issue('error', 'structure', `Input is ${kind}, not a FHIR resource (expected a JSON object or JSON text)`, undefined, 'NHS_FHIR_NOT_RESOURCE')]);
@@ -59,10 +90,19 @@ function notAResource(kind: string): OperationOutcome {
 
 export = function (RED: RED) {
   RED.httpAdmin.get('/nhs-interop/fhir/profiles', RED.auth.needsPermission('nhs-fhir-validate.read'), (req: { query: Record<string, unknown> }, res: { json(v: unknown): void; status(n: number): { json(v: unknown): void } }) => {
-    const cfg = packageConfig(RED, req.query.folders, req.query.packages, req.query.useCache);
+    let cfg: PackageConfig;
+    try {
+      cfg = requestPackageConfig(RED, req.query);
+    } catch (e) {
+      res.status(400).json({ error: e instanceof Error ? e.message : 'bad request', code: 'BAD_REQUEST' });
+      return;
+    }
     loadPackages(cfg).then(
       (p) => res.json({ packages: p.packages(), missing: p.missing(), profiles: p.profiles() }),
-      (e: unknown) => res.status(400).json({ error: e instanceof Error ? e.message : String(e), code: (e as { code?: string }).code ?? 'FHIR_PACKAGE_LOAD' }),
+      (e: unknown) => {
+        const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'FHIR_PACKAGE_LOAD';
+        res.status(400).json({ error: profilesError(code), code });
+      },
     );
   });
 

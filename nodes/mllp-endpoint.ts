@@ -50,6 +50,8 @@ export = function (RED: RED) {
     const storeId = typeof def.store === 'string' && def.store ? def.store : undefined;
     let sender: OutboxSender | undefined;
     let starting: Promise<OutboxSender> | undefined;
+    /** The sender inside `start` (still recovering its outbox), so a close can stop it. */
+    let startingSender: OutboxSender | undefined;
     let closed = false;
 
     const listenerFor = (item: OutboxItem): DeliveryListener | undefined => {
@@ -79,7 +81,17 @@ export = function (RED: RED) {
           onError: (e) => node.warn(`outbox: ${e.code}: ${e.message}`),
         });
         if (closed) throw new NhsError('MLLP_CLOSED', 'endpoint closed');
-        await s.start();
+        startingSender = s;
+        try {
+          await s.start();
+        } finally {
+          startingSender = undefined;
+        }
+        // Closed while recovering: a sender kept now would be a zombie sending on a closed client.
+        if (closed) {
+          await s.stop();
+          throw new NhsError('MLLP_CLOSED', 'endpoint closed');
+        }
         sender = s;
         return s;
       })();
@@ -105,9 +117,11 @@ export = function (RED: RED) {
 
     onClose(node, async () => {
       closed = true;
-      const stopping = sender?.stop();
+      const stopping = Promise.all([sender?.stop(), startingSender?.stop()]);
+      const pending = starting;
       await client.close();
       await stopping;
+      await pending?.catch(() => undefined);
     });
   });
 };

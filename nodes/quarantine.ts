@@ -111,7 +111,9 @@ export = function (RED: RED) {
       }
       const body = notice('parked', item);
       publish(body);
-      await markNotified(store, [item]);
+      // The notice is out: a failure to record that must not swallow it (the item may be
+      // notified once more after a redeploy, which beats never).
+      await markNotified(store, [item]).catch((e: unknown) => node.warn(`notifiedAt not saved: ${e instanceof Error ? e.message : String(e)}`));
       return { topic: 'quarantine/parked', payload: body };
     };
 
@@ -158,17 +160,30 @@ export = function (RED: RED) {
       const correlationId = typeof hl7?.controlId === 'string' ? hl7.controlId : typeof msg._msgid === 'string' ? msg._msgid : null;
       const mllp = msg._mllp as { storeId?: unknown } | undefined;
       const detailSrc = (msg.fhir as { outcome?: unknown } | undefined)?.outcome ?? (msg.outcome);
-      appendRecordedStep(msg, { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}) });
+      // The stored original carries the park step (a release continues its trail), but the live
+      // msg gets it only once the park has committed: a failed park must not claim it was audited.
+      const parkStep = { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}) };
+      const stored: NodeMessage = { ...msg, audit: Array.isArray(msg.audit) ? [...(msg.audit as unknown[])] : [] };
+      appendRecordedStep(stored, parkStep);
       const item = await park(store, {
-        msg, reasonCode, reason, owner, dueAt, node: node.id, flow: node.z ?? null, correlationId, subject,
+        msg: stored, reasonCode, reason, owner, dueAt, node: node.id, flow: node.z ?? null, correlationId, subject,
         messageId: typeof mllp?.storeId === 'string' ? mllp.storeId : null,
         contentType: detectContentType(msg.payload),
         detail: detailSrc && typeof detailSrc === 'object' ? { outcome: detailSrc } : null,
       });
+      msg.audit = stored.audit;
       parked++;
       status.warn(`${parked} parked`);
-      const n = await notifyParked(store, item);
-      return n ? [null, n] : null;
+      // The park is committed: a notification failure is not a failure of this message (done(err)
+      // would let a Catch-driven retry park a duplicate). The item stays notifiedAt = null, so
+      // the start-up scan sends the notice after the next redeploy.
+      try {
+        const n = await notifyParked(store, item);
+        return n ? [null, n] : null;
+      } catch (e) {
+        node.warn(`quarantine notification not sent: ${e instanceof Error ? e.message : String(e)}`);
+        return null;
+      }
     }, 'QUARANTINE_FAILED');
 
     onClose(node, async () => {

@@ -86,6 +86,8 @@ export interface SyslogTlsOptions extends tls.ConnectionOptions {
 export class SyslogTlsClient {
   private socket: tls.TLSSocket | null = null;
   private connecting: Promise<tls.TLSSocket> | null = null;
+  /** The socket of the connect in progress, so close() can destroy it. */
+  private opening: tls.TLSSocket | null = null;
   private closed = false;
 
   constructor(private readonly opts: SyslogTlsOptions) {}
@@ -97,9 +99,13 @@ export class SyslogTlsClient {
     this.connecting = new Promise<tls.TLSSocket>((resolve, reject) => {
       const { timeoutMs: _t, ...conn } = this.opts;
       const s = tls.connect({ ...conn, servername: conn.servername ?? (/^[\d.:]+$/.test(conn.host) ? undefined : conn.host) });
+      this.opening = s;
       const timer = setTimeout(() => { s.destroy(); reject(new NhsError('SYSLOG_UNAVAILABLE', 'syslog collector connect timed out')); }, timeoutMs);
+      // Destroyed by close() before the handshake finished: neither 'error' nor 'secureConnect' comes.
+      s.once('close', () => { clearTimeout(timer); reject(new NhsError('SYSLOG_CLOSED', 'syslog connection closed while opening')); });
       s.once('secureConnect', () => {
         clearTimeout(timer);
+        if (this.closed) { s.destroy(); reject(new NhsError('SYSLOG_CLOSED', 'syslog client closed')); return; }
         this.socket = s;
         s.on('error', () => { s.destroy(); });
         s.on('close', () => { if (this.socket === s) this.socket = null; });
@@ -109,7 +115,7 @@ export class SyslogTlsClient {
         clearTimeout(timer);
         reject(new NhsError('SYSLOG_UNAVAILABLE', `syslog collector unreachable: ${e.code ?? e.message}`, { cause: e }));
       });
-    }).finally(() => { this.connecting = null; });
+    }).finally(() => { this.connecting = null; this.opening = null; });
     return this.connecting;
   }
 
@@ -117,13 +123,26 @@ export class SyslogTlsClient {
     if (this.closed) throw new NhsError('SYSLOG_CLOSED', 'syslog client closed');
     const s = await this.connect();
     const data = Buffer.concat(messages.map(frameOctetCounting));
+    const timeoutMs = this.opts.timeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    // A collector that stops reading never calls the write back: without the race a hung
+    // collector would hang the audit node's done(). The socket is unusable after, so destroyed.
     await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => {
+        s.destroy();
+        reject(new NhsError('AUDIT_EXPORT_TIMEOUT', `syslog collector did not take the write within ${timeoutMs} ms`));
+      }, timeoutMs);
       s.write(data, (e) => (e ? reject(new NhsError('SYSLOG_UNAVAILABLE', 'syslog write failed', { cause: e })) : resolve()));
-    });
+    }).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    const pending = this.connecting;
+    if (pending) {
+      this.opening?.destroy();
+      await pending.then((sock) => { sock.destroy(); }, () => undefined);
+    }
     const s = this.socket;
     this.socket = null;
     if (s && !s.destroyed) await new Promise<void>((resolve) => { s.end(resolve); setTimeout(() => { s.destroy(); resolve(); }, 1000).unref(); });

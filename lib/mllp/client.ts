@@ -55,6 +55,8 @@ export class MllpClient {
   private failures = 0;
   private lastFailureAt = 0;
   private closed = false;
+  /** Cancels the back-off sleep or the connect in progress, so close() does not wait them out. */
+  private abortPending: (() => void) | undefined;
   private readonly now: () => number;
 
   constructor(private readonly opts: MllpClientOptions) {
@@ -81,7 +83,9 @@ export class MllpClient {
   /** Close the connection; pending sends reject `MLLP_CLIENT_CLOSED`. */
   async close(): Promise<void> {
     this.closed = true;
-    this.fail(new NhsError('MLLP_CLIENT_CLOSED', 'mllp client closed'));
+    this.abortPending?.();
+    this.abortPending = undefined;
+    this.fail(closedError());
     const s = this.socket;
     this.socket = undefined;
     if (s && !s.destroyed) {
@@ -94,8 +98,12 @@ export class MllpClient {
   }
 
   private async sendNow(payload: Buffer, accept: (frame: Buffer) => boolean): Promise<Buffer> {
-    if (this.closed) throw new NhsError('MLLP_CLIENT_CLOSED', 'mllp client closed');
+    if (this.closed) throw closedError();
     const sock = await this.connect();
+    if (this.closed) {
+      this.drop(sock);
+      throw closedError();
+    }
     const ackMs = this.opts.ackTimeoutMs ?? 30_000;
     try {
       return await new Promise<Buffer>((resolve, reject) => {
@@ -143,8 +151,15 @@ export class MllpClient {
   private async openSocket(): Promise<net.Socket> {
     if (this.failures > 0) {
       const wait = this.lastFailureAt + backoffDelay(this.failures, this.opts.reconnect ?? { baseMs: 500, maxMs: 30_000 }) - this.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) {
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, wait);
+          this.abortPending = () => { clearTimeout(t); r(); };
+        });
+        this.abortPending = undefined;
+      }
     }
+    if (this.closed) throw closedError();
     const { host, port } = this.opts;
     const ms = this.opts.connectTimeoutMs ?? 10_000;
     const sock = await new Promise<net.Socket>((resolve, reject) => {
@@ -162,12 +177,24 @@ export class MllpClient {
         clearTimeout(timer);
         resolve(s);
       });
+      this.abortPending = () => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(closedError());
+      };
     }).catch((e: unknown) => {
+      this.abortPending = undefined;
+      if (this.closed) throw closedError();
       this.failures++;
       this.lastFailureAt = this.now();
       this.stats.connectFailures++;
       throw e;
     });
+    this.abortPending = undefined;
+    if (this.closed) {
+      sock.destroy();
+      throw closedError();
+    }
     this.failures = 0;
     this.stats.connects++;
     sock.setNoDelay(true);
@@ -202,4 +229,8 @@ export class MllpClient {
     this.socket = sock;
     return sock;
   }
+}
+
+function closedError(): NhsError {
+  return new NhsError('MLLP_CLIENT_CLOSED', 'mllp client closed');
 }

@@ -102,6 +102,10 @@ export class MllpServer extends EventEmitter {
   private readonly maxFrameBytes: number;
   private readonly idGen: () => string;
   private closing = false;
+  /** A bind still in progress (a host name is being looked up): close() must wait for it. */
+  private pendingListen: Promise<unknown> | undefined;
+  /** Every raw socket the gate let in, TLS handshake done or not, so close() can destroy them. */
+  private readonly rawSockets = new Set<net.Socket>();
 
   constructor(private readonly opts: MllpServerOptions) {
     super();
@@ -130,7 +134,7 @@ export class MllpServer extends EventEmitter {
 
   /** Bind; resolves the bound address (use port 0 in tests). Rejects `MLLP_LISTEN_FAILED`. */
   listen(): Promise<net.AddressInfo> {
-    return new Promise((resolve, reject) => {
+    const p = new Promise<net.AddressInfo>((resolve, reject) => {
       const onErr = (e: Error): void => reject(new NhsError('MLLP_LISTEN_FAILED', `mllp: cannot listen on port ${this.opts.port ?? 0}: ${(e as NodeJS.ErrnoException).code ?? e.message}`, { cause: e }));
       this.server.once('error', onErr);
       this.server.listen({ port: this.opts.port ?? 0, host: this.opts.host || undefined }, () => {
@@ -139,6 +143,10 @@ export class MllpServer extends EventEmitter {
         this.emit('listening');
       });
     });
+    this.pendingListen = p;
+    const clear = (): void => { if (this.pendingListen === p) this.pendingListen = undefined; };
+    p.then(clear, clear);
+    return p;
   }
 
   get listening(): boolean {
@@ -155,10 +163,15 @@ export class MllpServer extends EventEmitter {
   }
 
   /** Stop accepting, drop every connection, resolve when the port is free (safe to call twice). */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closing = true;
     for (const s of this.sessions.values()) s.close();
-    return new Promise((resolve) => {
+    // A peer that never finishes its TLS handshake has no session yet but would hold server.close().
+    for (const sock of this.rawSockets) sock.destroy();
+    this.rawSockets.clear();
+    // Its failure is listen()'s caller's to report; here it only means there is nothing to unbind.
+    await this.pendingListen?.catch(() => undefined);
+    await new Promise<void>((resolve) => {
       if (!this.server.listening) {
         resolve();
         return;
@@ -177,7 +190,10 @@ export class MllpServer extends EventEmitter {
       this.stats.refused++;
       this.log('warn', `mllp: connection from ${addr ?? '?'} refused: ${why}`);
       sock.destroy();
+      return;
     }
+    this.rawSockets.add(sock);
+    sock.once('close', () => this.rawSockets.delete(sock));
   }
 
   private accept(sock: net.Socket): void {

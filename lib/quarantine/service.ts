@@ -1,5 +1,5 @@
 import { NhsError } from '../errors';
-import { parseHl7 } from '../hl7';
+import { decodeHl7Bytes, encodeHl7Text, parseHl7 } from '../hl7';
 import type { NewAuditRecord, NewQuarantineItem, QuarantineItem, Store } from '../store/types';
 import { applyDiff, diffLines, diffRows, isEmptyDiff, parseDiff, type DiffRow, type LineDiff } from './diff';
 
@@ -31,24 +31,42 @@ export const MAX_EDIT_BYTES = 4 * 1024 * 1024;
 
 /**
  * JSON text of a message, dropping what cannot be stored: circular references, functions and
- * the http-in `req`/`res` objects (sockets). Buffers become `{type:'Buffer',data}` as JSON does.
+ * the http-in `req`/`res` objects (sockets) at the top level of msg. Buffers become
+ * `{type:'Buffer',data}` as JSON does. An object referenced twice (the same coding in two places,
+ * `msg.original = msg.payload`) is kept in both places; only a true cycle (a reference back to an
+ * ancestor) is dropped.
  */
 export function serialiseMessage(msg: Msg): string {
-  const seen = new WeakSet<object>();
-  return JSON.stringify(msg, (k, v: unknown) => {
-    if (k === 'req' || k === 'res' || typeof v === 'function') return undefined;
+  // JSON.stringify walks depth-first and calls the replacer with the holder as `this`, so the
+  // ancestor path is the stack unwound down to the current holder.
+  const path: object[] = [];
+  return JSON.stringify(msg, function (this: unknown, k: string, v: unknown) {
+    while (path.length > 0 && path[path.length - 1] !== this) path.pop();
+    if (typeof v === 'function') return undefined;
+    if (path.length === 1 && this === msg && (k === 'req' || k === 'res')) return undefined;
     if (v && typeof v === 'object') {
-      if (seen.has(v)) return undefined;
-      seen.add(v);
+      if (path.includes(v)) return undefined;
+      path.push(v);
     }
     return v;
   });
 }
 
+function isBufferJson(p: unknown): p is { type: 'Buffer'; data: number[] } {
+  return !!p && typeof p === 'object' && (p as { type?: unknown }).type === 'Buffer' && Array.isArray((p as { data?: unknown }).data);
+}
+
+function sniffText(t: string): string {
+  return /^MSH./.test(t.replace(/^\uFEFF/, '').trimStart()) ? 'hl7v2' : 'text';
+}
+
 /** How the sidebar should decode a payload. */
 export function detectContentType(payload: unknown): string {
+  // Bytes (an MLLP/TCP/file payload): decoded by the MSH-18 charset, as the HL7 nodes do.
+  if (Buffer.isBuffer(payload)) return sniffText(decodeHl7Bytes(payload).text);
+  if (isBufferJson(payload)) return sniffText(decodeHl7Bytes(Buffer.from(payload.data)).text);
   if (typeof payload === 'string') {
-    const t = payload.trimStart();
+    const t = payload.replace(/^\uFEFF/, '').trimStart();
     if (/^MSH./.test(t)) return 'hl7v2';
     if (t.startsWith('{') || t.startsWith('[')) {
       try { const j = JSON.parse(t) as { resourceType?: unknown }; return typeof j?.resourceType === 'string' ? 'fhir+json' : 'json'; } catch { return 'text'; }
@@ -56,18 +74,23 @@ export function detectContentType(payload: unknown): string {
     return 'text';
   }
   if (payload && typeof payload === 'object' && !Array.isArray(payload) && typeof (payload as { resourceType?: unknown }).resourceType === 'string') return 'fhir+json';
-  if (payload && typeof payload === 'object' && (payload as { type?: unknown }).type !== 'Buffer') return 'json';
+  if (payload && typeof payload === 'object') return 'json';
   return 'text';
 }
 
-/** The editable text of a stored message's payload (JSON payloads pretty-printed). */
-export function payloadText(original: string): { text: string; isObject: boolean } {
+/**
+ * The editable text of a stored message's payload (JSON payloads pretty-printed; a Buffer decoded
+ * by its MSH-18 charset, UTF-8 or windows-1252 without one — `charset` names the encoding used,
+ * to encode an edit back to bytes).
+ */
+export function payloadText(original: string): { text: string; isObject: boolean; charset?: string } {
   let msg: Msg;
   try { msg = JSON.parse(original) as Msg; } catch { throw new NhsError('QUARANTINE_CORRUPT', 'stored original message is not JSON'); }
   const p = msg.payload;
   if (typeof p === 'string') return { text: p, isObject: false };
-  if (p && typeof p === 'object' && (p as { type?: unknown }).type === 'Buffer' && Array.isArray((p as { data?: unknown }).data)) {
-    return { text: Buffer.from((p as { data: number[] }).data).toString('latin1'), isObject: false };
+  if (isBufferJson(p)) {
+    const { text, charset } = decodeHl7Bytes(Buffer.from(p.data));
+    return { text, isObject: false, charset };
   }
   if (p === undefined) return { text: '', isObject: false };
   return { text: JSON.stringify(p, null, 2), isObject: true };
@@ -180,9 +203,11 @@ export async function release(store: QStore, id: string, o: ReleaseOptions): Pro
   }
   const at = (o.clock ?? (() => new Date()))().toISOString();
   const count = item.releaseCount + 1;
+  // The expected release count makes a forced release (released → released) a real
+  // compare-and-set too: of two concurrent forced releases only one matches the count.
   const updated = await store.transitionQuarantine(id, item.state, 'released', {
     editDiff, resolvedAt: at, resolvedBy: o.actor, resolution: forced ? 'released (forced)' : 'released', releaseCount: count,
-  }, auditOf(item, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count }));
+  }, auditOf(item, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count }), item.releaseCount);
   if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
   return { item: updated, msg: releasedMessage(updated) };
 }
@@ -191,9 +216,12 @@ export async function release(store: QStore, id: string, o: ReleaseOptions): Pro
 export function releasedMessage(item: QuarantineItem): Msg {
   const msg = JSON.parse(item.original) as Msg;
   if (item.editDiff) {
-    const { isObject } = payloadText(item.original);
+    const { isObject, charset } = payloadText(item.original);
     const text = currentPayloadText(item);
-    msg.payload = isObject ? (JSON.parse(text) as unknown) : text;
+    // A Buffer payload goes back as bytes in the charset it arrived in.
+    msg.payload = isObject ? (JSON.parse(text) as unknown) : charset ? encodeHl7Text(text, charset) : text;
+  } else if (isBufferJson(msg.payload)) {
+    msg.payload = Buffer.from(msg.payload.data);
   }
   msg.quarantine = {
     ...quarantineInfo(item),

@@ -151,6 +151,10 @@ export function checkQuarantineState(s: unknown): QuarantineState {
   if (!QUARANTINE_STATES.includes(s as QuarantineState)) throw invalid('unknown quarantine state');
   return s as QuarantineState;
 }
+/** transitionQuarantine's optional release-count guard: absent, or a non-negative integer. */
+export function checkExpectedReleaseCount(n: unknown): void {
+  if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0)) throw invalid('expectedReleaseCount must be a non-negative integer');
+}
 export function checkId(id: unknown): string {
   return str(id, 'id', 200);
 }

@@ -10,7 +10,7 @@ import { Client, Pool, type ClientBase, type PoolClient, type QueryResultRow } f
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
@@ -771,21 +771,23 @@ export class PostgresStore implements Store {
     return (await this.read<Row>(`SELECT * FROM ${this.t.quarantine}${whereSql(w)} ORDER BY seq LIMIT ${limit}`, w.params)).map(toQuarantine);
   }
 
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined> {
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       checkQuarantineState(from);
       checkQuarantineState(to);
+      checkExpectedReleaseCount(expectedReleaseCount);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
       const draft = quarantineAuditDraft(audit, id, this.o);
       const set = cols.map(([c], i) => `, ${c} = $${i + 3}`).join('');
       const n = cols.length + 2;
       // The state guard is the compare-and-set: under READ COMMITTED the loser re-checks the
       // committed row, no longer matches, and updates nothing.
-      const sql = `UPDATE ${this.t.quarantine} SET state = $1, updated_at = $2${set} WHERE id = $${n + 1} AND state = $${n + 2} RETURNING *`;
+      const guard = expectedReleaseCount === undefined ? '' : ` AND release_count = $${n + 3}`;
+      const sql = `UPDATE ${this.t.quarantine} SET state = $1, updated_at = $2${set} WHERE id = $${n + 1} AND state = $${n + 2}${guard} RETURNING *`;
       return async (c) => {
         if (draft) await this.lockHead(c);
-        const r = await c.query<Row>(sql, [to, this.now(), ...cols.map(([, v]) => v), id, from]);
+        const r = await c.query<Row>(sql, [to, this.now(), ...cols.map(([, v]) => v), id, from, ...(expectedReleaseCount === undefined ? [] : [expectedReleaseCount])]);
         if (!r.rows[0]) return undefined;
         // Only the compare-and-set winner reaches the chain step: the loser writes no audit.
         if (draft) await this.appendAuditRun(c, [draft]);

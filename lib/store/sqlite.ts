@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type ResolvedOptions,
@@ -536,17 +536,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined> {
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       checkQuarantineState(from);
       checkQuarantineState(to);
+      checkExpectedReleaseCount(expectedReleaseCount);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
       const draft = quarantineAuditDraft(audit, id, this.o);
-      const sql = `UPDATE quarantine SET state = ?, updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ? AND state = ?`;
+      const guard = expectedReleaseCount === undefined ? '' : ' AND release_count = ?';
+      const sql = `UPDATE quarantine SET state = ?, updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ? AND state = ?${guard}`;
       return () => {
         // The state guard in the WHERE clause is the compare-and-set: the loser matches no row.
-        const info = this.dyn(sql).run(to, this.now(), ...cols.map(([, v]) => v), id, from);
+        const info = this.dyn(sql).run(to, this.now(), ...cols.map(([, v]) => v), id, from, ...(expectedReleaseCount === undefined ? [] : [expectedReleaseCount]));
         if (info.changes === 0) return undefined;
         if (draft) this.chainStep(draft);
         return toQuarantine(this.s('getQuarantine').get(id) as Row);

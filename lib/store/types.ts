@@ -349,9 +349,11 @@ export interface Store {
    * won) — exactly one of two concurrent releases succeeds. With `audit`, that record is
    * appended (hash-chained, `detail.quarantineId` = id) in the same transaction only when the
    * compare-and-set wins: the winner's state change and its audit record commit together, the
-   * loser writes neither.
+   * loser writes neither. With `expectedReleaseCount`, the item must also have that release
+   * count: a forced release (released → released) is then a compare-and-set as well, so of two
+   * concurrent forced releases exactly one succeeds.
    */
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined>;
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number): Promise<QuarantineItem | undefined>;
   /**
    * Update fields without a state change (notifiedAt, owner, editDiff). With `audit`, appended in
    * the same transaction when the item exists (as transitionQuarantine).

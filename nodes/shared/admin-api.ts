@@ -1,7 +1,9 @@
 /**
  * Admin HTTP API of the governance sidebar (editor tab "NHS"), under `/nhs-interop/...` on
  * `RED.httpAdmin`, behind `RED.auth.needsPermission('nhs.quarantine.read' | 'nhs.quarantine.write'
- * | 'nhs.audit.read')`. Every view of a message body, every reveal of patient data, every search
+ * | 'nhs.audit.read')`; revealing patient data needs `nhs.quarantine.reveal` / `nhs.audit.reveal`
+ * (`GET …/quarantine/:id/reveal`, `GET …/audit/reveal`), which end in neither `.read` nor `.write`
+ * so Node-RED's read-only (and write-all) scopes never grant them. Every view of a message body, every reveal of patient data, every search
  * by NHS number and every release/discard is itself audited with the editor user
  * (`req.user.username`, or `anonymous` when adminAuth is off). Patient data is masked unless the
  * request asks to reveal one item.
@@ -12,8 +14,8 @@
 import { hasCode, NhsError } from '../../lib/errors';
 import { parseHl7 } from '../../lib/hl7';
 import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../../lib/nhs/nhs-number';
-import { maskPayload, maskNhsNumbers } from '../../lib/quarantine/mask';
-import { currentPayloadText, discard, payloadText, previewEdit, release } from '../../lib/quarantine/service';
+import { maskFhir, maskNhsNumbers, maskPayload } from '../../lib/quarantine/mask';
+import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../../lib/quarantine/service';
 import { verifyStore } from '../../lib/audit/verify';
 import { verifySqliteParallel } from '../../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../../lib/store/types';
@@ -72,6 +74,7 @@ function httpStatus(e: unknown): number {
   if (typeof code !== 'string') return 500;
   if (code.endsWith('NOT_FOUND')) return 404;
   if (code.endsWith('INVALID') || code.endsWith('REQUIRED') || code === 'BAD_REQUEST') return 400;
+  if (code === 'REVEAL_FORBIDDEN') return 403;
   if (code.endsWith('ALREADY_RESOLVED') || code.endsWith('CONFLICT') || code === 'QUARANTINE_NODE_GONE') return 409;
   if (code === 'STORE_UNAVAILABLE' || code === 'STORE_CLOSED') return 503;
   return 500;
@@ -101,6 +104,19 @@ function auditRow(r: AuditRecord, reveal: boolean): Record<string, unknown> {
     subject: r.subject ? (reveal ? formatNhsNumber(r.subject) : formatNhsNumber(r.subject, true)) : null,
     actor: r.actor, messageId: r.messageId, detail: r.detail, hash: r.hash,
   };
+}
+
+/**
+ * Structural masking of a stored detail object: NHS numbers held as JSON numbers are masked as
+ * well as those in strings (a text round trip would turn them into non-JSON), then the FHIR
+ * person fields by maskFhir.
+ */
+function maskDetail(v: unknown, depth = 0): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) && isValidNhsNumber(String(v)) ? formatNhsNumber(String(v), true) : v;
+  if (typeof v === 'string') return maskNhsNumbers(v);
+  if (depth > 64 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => maskDetail(x, depth + 1));
+  return maskFhir(Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, maskDetail(x, depth + 1)])));
 }
 
 /** HL7 decoded as segments/fields for the detail view (parse issues included, never thrown). */
@@ -148,11 +164,28 @@ export function registerAdminApi(RED: RED): void {
     return { items: (await store.listQuarantine(q)).map((i) => summary(i, now)) };
   }));
 
-  RED.httpAdmin.get('/nhs-interop/quarantine/:id', perm('nhs.quarantine.read'), handle(async (req) => {
+  /**
+   * Whether the caller holds `permission`, asked of RED.auth.needsPermission itself (a reveal
+   * permission ends in neither `.read` nor `.write`, so Node-RED's read-only scope never has it).
+   * With adminAuth off every caller has every permission.
+   */
+  const allowed = (req: Req, permission: string): Promise<boolean> => new Promise((resolve) => {
+    const probe = { status: () => probe, end: () => resolve(false), json: () => resolve(false), send: () => resolve(false), setHeader: () => undefined };
+    try {
+      perm(permission)(req, probe, () => resolve(true));
+    } catch {
+      resolve(false);
+    }
+  });
+  const mustReveal = async (req: Req, permission: string): Promise<void> => {
+    if (!(await allowed(req, permission))) throw new NhsError('REVEAL_FORBIDDEN', `revealing patient data needs the ${permission} permission`);
+  };
+  const wantsReveal = (req: Req): boolean => req.query.reveal === '1' || req.query.reveal === 'true';
+
+  const itemView = async (req: Req, reveal: boolean): Promise<Record<string, unknown>> => {
     const store = await storeFor(req);
     const item = await store.getQuarantine(req.params.id ?? '');
     if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${req.params.id} does not exist`);
-    const reveal = req.query.reveal === '1' || req.query.reveal === 'true';
     const original = payloadText(item.original).text;
     const current = item.editDiff ? currentPayloadText(item) : original;
     const shown = reveal ? current : maskPayload(current, item.contentType);
@@ -165,9 +198,18 @@ export function registerAdminApi(RED: RED): void {
       payload: shown,
       originalPayload: reveal ? original : maskPayload(original, item.contentType),
       decoded: decode(shown, item.contentType),
-      detail: item.detail ? JSON.parse(maskNhsNumbers(JSON.stringify(item.detail))) as unknown : null,
+      detail: item.detail ? maskDetail(item.detail) : null,
     };
+  };
+
+  RED.httpAdmin.get('/nhs-interop/quarantine/:id', perm('nhs.quarantine.read'), handle(async (req) => {
+    // `?reveal=1` is kept for old callers, but needs the reveal permission like the route below.
+    const reveal = wantsReveal(req);
+    if (reveal) await mustReveal(req, 'nhs.quarantine.reveal');
+    return itemView(req, reveal);
   }));
+
+  RED.httpAdmin.get('/nhs-interop/quarantine/:id/reveal', perm('nhs.quarantine.reveal'), handle((req) => itemView(req, true)));
 
   RED.httpAdmin.post('/nhs-interop/quarantine/:id/preview', perm('nhs.quarantine.write'), handle(async (req) => {
     const store = await storeFor(req);
@@ -176,9 +218,12 @@ export function registerAdminApi(RED: RED): void {
     const payload = (req.body as { payload?: unknown } | undefined)?.payload;
     if (typeof payload !== 'string') throw new NhsError('QUARANTINE_EDIT_INVALID', 'payload (the edited text) is required');
     const p = previewEdit(item, payload);
-    // The preview shows the unmasked body: it is a view like any other.
-    await auditView(store, req, item, 'quarantine.preview');
-    return { changed: p.changed, rows: p.rows };
+    const reveal = await allowed(req, 'nhs.quarantine.reveal');
+    // Without the reveal permission the diff is taken between the masked texts (same lines, same
+    // ops for edits outside patient data), so the preview shows nothing a plain view would not.
+    const rows = reveal ? p.rows : previewEdit({ original: JSON.stringify({ payload: maskPayload(payloadText(item.original).text, item.contentType) }), contentType: 'text' }, maskPayload(payload, item.contentType)).rows;
+    await auditView(store, req, item, reveal ? 'quarantine.preview' : 'quarantine.preview.masked');
+    return { changed: p.changed, rows, revealed: reveal };
   }));
 
   RED.httpAdmin.post('/nhs-interop/quarantine/:id/release', perm('nhs.quarantine.write'), handle(async (req) => {
@@ -187,15 +232,23 @@ export function registerAdminApi(RED: RED): void {
     const body = (req.body ?? {}) as { payload?: unknown; force?: unknown };
     const item = await store.getQuarantine(id);
     if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
-    const ep = endpoints.get(item.node);
-    if (!ep) {
-      throw new NhsError('QUARANTINE_NODE_GONE', `quarantine node ${item.node} is not deployed, so the released message would have nowhere to go; the item stays ${item.state}. Deploy a quarantine node with that id (or re-import the flow) and release again.`, { detail: { id, node: item.node } });
+    const gone = (): NhsError => new NhsError('QUARANTINE_NODE_GONE', `quarantine node ${item.node} is not deployed, so the released message would have nowhere to go; the item stays ${item.state}. Deploy a quarantine node with that id (or re-import the flow) and release again.`, { detail: { id, node: item.node } });
+    if (!endpoints.has(item.node)) throw gone();
+    const edited = typeof body.payload === 'string' ? body.payload : undefined;
+    // Build the message the release will send before committing: whatever can throw (a malformed
+    // edit, a stored original that no longer parses) throws while the item is still unchanged.
+    let editDiff = item.editDiff;
+    if (edited !== undefined) { const p = previewEdit(item, edited); editDiff = p.changed ? JSON.stringify(p.diff) : null; }
+    releasedMessage({ ...item, editDiff, state: 'released', resolvedAt: new Date().toISOString(), resolvedBy: actorOf(req), resolution: 'released', releaseCount: item.releaseCount + 1 });
+    const r = await release(store, id, { actor: actorOf(req), force: body.force === true, ...(edited !== undefined ? { edited } : {}) });
+    // Looked up again: a redeploy during the commit replaces (or removes) the endpoint.
+    const ep = endpoints.get(r.item.node);
+    try {
+      if (!ep) throw gone();
+      ep.deliver(r.msg, r.item);
+    } catch {
+      throw new NhsError('QUARANTINE_RELEASED_NOT_DELIVERED', `quarantine item ${id} is now released but its message was not delivered (node ${r.item.node} is not deployed or failed to send). Release it again with force ("release again") once the node is deployed.`, { detail: { id, node: r.item.node } });
     }
-    const r = await release(store, id, {
-      actor: actorOf(req), force: body.force === true,
-      ...(typeof body.payload === 'string' ? { edited: body.payload } : {}),
-    });
-    ep.deliver(r.msg, r.item);
     return { item: summary(r.item, Date.now()), delivered: true };
   }));
 
@@ -207,7 +260,7 @@ export function registerAdminApi(RED: RED): void {
     return { item: summary(item, Date.now()) };
   }));
 
-  RED.httpAdmin.get('/nhs-interop/audit', perm('nhs.audit.read'), handle(async (req) => {
+  const auditSearch = async (req: Req, reveal: boolean): Promise<unknown> => {
     const store = await storeFor(req);
     const q: AuditQuery = { limit: Math.min(Number(req.query.limit) || 200, 1000), order: 'desc' };
     const nhs = str(req.query.nhsNumber, 20);
@@ -221,14 +274,24 @@ export function registerAdminApi(RED: RED): void {
     const node = str(req.query.node); if (node) q.node = node;
     const from = str(req.query.from, 40); if (from) q.from = new Date(from).toISOString();
     const to = str(req.query.to, 40); if (to) q.to = new Date(to).toISOString();
-    const reveal = req.query.reveal === '1' || req.query.reveal === 'true';
+    // One reveal = one patient: its audit record names the subject whose numbers were shown.
+    if (reveal && !q.subject) throw new NhsError('BAD_REQUEST', 'reveal needs an nhsNumber filter (one patient per reveal)');
     const rows = await store.queryAudit(q);
     // A search by NHS number is itself access to patient data: audit it.
-    if (q.subject || reveal) {
-      await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.search', outcome: 'success', actor: actorOf(req), subject: q.subject ?? null, detail: { results: rows.length, revealed: reveal } });
+    if (q.subject) {
+      await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.search', outcome: 'success', actor: actorOf(req), subject: q.subject, detail: { results: rows.length, revealed: reveal } });
     }
     return { records: rows.map((r) => auditRow(r, reveal)) };
+  };
+
+  RED.httpAdmin.get('/nhs-interop/audit', perm('nhs.audit.read'), handle(async (req) => {
+    // `?reveal=1` is kept for old callers, but needs the reveal permission like the route below.
+    const reveal = wantsReveal(req);
+    if (reveal) await mustReveal(req, 'nhs.audit.reveal');
+    return auditSearch(req, reveal);
   }));
+
+  RED.httpAdmin.get('/nhs-interop/audit/reveal', perm('nhs.audit.reveal'), handle((req) => auditSearch(req, true)));
 
   RED.httpAdmin.get('/nhs-interop/audit/trail', perm('nhs.audit.read'), handle(async (req) => {
     const store = await storeFor(req);

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeRedHarness, sharedDir, skipWithoutShared } from '../helpers/node-red';
 
@@ -136,7 +137,35 @@ describe('nhs-fhir-validate node', () => {
     assert.ok(r.body.profiles.some((p: any) => p.url === 'http://hl7.org/fhir/StructureDefinition/vitalsigns'));
     assert.deepEqual(r.body.packages, [{ name: 'hl7.fhir.r4.core', version: '4.0.1' }]);
     const e = await h.helper.request().get('/nhs-interop/fhir/profiles').query({ folders: '/nonexistent/x', useCache: 'false' }).expect(400);
-    assert.equal(e.body.code, 'FHIR_PACKAGE_FOLDER');
+    assert.equal(e.body.code, 'BAD_REQUEST', 'absolute folders from a request are refused');
+  });
+
+  it('admin endpoint takes no filesystem input outside the user directory; errors do not echo paths or file contents', async () => {
+    const userDir = mkdtempSync(join(tmpdir(), 'nhs-fv-user-'));
+    try {
+      mkdirSync(join(userDir, 'broken', 'package'), { recursive: true });
+      writeFileSync(join(userDir, 'broken', 'package', 'package.json'), '{"name": "SECRET-CONTENT-7", oops');
+      h.helper.settings({ userDir });
+      await h.load([validateNode], flow());
+      const get = (query: Record<string, string>) => h.helper.request().get('/nhs-interop/fhir/profiles').query({ useCache: 'false', ...query });
+      for (const folders of ['/etc', '../', 'a/../../etc', '..\\x', 'ok;/etc']) {
+        const r = await get({ folders }).expect(400);
+        assert.equal(r.body.code, 'BAD_REQUEST', folders);
+      }
+      for (const packages of ['../../etc#1', 'a/b#1.0.0', 'x#..', 'x#1/../..', 'noversion']) {
+        const r = await get({ packages }).expect(400);
+        assert.equal(r.body.code, 'BAD_REQUEST', packages);
+      }
+      const missing = await get({ folders: 'not-there' }).expect(400);
+      assert.equal(missing.body.code, 'FHIR_PACKAGE_FOLDER');
+      assert.ok(!JSON.stringify(missing.body).includes(userDir), 'no path in the reply');
+      const broken = await get({ folders: 'broken' }).expect(400);
+      assert.ok(!JSON.stringify(broken.body).includes('SECRET-CONTENT'), 'no file content in the reply');
+      assert.ok(!JSON.stringify(broken.body).includes(userDir), 'no path in the reply');
+    } finally {
+      h.helper.settings({ userDir: undefined });
+      rmSync(userDir, { recursive: true, force: true });
+    }
   });
 
   it('UK Core folder: the UKCore-Patient example is valid; a bad NHS number is invalid', { skip: skipWithoutShared('fhir-packages') }, async () => {

@@ -143,6 +143,42 @@ describe('nhs-quarantine node', () => {
     }
   });
 
+  it('a notification failure after the park committed is a warning, not done(err); msg.audit gets the step only after the park', async () => {
+    await h.load([storeNode, quarantineNode], flow(join(dir, 'n.db')));
+    const store = await h.node('s1').getStore();
+    const patch = store.patchQuarantine.bind(store);
+    store.patchQuarantine = () => Promise.reject(new Error('disk full'));
+    const n = h.node('q1');
+    const errors: unknown[] = [];
+    n.on('call:error', (call: any) => errors.push(call.args[0]));
+    const warned = new Promise<string>((res) => { n.on('call:warn', (call: any) => res(String(call.args[0]))); });
+    const note = h.next('note');
+    const msg: any = { payload: ADT, reason: 'r', audit: [{ node: 'x', action: 'hl7.parse', outcome: 'ok' }] };
+    n.receive(msg);
+    assert.equal((await note).payload.event, 'parked', 'the notice still goes out');
+    assert.match(await warned, /not saved/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(errors, [], 'no done(err): a Catch retry would park a duplicate');
+    store.patchQuarantine = patch;
+    const items = await store.listQuarantine({ node: 'q1' });
+    assert.equal(items.length, 1);
+    const stored = JSON.parse(items[0].original);
+    assert.deepEqual(stored.audit.map((a: any) => a.action), ['hl7.parse', 'quarantine.park']);
+    assert.deepEqual(msg.audit.map((a: any) => a.action), ['hl7.parse', 'quarantine.park'], 'the live msg gets the step once parked');
+  });
+
+  it('a failed park does not append a "recorded" step to msg.audit', async () => {
+    await h.load([storeNode, quarantineNode], flow(join(dir, 'p.db')));
+    const store = await h.node('s1').getStore();
+    store.putQuarantine = () => Promise.reject(Object.assign(new Error('down'), { code: 'STORE_UNAVAILABLE' }));
+    const n = h.node('q1');
+    const err = new Promise<any>((res) => { n.on('call:error', (call: any) => res(call.args)); });
+    n.receive({ payload: ADT, reason: 'r', audit: [{ node: 'x', action: 'hl7.parse', outcome: 'ok' }] });
+    const [e, m] = await err;
+    assert.equal(e.code, 'STORE_UNAVAILABLE');
+    assert.deepEqual(m.audit.map((a: any) => a.action), ['hl7.parse']);
+  });
+
   it('an unserialisable or oversized message is an operational error (done(err) with a code)', async () => {
     await h.load([storeNode, quarantineNode], [
       { id: 's1', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'f.db'), durability: 'normal' },

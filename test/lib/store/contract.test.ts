@@ -296,6 +296,24 @@ function contract(b: BackendUnderTest): void {
         await rejectsCode(s.transitionQuarantine(q.id, 'open', 'gone' as never, {}), 'STORE_INVALID');
       });
 
+      it('forced re-release is a compare-and-set on the release count too', async () => {
+        const s = await openFresh();
+        const q = await s.putQuarantine(item());
+        assert.ok(await s.transitionQuarantine(q.id, 'open', 'released', { releaseCount: 1 }, undefined, 0));
+        // Two forced releases read releaseCount 1 and race: the count guard lets exactly one win.
+        const [r1, r2] = await Promise.all([
+          s.transitionQuarantine(q.id, 'released', 'released', { resolvedBy: 'alice', releaseCount: 2 }, undefined, 1),
+          s.transitionQuarantine(q.id, 'released', 'released', { resolvedBy: 'bob', releaseCount: 2 }, undefined, 1),
+        ]);
+        assert.equal([r1, r2].filter(Boolean).length, 1);
+        assert.equal((await s.getQuarantine(q.id))?.releaseCount, 2);
+        // A stale count matches nothing; without the guard the state alone decides (as before).
+        assert.equal(await s.transitionQuarantine(q.id, 'released', 'released', { releaseCount: 2 }, undefined, 1), undefined);
+        assert.equal((await s.transitionQuarantine(q.id, 'released', 'released', { releaseCount: 3 }))?.releaseCount, 3);
+        await rejectsCode(s.transitionQuarantine(q.id, 'released', 'released', {}, undefined, -1), 'STORE_INVALID');
+        await rejectsCode(s.transitionQuarantine(q.id, 'released', 'released', {}, undefined, 1.5), 'STORE_INVALID');
+      });
+
       it('CAS holds across two store instances on one database', async () => {
         const place = b.fresh();
         const s1 = place.make();
