@@ -90,9 +90,22 @@ describe('Buffer payloads', () => {
         try {
           const item = await park(t.store, { msg: { payload: ADT }, reasonCode: 'X', reason: 'x', owner: 'o', dueAt: null, node: 'q1', flow: null, correlationId: null, subject: null, messageId: null, contentType: 'hl7v2' });
           await release(t.store, item.id, { actor: 'alice' });
+          // Both editors must read the item before either writes (else the second is a later,
+          // legitimate forced release): a barrier on the read makes the race deterministic.
+          let reads = 0;
+          let open!: () => void;
+          const bothRead = new Promise<void>((r) => { open = r; });
+          const racing = Object.assign(Object.create(t.store) as typeof t.store, {
+            getQuarantine: async (id: string) => {
+              const got = await t.store.getQuarantine(id);
+              if (++reads === 2) open();
+              await bothRead;
+              return got;
+            },
+          });
           const results = await Promise.allSettled([
-            release(t.store, item.id, { actor: 'bob', force: true }),
-            release(t.store, item.id, { actor: 'carol', force: true }),
+            release(racing, item.id, { actor: 'bob', force: true }),
+            release(racing, item.id, { actor: 'carol', force: true }),
           ]);
           assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
           const lost = results.find((r) => r.status === 'rejected');
