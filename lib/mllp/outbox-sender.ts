@@ -75,6 +75,8 @@ export class OutboxSender {
     if (!this.stopped) return;
     this.stopped = false;
     await this.o.store.recoverOutbox(this.o.destination);
+    // stop() during recovery: do not begin delivering.
+    if (this.stopped) return;
     this.loop = this.run();
   }
 
@@ -149,7 +151,8 @@ export class OutboxSender {
     }
     const ack = readAck(frame);
     if (ack.code === 'AA' || ack.code === 'CA') {
-      await this.o.store.ackOutbox(item.id);
+      // Stopped before the ack was recorded: it stays inflight and is re-sent after recovery.
+      if (!(await this.recordAck(item))) return;
       this.stats.delivered++;
       this.o.onDelivered?.(item, ack.text);
       return;
@@ -162,6 +165,36 @@ export class OutboxSender {
     }
     const err = policy === 'fail' ? new NhsError('MLLP_NEGATIVE_ACK', `destination answered ${ack.code ?? '?'} for message ${want ?? item.id}`, { detail: { code: ack.code, outboxId: item.id } }) : undefined;
     await this.park(item, reason, ack.text, err);
+  }
+
+  /**
+   * The destination has accepted the message: an unrecorded ack means a certain duplicate once
+   * the lease expires, so keep trying (with back-off) before claiming anything else.
+   */
+  private async recordAck(item: OutboxItem): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.o.store.ackOutbox(item.id);
+        return true;
+      } catch (e) {
+        this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
+        if (this.stopped) return false;
+        await this.sleep(backoffDelay(attempt, this.o.backoff));
+      }
+    }
+  }
+
+  /** A wait that stop() (via wake) cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        if (this.wakeUp === done) this.wakeUp = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
   }
 
   private async retryOrPark(item: OutboxItem, reason: string, ack?: string, err?: NhsError): Promise<void> {

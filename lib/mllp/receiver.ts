@@ -65,6 +65,15 @@ function ackControlId(): string {
   return `${ackPrefix}${ackCounter}`;
 }
 
+/**
+ * Text columns cannot hold NUL (PostgreSQL rejects it, failing every row of a pipelined batch);
+ * a hostile or broken MSH-9/MSH-10 must not cost the message, so its index fields get U+FFFD.
+ * The raw bytes are stored untouched.
+ */
+function noNul(s: string): string {
+  return s.includes('\u0000') ? s.split('\u0000').join('\uFFFD') : s;
+}
+
 /** True when the issues concern the MSH itself (2.9.2: AR territory) rather than the content. */
 function mshProblem(issues: Issue[]): boolean {
   return issues.some((i) => (i.severity === 'error' || i.severity === 'fatal') && (i.expression ?? []).some((e) => e.startsWith('MSH')));
@@ -82,9 +91,9 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     const rec = await store.appendMessage({
       channel: o.channel,
       raw,
-      ...(m?.controlId !== undefined ? { controlId: m.controlId } : {}),
-      ...(m?.type !== undefined ? { messageType: m.type } : {}),
-      meta: { remoteAddress: r.remoteAddress, charset: r.charset, session: r.session, valid: r.valid },
+      ...(m?.controlId !== undefined ? { controlId: noNul(m.controlId) } : {}),
+      ...(m?.type !== undefined ? { messageType: noNul(m.type) } : {}),
+      meta: { remoteAddress: noNul(r.remoteAddress), charset: noNul(r.charset), session: noNul(r.session), valid: r.valid },
     });
     if (!r.valid) {
       await store.setMessageStatus(rec.id, 'errored', 'rejected: HL7 structure errors').catch(() => undefined);
@@ -96,7 +105,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
   const ackFor = (m: Hl7Message | undefined, text: string, code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
     m ? buildAck(m, code, { now: now(), controlId: ackControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: ackControlId() });
 
-  return async (raw: Buffer, session: MllpSession, seq: number): Promise<Buffer> => {
+  return async (raw: Buffer, session: MllpSession, seq: number): Promise<Buffer | undefined> => {
     const { text, charset } = decodeHl7Bytes(raw);
     const parsed = parseHl7(text);
     const m = parsed.message;

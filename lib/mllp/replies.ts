@@ -10,6 +10,10 @@ export interface PendingReply {
   message: Hl7Message;
   charset: string;
   resolve(reply: Buffer): void;
+  /** The flow-timeout timer, cleared when the session goes away so nothing fires for it. */
+  timer: NodeJS.Timeout;
+  /** Settle the wait with no reply: the connection is gone, there is nobody to answer. */
+  abandon(): void;
 }
 
 const pending = new Map<string, PendingReply>();
@@ -30,9 +34,10 @@ export function isSessionOpen(session: string): boolean {
 
 /**
  * Wait for the reply to frame `seq` of `session`; after `timeoutMs` resolve `onTimeout()`
- * instead. Whichever comes first wins; the other is ignored.
+ * instead. Whichever comes first wins; the other is ignored. Resolves undefined (send nothing)
+ * when the session is dropped first.
  */
-export function expectReply(session: string, seq: number, message: Hl7Message, charset: string, timeoutMs: number, onTimeout: () => Buffer): Promise<Buffer> {
+export function expectReply(session: string, seq: number, message: Hl7Message, charset: string, timeoutMs: number, onTimeout: () => Buffer): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const k = key(session, seq);
     const timer = setTimeout(() => {
@@ -42,10 +47,16 @@ export function expectReply(session: string, seq: number, message: Hl7Message, c
     const entry: PendingReply = {
       message,
       charset,
+      timer,
       resolve: (b) => {
         clearTimeout(timer);
         pending.delete(k);
         resolve(b);
+      },
+      abandon: () => {
+        clearTimeout(timer);
+        if (pending.get(k) === entry) pending.delete(k);
+        resolve(undefined);
       },
     };
     pending.set(k, entry);
@@ -60,5 +71,5 @@ export function pendingReply(session: string, seq: number): PendingReply | undef
 /** Drop every wait of a closed session (its replies can no longer be delivered). */
 export function dropSession(session: string): void {
   sessionClosed(session);
-  for (const k of [...pending.keys()]) if (k.startsWith(`${session}#`)) pending.delete(k);
+  for (const [k, entry] of [...pending]) if (k.startsWith(`${session}#`)) entry.abandon();
 }

@@ -171,16 +171,25 @@ export interface MessageRow {
 }
 export const MESSAGE_INSERT_COLUMNS = ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'status', 'status_detail', 'received_at', 'updated_at'] as const;
 
+/**
+ * PostgreSQL text cannot hold NUL (22021) and one bad row fails its whole pipelined batch, so a
+ * NUL in a row's text columns is refused here, for that write only, on both backends alike.
+ * (meta needs no check: JSON.stringify writes NUL as the escape \u0000, plain ASCII.)
+ */
+function noNul<T extends string | null>(v: T, name: string): T {
+  if (v !== null && v.includes('\u0000')) throw invalid(`${name} contains a NUL character`);
+  return v;
+}
 export function newMessageRow(m: NewMessage, o: ResolvedOptions): MessageRow {
   if (typeof m !== 'object' || m === null) throw invalid('message must be an object');
   const raw = toBuffer(m.raw, 'raw', o.maxRecordBytes);
   const now = o.clock().toISOString();
   return {
     id: str(o.idGen(), 'generated id', 200),
-    channel: str(m.channel, 'channel'),
+    channel: noNul(str(m.channel, 'channel'), 'channel'),
     raw,
-    control_id: optStr(m.controlId, 'controlId', 200),
-    message_type: optStr(m.messageType, 'messageType', 100),
+    control_id: noNul(optStr(m.controlId, 'controlId', 200), 'controlId'),
+    message_type: noNul(optStr(m.messageType, 'messageType', 100), 'messageType'),
     meta: jsonText(m.meta, 'meta', o.maxRecordBytes, false) ?? '{}',
     status: 'received',
     status_detail: null,
@@ -212,9 +221,9 @@ export function newOutboxRow(i: NewOutboxItem, o: ResolvedOptions): OutboxRow {
   const now = o.clock().toISOString();
   return {
     id: str(o.idGen(), 'generated id', 200),
-    destination: str(i.destination, 'destination'),
+    destination: noNul(str(i.destination, 'destination'), 'destination'),
     payload,
-    control_id: optStr(i.controlId, 'controlId', 200),
+    control_id: noNul(optStr(i.controlId, 'controlId', 200), 'controlId'),
     meta: jsonText(i.meta, 'meta', o.maxRecordBytes, false) ?? '{}',
     state: 'pending',
     attempts: 0,
