@@ -12,6 +12,7 @@
  * Targets (bench/mllp.md): nhs-imm ≥ 60 % of raw at 16 connections; nhs-commit ≥ 2× the best
  * peer (simple-hl7, medplum) at 16 connections.
  */
+import { freePort } from '../test/helpers/node-red-process';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
@@ -96,13 +97,6 @@ async function serve(kind: Kind, dir: string): Promise<void> {
   ready(await helper.getNode('in').mllpPort());
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 // ------------------------------------------------------------------------------------------
 // Load generator

@@ -1,3 +1,4 @@
+import { tar } from '../helpers/tar';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -31,28 +32,12 @@ function write(rel: string, v: unknown): string {
   return f;
 }
 
+/** A .tgz of `package/…` files. */
+const tgz = (files: Record<string, string>): Buffer => gzipSync(tar(Object.entries(files).map(([name, data]) => ({ name, data }))));
+
 const goodPatient = { resourceType: 'Patient', id: 'p1', gender: 'male', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9990000018' }] };
 const badPatient = { resourceType: 'Patient', id: 'p2', gender: 'bogus' };
 
-/** Minimal ustar archive of `package/…` files. */
-function tgz(files: Record<string, string>): Buffer {
-  const blocks: Buffer[] = [];
-  for (const [name, text] of Object.entries(files)) {
-    const data = Buffer.from(text);
-    const h = Buffer.alloc(512);
-    h.write(name, 0);
-    h.write('0000644\0', 100); h.write('0000000\0', 108); h.write('0000000\0', 116);
-    h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-    h.write('00000000000\0', 136); h.write('0', 156); h.write('ustar\0', 257); h.write('00', 263);
-    h.fill(32, 148, 156);
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
-}
 
 describe('nhs-fhir-validate CLI (child process)', () => {
   it('one valid file: prints its OperationOutcome and exits 0', async () => {

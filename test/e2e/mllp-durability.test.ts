@@ -6,13 +6,13 @@
  *  - nhs-mllp-out: every enqueued message is delivered, in order; a message is only ever sent
  *    again when the kill hit between sending it and committing its AA (at-least-once).
  */
+import { freePort } from '../helpers/node-red-process';
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { createStore } from '../../lib/store';
 import { adt, controlIdOf, msaOf, peerAck, peerConnect, peerServer, type PeerClient } from '../helpers/mllp-peer';
@@ -36,13 +36,6 @@ function startChild(args: string[]): Child {
   });
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
   return { proc, ready, queued, exited };
-}
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
 }
 
 describe('MLLP durability under SIGKILL', () => {

@@ -1,10 +1,10 @@
 /** The MLLP example flows load and work offline (ports swapped for free ones, a temp store). */
+import { freePort } from '../helpers/node-red-process';
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import * as net from 'node:net';
 import { nodeRedHarness } from '../helpers/node-red';
 
 // The core nodes of the Node-RED this checkout runs (4.x, or 5.x in the CI's second run).
@@ -14,13 +14,6 @@ const dir = mkdtempSync(join(tmpdir(), 'mllp-ex-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const examples = join(__dirname, '..', '..', 'examples', 'MLLP');
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function example(name: string, port: string): Promise<any[]> {
   const free = String(await freePort());
