@@ -89,7 +89,9 @@ async function serve(kind: Kind, dir: string): Promise<void> {
   const proto = helper._NodePrototype;
   const saved: Record<string, unknown> = {};
   for (const m of ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send']) saved[m] = proto[m];
-  await helper.load([require('../nodes/mllp-in'), require('../nodes/store')], flow);
+  // The built package (dist/, what Node-RED loads; `npm run bench:mllp` builds it first), not the
+  // TypeScript sources through tsx, whose keepNames wrappers cost CPU on every call.
+  await helper.load([require('../dist/nodes/mllp-in'), require('../dist/nodes/store')], flow);
   helper._sandbox.restore();
   Object.assign(proto, saved);
   const store = await helper.getNode('st').getStore();

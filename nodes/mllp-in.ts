@@ -70,12 +70,14 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
 
   const emit = (r: Received): void => {
     const msg: NodeMessage = { payload: r.text, _mllp: { session: r.session, storeId: r.storeId ?? null, seq: r.seq, node: node.id, policy } };
+    let ref = r.storeId;
     if (r.message) {
-      msg.hl7 = r.message.toJSON();
-      if (r.message.type !== undefined) msg.topic = r.message.type;
+      const hl7 = r.message.toJSON();
+      msg.hl7 = hl7;
+      if (hl7.type !== undefined) msg.topic = hl7.type;
+      if (hl7.controlId !== undefined) ref = hl7.controlId;
     }
-    const ref = r.message?.controlId ?? r.storeId;
-    appendAudit(msg, { node: 'nhs-mllp-in', action: 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}) });
+    appendAudit(msg, { node: 'nhs-mllp-in', action: 'receive', outcome: r.valid ? 'accepted' : 'rejected', ref: ref || undefined });
     if (r.valid) {
       received++;
       node.send([msg, null]);

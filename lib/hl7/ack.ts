@@ -88,21 +88,25 @@ export function newControlId(): string {
 export function buildAck(original: Hl7Message, code: AckCode, opts?: { text?: string; issues?: Issue[]; now?: Date; controlId?: string }): string {
   const d = original.delimiters;
   const fs = d.field;
-  const raw = (p: string): string => original.getRaw(p) ?? '';
+  // Every MLLP message gets one of these: the MSH is read as one field list (MSH-n is f[n - 1]),
+  // not walked once per field.
+  const f = original.mshFields();
+  const raw = (n: number): string => f[n - 1] ?? '';
   const event = original.event;
   const version = original.version;
-  const msh = [
-    'MSH', encodingCharacters(d), raw('MSH-5'), raw('MSH-6'), raw('MSH-3'), raw('MSH-4'),
-    formatHl7DateTime(opts?.now ?? new Date()), '',
-    event !== undefined ? `ACK${d.component}${escapeHl7(event, d)}${d.component}ACK` : 'ACK',
-    escapeHl7(opts?.controlId ?? newControlId(), d), raw('MSH-11'), raw('MSH-12'),
-  ];
-  const charset = raw('MSH-18');
-  if (charset !== '') msh.push('', '', '', '', '', charset);
-  const msa = ['MSA', code, raw('MSH-10')];
-  if (opts?.text !== undefined && minorVersion(version) < 7) msa.push(escapeHl7(opts.text.slice(0, 80), d));
-  const segs = [msh.join(fs), msa.join(fs), ...errSegments(opts?.issues ?? [], d, version, opts?.text, code)];
-  return segs.join('\r') + '\r';
+  let msh = `MSH${fs}${encodingCharacters(d)}${fs}${raw(5)}${fs}${raw(6)}${fs}${raw(3)}${fs}${raw(4)}${fs}` +
+    `${formatHl7DateTime(opts?.now ?? new Date())}${fs}${fs}` +
+    `${event !== undefined ? `ACK${d.component}${escapeHl7(event, d)}${d.component}ACK` : 'ACK'}${fs}` +
+    `${escapeHl7(opts?.controlId ?? newControlId(), d)}${fs}${raw(11)}${fs}${raw(12)}`;
+  const charset = raw(18);
+  if (charset !== '') msh += `${fs}${fs}${fs}${fs}${fs}${fs}${charset}`;
+  let msa = `MSA${fs}${code}${fs}${raw(10)}`;
+  if (opts?.text !== undefined && minorVersion(version) < 7) msa += `${fs}${escapeHl7(opts.text.slice(0, 80), d)}`;
+  let out = `${msh}\r${msa}\r`;
+  if (opts?.issues?.length || (opts?.text !== undefined && code !== 'AA' && code !== 'CA')) {
+    for (const e of errSegments(opts.issues ?? [], d, version, opts.text, code)) out += `${e}\r`;
+  }
+  return out;
 }
 
 /** Strip what must never be echoed back: control characters, and anything overlong. */

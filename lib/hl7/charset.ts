@@ -99,6 +99,8 @@ function decodeAs(b: Buffer, enc: string): string {
  * become `?` (iconv-lite's substitution), so declare a charset that fits the data.
  */
 export function encodeHl7Text(text: string, charset: string): Buffer {
+  // What decodeHl7Bytes returns for nearly every message: skip the table lookup.
+  if (charset === 'utf-8') return Buffer.from(text, 'utf8');
   const enc = charsetToEncoding(charset) ?? 'utf-8';
   if (enc === 'utf-8') return Buffer.from(text, 'utf8');
   if (enc === 'ascii' || enc === 'iso-8859-1') return iconv.encode(text, 'iso-8859-1');

@@ -105,8 +105,19 @@ export function hl7DateTimeToIso(v: string, opts?: { assumeZone?: string }): str
  * UTC `+0000`, so what we write never depends on the host's zone (used for ACK MSH-7).
  */
 export function formatHl7DateTime(date: Date, offsetMinutes = 0): string {
-  const t = new Date(date.getTime() + offsetMinutes * 60000);
+  const shifted = date.getTime() + offsetMinutes * 60000;
+  // Every ACK carries one: within one second (and offset) the text is the same, so reuse it.
+  const second = Math.floor(shifted / 1000);
+  if (second === lastSecond && offsetMinutes === lastOffset) return lastText;
+  const t = new Date(shifted);
   const a = Math.abs(offsetMinutes);
-  return `${t.getUTCFullYear()}${p2(t.getUTCMonth() + 1)}${p2(t.getUTCDate())}${p2(t.getUTCHours())}${p2(t.getUTCMinutes())}${p2(t.getUTCSeconds())}` +
+  const text = `${t.getUTCFullYear()}${p2(t.getUTCMonth() + 1)}${p2(t.getUTCDate())}${p2(t.getUTCHours())}${p2(t.getUTCMinutes())}${p2(t.getUTCSeconds())}` +
     `${offsetMinutes < 0 ? '-' : '+'}${p2(Math.floor(a / 60))}${p2(a % 60)}`;
+  lastSecond = second;
+  lastOffset = offsetMinutes;
+  lastText = text;
+  return text;
 }
+let lastSecond = NaN;
+let lastOffset = NaN;
+let lastText = '';

@@ -191,26 +191,55 @@ export class Hl7Message {
 
   /** Plain-JSON form for `msg.hl7` (see `Hl7Json`). */
   toJSON(): Hl7Json {
+    // Runs for every message an MLLP listener passes on, so one pass, no spreads: the header
+    // values come from the MSH field list instead of four path lookups.
     const fs = this.delimiters.field;
-    const segments = this.segs.map((s) => {
-      const f = this.fieldsOf(s);
-      return s.name === 'MSH' ? ['MSH', fs, ...f.slice(1)] : f.slice();
-    });
+    const segments = new Array<string[]>(this.segs.length);
+    let msh: string[] | undefined;
     const first = this.segs[0]?.eol ?? '\r';
-    const uniform = first !== '' && this.segs.every((s) => s.eol === first);
+    let uniform = first !== '';
+    for (let i = 0; i < this.segs.length; i++) {
+      const s = this.segs[i] as Seg;
+      if (s.eol !== first) uniform = false;
+      const f = this.fieldsOf(s);
+      if (s.name === 'MSH') {
+        const row = new Array<string>(f.length + 1);
+        row[0] = 'MSH';
+        row[1] = fs;
+        for (let k = 1; k < f.length; k++) row[k + 1] = f[k] as string;
+        segments[i] = row;
+        msh ??= row;
+      } else {
+        segments[i] = f.slice();
+      }
+    }
     const out: Hl7Json = { segments, eol: uniform ? first : this.segs.map((s) => s.eol) };
-    const version = this.version;
-    const type = this.type;
-    const controlId = this.controlId;
-    const charset = this.charset;
-    // Only defined keys: msg.hl7 must stay plain JSON and read cleanly in the debug sidebar.
-    return {
-      ...(version !== undefined ? { version } : {}),
-      ...(type !== undefined ? { type } : {}),
-      ...(controlId !== undefined ? { controlId } : {}),
-      ...(charset !== undefined ? { charset } : {}),
-      ...out,
-    };
+    if (msh) {
+      // Only defined keys: msg.hl7 must stay plain JSON and read cleanly in the debug sidebar.
+      // Keys in the documented order (version, type, controlId, charset, segments, eol).
+      const version = this.version;
+      const type = this.type;
+      const controlId = this.controlId;
+      const charset = this.charset;
+      const head: Partial<Hl7Json> = {};
+      if (version !== undefined) head.version = version;
+      if (type !== undefined) head.type = type;
+      if (controlId !== undefined) head.controlId = controlId;
+      if (charset !== undefined) head.charset = charset;
+      head.segments = out.segments;
+      head.eol = out.eol;
+      return head as Hl7Json;
+    }
+    return out;
+  }
+
+  /**
+   * @internal The MSH as a field list, `[n - 1]` = MSH-n for n ≥ 2 (encoded text; empty array
+   * when there is no MSH). Split once and kept, like every segment read through `fieldsOf`.
+   */
+  mshFields(): readonly string[] {
+    const msh = this.find('MSH', 1);
+    return msh ? this.fieldsOf(msh) : [];
   }
 
   /** @internal split fields on first use. */

@@ -60,6 +60,8 @@ export function parseHl7(text: string): { message?: Hl7Message; issues: Issue[] 
   // A junk line keeps its text (lossless) but gets no name; note a segment-ID-less line could
   // still be the result of a bare LF inside a field, which is why it is an error, not a split.
   const message = new Hl7Message(segs, d, text);
+  // Split the MSH once: the checks below, the ACK and msg.hl7 all read a dozen of its fields.
+  message.mshFields();
   if (message.get('MSH-9.1') === undefined) issues.push(issue('error', 'required', 'MSH-9 message type is missing', 'MSH-9'));
   else if (message.get('MSH-9.2') === undefined && message.get('MSH-9.1') !== 'ACK') {
     issues.push(issue('warning', 'required', 'MSH-9.2 trigger event is missing', 'MSH-9.2'));

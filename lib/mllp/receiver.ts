@@ -105,37 +105,14 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
   const ackFor = (m: Hl7Message | undefined, text: string, code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
     m ? buildAck(m, code, { now: now(), controlId: ackControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: ackControlId() });
 
-  return async (raw: Buffer, session: MllpSession, seq: number): Promise<Buffer | undefined> => {
-    const { text, charset } = decodeHl7Bytes(raw);
-    const parsed = parseHl7(text);
-    const m = parsed.message;
-    const valid = m !== undefined && !hasErrors(parsed.issues);
-    const mode = m ? ackMode(m) : 'original';
-    const r: Received = { text, charset, issues: parsed.issues, valid, session: session.id, seq, remoteAddress: session.remoteAddress, ...(m ? { message: m } : {}) };
-    if (!valid) {
-      const code = !m || mshProblem(parsed.issues) ? REJECT[mode] : ERROR[mode];
-      r.ack = ackFor(m, text, code, { issues: parsed.issues.filter((i) => i.severity !== 'information') });
-      if (o.policy !== 'immediate') {
-        try {
-          r.storeId = await keep(raw, m, r);
-        } catch (e) {
-          log('warn', `mllp: could not keep a rejected message (${toNhsError(e, 'STORE_UNAVAILABLE').code})`);
-        }
-      }
-      o.onMessage(r);
-      return encodeHl7Text(r.ack, charset);
-    }
-    const msg = m;
-    if (o.policy === 'immediate') {
-      r.ack = ackFor(m, text, POSITIVE[mode]);
-      o.onMessage(r);
-      return encodeHl7Text(r.ack, charset);
-    }
+  /** `commit`/`flow` after the parse: keep, then AA (commit) or wait for the flow's answer. */
+  const keepThenAck = async (raw: Buffer, m: Hl7Message, text: string, mode: 'original' | 'enhanced', r: Received, session: MllpSession, seq: number): Promise<Buffer | undefined> => {
+    const charset = r.charset;
     try {
-      r.storeId = await keep(raw, msg, r);
+      r.storeId = await keep(raw, m, r);
     } catch (e) {
       const err = toNhsError(e, 'STORE_UNAVAILABLE');
-      log('warn', `mllp: message ${msg.controlId ?? '?'} not stored (${err.code}); answered AE`);
+      log('warn', `mllp: message ${m.controlId ?? '?'} not stored (${err.code}); answered AE`);
       return encodeHl7Text(ackFor(m, text, ERROR[mode], { text: 'Message not stored, please resend', issues: [issue('error', 'transient', 'receiver could not store the message; resend')] }), charset);
     }
     if (o.policy === 'commit') {
@@ -144,12 +121,48 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
       return encodeHl7Text(r.ack, charset);
     }
     const storeId = r.storeId;
-    const reply = expectReply(session.id, seq, msg, charset, flowMs, () => {
+    const reply = expectReply(session.id, seq, m, charset, flowMs, () => {
       // Record why the sender got AE; a failure here changes nothing for the sender.
       void o.store?.().then((s) => s.setMessageStatus(storeId, 'errored', 'no application acknowledgment in time')).catch(() => undefined);
       return encodeHl7Text(ackFor(m, text, ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] }), charset);
     });
     o.onMessage(r);
     return reply;
+  };
+
+  /** A rejected message: still kept (status `errored`) unless `immediate`, then AR/AE. */
+  const keepRejected = async (raw: Buffer, m: Hl7Message | undefined, r: Received): Promise<Buffer> => {
+    try {
+      r.storeId = await keep(raw, m, r);
+    } catch (e) {
+      log('warn', `mllp: could not keep a rejected message (${toNhsError(e, 'STORE_UNAVAILABLE').code})`);
+    }
+    o.onMessage(r);
+    return encodeHl7Text(r.ack as string, r.charset);
+  };
+
+  // Not async: in `immediate` the ACK is returned synchronously, so the server writes it in the
+  // same turn without a promise per message.
+  return (raw: Buffer, session: MllpSession, seq: number): Buffer | Promise<Buffer | undefined> => {
+    const { text, charset } = decodeHl7Bytes(raw);
+    const parsed = parseHl7(text);
+    const m = parsed.message;
+    const valid = m !== undefined && !hasErrors(parsed.issues);
+    const mode = m ? ackMode(m) : 'original';
+    const r: Received = { text, charset, issues: parsed.issues, valid, session: session.id, seq, remoteAddress: session.remoteAddress };
+    if (m) r.message = m;
+    if (!valid) {
+      const code = !m || mshProblem(parsed.issues) ? REJECT[mode] : ERROR[mode];
+      r.ack = ackFor(m, text, code, { issues: parsed.issues.filter((i) => i.severity !== 'information') });
+      if (o.policy !== 'immediate') return keepRejected(raw, m, r);
+      o.onMessage(r);
+      return encodeHl7Text(r.ack, charset);
+    }
+    if (o.policy === 'immediate') {
+      r.ack = ackFor(m, text, POSITIVE[mode]);
+      o.onMessage(r);
+      return encodeHl7Text(r.ack, charset);
+    }
+    return keepThenAck(raw, m, text, mode, r, session, seq);
   };
 }

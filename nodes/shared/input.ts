@@ -50,6 +50,18 @@ export function onClose(node: Node, cleanup: (removed: boolean) => Promise<void>
   });
 }
 
+/** `toISOString()`, reused within one millisecond (every message through a node stamps one). */
+function isoOf(d: Date): string {
+  const ms = d.getTime();
+  if (ms !== lastIsoMs) {
+    lastIsoMs = ms;
+    lastIso = d.toISOString();
+  }
+  return lastIso;
+}
+let lastIsoMs = NaN;
+let lastIso = '';
+
 /** Append one audit step to `msg.audit` (append-only, never rewritten; DESIGN.md §2). */
 export function appendAudit(
   msg: NodeMessage,
@@ -57,6 +69,8 @@ export function appendAudit(
   now: () => Date = () => new Date(),
 ): void {
   const trail = Array.isArray(msg.audit) ? (msg.audit as unknown[]) : [];
-  trail.push({ at: now().toISOString(), ...step });
+  const entry: Record<string, string> = { at: isoOf(now()), node: step.node, action: step.action, outcome: step.outcome };
+  if (step.ref !== undefined) entry.ref = step.ref;
+  trail.push(entry);
   msg.audit = trail;
 }

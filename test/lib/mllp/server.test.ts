@@ -65,6 +65,35 @@ describe('MllpServer', () => {
     c.close();
   });
 
+  it('keeps arrival order when replies ready at once and replies that wait are mixed on one connection', async () => {
+    // Odd frames are answered synchronously (as `immediate` does), even ones after a delay (as
+    // `commit` does): the synchronous answer behind a waiting one must not overtake it.
+    let n = 0;
+    const { port } = await start({
+      onFrame: (f) => {
+        const t = f.toString('latin1');
+        return ++n % 2 === 1 ? peerAck(t) : sleep(30 + (n % 3) * 10).then(() => peerAck(t));
+      },
+    });
+    const c = await peerConnect(port);
+    const ids = ['M1', 'M2', 'M3', 'M4', 'M5', 'M6'];
+    c.sendRaw(Buffer.concat(ids.map((id) => frame(adt(id)))));
+    const acks: string[] = [];
+    for (let i = 0; i < ids.length; i++) acks.push(msaOf(await c.next()).controlId);
+    assert.deepEqual(acks, ids);
+    c.close();
+  });
+
+  it('answers each of many connections sending at once with its own ACKs (synchronous replies)', async () => {
+    const { port } = await start();
+    const peers = await Promise.all(Array.from({ length: 20 }, () => peerConnect(port)));
+    peers.forEach((p, i) => p.sendRaw(Buffer.concat([frame(adt(`C${i}a`)), frame(adt(`C${i}b`))])));
+    for (const [i, p] of peers.entries()) {
+      assert.deepEqual([msaOf(await p.next()).controlId, msaOf(await p.next()).controlId], [`C${i}a`, `C${i}b`]);
+      p.close();
+    }
+  });
+
   it('discards junk before VT and counts it', async () => {
     const { server, port } = await start();
     const c = await peerConnect(port);
