@@ -3,6 +3,8 @@
  * timeouts, keep-alive, retry back-off, attempt budget and AE/AR policy — and the one outbox
  * sender that delivers to it in order (DESIGN.md §4). Every `nhs-mllp-out` naming it shares it.
  */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type * as tls from 'node:tls';
 import { NhsError } from '../lib/errors';
 import { MllpClient, OutboxSender, type DeliveryListener, type NegativeAckPolicy } from '../lib/mllp';
@@ -71,6 +73,10 @@ export = function (RED: RED) {
           maxAttempts: Math.max(1, num(def.maxAttempts, 10)),
           backoff: { baseMs: num(def.retryBase, 1) * 1000, maxMs: num(def.retryMax, 60) * 1000 },
           leaseMs: connectTimeoutMs + ackTimeoutMs + 10_000,
+          // This endpoint in this Node-RED instance, the same after a restart: it takes back its
+          // own in-flight item at once, and leaves alone one that another instance sharing the
+          // store (same flow, other host or user directory) is sending.
+          owner: createHash('sha256').update(`${hostname()}\0${RED.settings.userDir ?? process.cwd()}\0${node.id}`).digest('hex').slice(0, 32),
           onDelivered: (item, ack) => listenerFor(item)?.delivered(item, ack),
           onParked: (item, reason, ack, err) => {
             const l = listenerFor(item);

@@ -24,8 +24,17 @@ export interface OutboxSenderOptions {
   /** Attempts before parking (default 10). */
   maxAttempts?: number;
   backoff?: BackoffOptions;
-  /** Lease on a claimed item; must exceed connect + ACK timeout (default 60 s). */
+  /**
+   * Lease on a claimed item (default 60 s). It is renewed every third of its length while the
+   * send is in progress, so a send that waits on reconnect back-off keeps it.
+   */
   leaseMs?: number;
+  /**
+   * Who holds the leases (stable across restarts of this sender, different for another
+   * instance): on start only this owner's, unowned and expired leases are taken back, so an
+   * item another live instance is sending is not sent twice.
+   */
+  owner?: string;
   /** Idle poll for new or due items (default 1000 ms); {@link OutboxSender.wake} skips the wait. */
   pollMs?: number;
   now?: () => Date;
@@ -74,7 +83,7 @@ export class OutboxSender {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
-    await this.o.store.recoverOutbox(this.o.destination);
+    await this.o.store.recoverOutbox(this.o.destination, this.o.owner);
     // stop() during recovery: do not begin delivering.
     if (this.stopped) return;
     this.loop = this.run();
@@ -98,7 +107,7 @@ export class OutboxSender {
     while (!this.stopped) {
       let item: OutboxItem | undefined;
       try {
-        item = await this.o.store.claimNext(this.o.destination, this.o.leaseMs ?? 60_000);
+        item = await this.o.store.claimNext(this.o.destination, this.leaseMs, this.o.owner);
       } catch (e) {
         if (this.stopped) break;
         this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
@@ -137,18 +146,70 @@ export class OutboxSender {
     });
   }
 
+  private get leaseMs(): number {
+    return this.o.leaseMs ?? 60_000;
+  }
+
+  /**
+   * Keep renewing the lease of `item` until `release()`. A renewal that finds the lease gone
+   * (expired and claimed elsewhere) is reported: the send in progress cannot be taken back, so
+   * the destination may see this message twice.
+   */
+  private holdLease(item: OutboxItem): { release: () => void; recording: () => void } {
+    let stopped = false;
+    let quiet = false;
+    // Each kind of problem once per send, not once per renewal.
+    const reported = new Set<string>();
+    let running: Promise<void> = Promise.resolve();
+    const report = (e: NhsError): void => {
+      if (stopped || quiet || reported.has(e.code)) return;
+      reported.add(e.code);
+      this.o.onError?.(e);
+    };
+    const renew = (): void => {
+      running = running.then(async () => {
+        if (stopped) return;
+        const held = await this.o.store.renewOutboxLease(item.id, item.attempts, this.leaseMs);
+        if (!held) report(new NhsError('MLLP_LEASE_LOST', `outbox item ${item.id} was claimed elsewhere while being sent; the destination may receive it twice`));
+      }).catch((e: unknown) => report(toNhsError(e, 'STORE_UNAVAILABLE')));
+    };
+    const timer = setInterval(renew, Math.max(5, Math.floor(this.leaseMs / 3)));
+    return {
+      release: () => {
+        stopped = true;
+        clearInterval(timer);
+      },
+      // The outcome is being written (done / retry / park): a renewal that runs after that write
+      // finds the item no longer inflight, which is not a lost lease. Renewing goes on, so the
+      // item stays ours while an ack write is retried.
+      recording: () => { quiet = true; },
+    };
+  }
+
+  /** Send one claimed item and record the outcome, holding its lease until that is recorded. */
   private async deliver(item: OutboxItem): Promise<void> {
+    const lease = this.holdLease(item);
+    try {
+      await this.deliverHeld(item, lease.recording);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async deliverHeld(item: OutboxItem, recording: () => void): Promise<void> {
     const want = item.controlId;
     let frame: Buffer;
     try {
       frame = await this.o.send(item.payload, (f) => want === null || readAck(f).controlId === want);
     } catch (e) {
+      recording();
       const err = toNhsError(e, 'MLLP_SEND_FAILED');
       // Shutting down: leave it inflight; recoverOutbox puts it back on the next start.
       if (this.stopped && err.code === 'MLLP_CLIENT_CLOSED') return;
       await this.retryOrPark(item, err.code, undefined, err);
       return;
     }
+    recording();
     const ack = readAck(frame);
     if (ack.code === 'AA' || ack.code === 'CA') {
       // Stopped before the ack was recorded: it stays inflight and is re-sent after recovery.

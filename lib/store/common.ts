@@ -158,6 +158,16 @@ export function checkExpectedReleaseCount(n: unknown): void {
 export function checkId(id: unknown): string {
   return str(id, 'id', 200);
 }
+/** An outbox lease owner: absent (null in the row) or a non-empty string of at most 200 characters. */
+export function checkOwner(owner: unknown): string | null {
+  if (owner === undefined || owner === null) return null;
+  return noNul(str(owner, 'owner', 200), 'owner');
+}
+/** `renewOutboxLease` arguments: the attempts value of the claim, and a lease length. */
+export function checkLease(attempts: unknown, leaseMs: unknown): void {
+  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) throw invalid('attempts must be a positive integer');
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+}
 export function checkLimit(limit: unknown): number {
   if (limit === undefined) return DEFAULT_LIMIT;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');

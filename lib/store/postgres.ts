@@ -10,7 +10,7 @@ import { Client, Pool, type ClientBase, type PoolClient, type QueryResultRow } f
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
@@ -614,10 +614,11 @@ export class PostgresStore implements Store {
     return this.submit(() => ({ kind: 'outbox', row: newOutboxRow(item, this.o) }));
   }
 
-  claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS): Promise<OutboxItem | undefined> {
+  claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS, owner?: string): Promise<OutboxItem | undefined> {
     return this.write(() => {
       if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
       if (!Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+      const who = checkOwner(owner);
       return async (c) => {
         // FOR UPDATE on the head row: a second instance waits, then re-reads it as leased.
         const r = await c.query<Row>(
@@ -628,7 +629,7 @@ export class PostgresStore implements Store {
         const now = nowDate.toISOString();
         if (!head || String(head.next_attempt_at) > now) return undefined;
         const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
-        await c.query(`UPDATE ${this.t.outbox} SET state = 'inflight', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2 WHERE seq = $3`, [lease, now, head.seq]);
+        await c.query(`UPDATE ${this.t.outbox} SET state = 'inflight', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2, lease_owner = $3 WHERE seq = $4`, [lease, now, who, head.seq]);
         return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
       };
     });
@@ -679,14 +680,33 @@ export class PostgresStore implements Store {
     });
   }
 
-  recoverOutbox(destination?: string): Promise<number> {
+  renewOutboxLease(id: string, attempts: number, leaseMs: number): Promise<boolean> {
+    return this.write(() => {
+      checkId(id);
+      checkLease(attempts, leaseMs);
+      return async (c) => {
+        const nowDate = this.o.clock();
+        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        const r = await c.query(
+          `UPDATE ${this.t.outbox} SET next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = 'inflight' AND attempts = $4`,
+          [lease, nowDate.toISOString(), id, attempts]);
+        return r.rowCount === 1;
+      };
+    });
+  }
+
+  recoverOutbox(destination?: string, owner?: string): Promise<number> {
     return this.write(() => {
       if (destination !== undefined && (typeof destination !== 'string' || destination.length === 0)) throw invalid('destination must be a non-empty string');
+      const who = checkOwner(owner);
       return async (c) => {
         const now = this.now();
+        // Ours, unowned, or expired: an item another live owner holds keeps its lease.
+        const set = `UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, updated_at = $1, lease_owner = NULL
+          WHERE state = 'inflight' AND (lease_owner IS NULL OR next_attempt_at <= $1 OR lease_owner = $2)`;
         const r = destination === undefined
-          ? await c.query(`UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, updated_at = $1 WHERE state = 'inflight'`, [now])
-          : await c.query(`UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, updated_at = $1 WHERE state = 'inflight' AND destination = $2`, [now, destination]);
+          ? await c.query(set, [now, who])
+          : await c.query(`${set} AND destination = $3`, [now, who, destination]);
         return r.rowCount ?? 0;
       };
     });

@@ -108,14 +108,25 @@ CREATE INDEX quarantine_message_idx ON ${p}quarantine (message_id);
 `;
 }
 
+/**
+ * v2: who holds an outbox item's lease (`claimNext(…, owner)`). A sender that restarts after a
+ * crash takes back at once only what it held itself; an item another live instance holds keeps
+ * its lease (two Node-RED instances on one PostgreSQL store, or on one SQLite file).
+ */
+function v2(prefix: string): string {
+  return `ALTER TABLE ${prefix}outbox ADD COLUMN lease_owner TEXT;`;
+}
+
 /** AUTOINCREMENT so a seq is never reused after retention deletes the newest rows. */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: v1({ blob: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', int: 'INTEGER', bigint: 'INTEGER', prefix: '' }) },
+  { version: 2, sql: v2('') },
 ];
 
 /** `schema` is a validated identifier (see postgres.ts); indexes live in the table's schema. */
 export function postgresMigrations(schema: string): readonly Migration[] {
   return [
     { version: 1, sql: v1({ blob: 'BYTEA', serial: 'BIGSERIAL PRIMARY KEY', int: 'INTEGER', bigint: 'BIGINT', prefix: `"${schema}".` }) },
+    { version: 2, sql: v2(`"${schema}".`) },
   ];
 }

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLimit, checkPruneSeq, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type ResolvedOptions,
@@ -35,6 +35,8 @@ type SqlJob = Settleable & ({ msg: MessageRow; run?: undefined } | { msg?: undef
  * prepared once.
  */
 const MESSAGE_CHUNK = 64;
+/** Inflight items a (re)starting sender may take back: unowned, lease expired (?: now), or its own (?: owner). */
+const RECOVERABLE = "state = 'inflight' AND (lease_owner IS NULL OR next_attempt_at <= ? OR lease_owner = ?)";
 
 const q = (_i: number): string => '?';
 
@@ -153,13 +155,15 @@ export class SqliteStore implements Store {
       getMessage: db.prepare('SELECT * FROM messages WHERE id = ?'),
       insOutbox: ins('outbox', OUTBOX_INSERT_COLUMNS),
       head: db.prepare("SELECT * FROM outbox WHERE destination = ? AND state IN ('pending', 'inflight') ORDER BY seq LIMIT 1"),
-      claim: db.prepare("UPDATE outbox SET state = 'inflight', attempts = attempts + 1, next_attempt_at = ?, updated_at = ? WHERE seq = ?"),
+      claim: db.prepare("UPDATE outbox SET state = 'inflight', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?, lease_owner = ? WHERE seq = ?"),
+      renew: db.prepare("UPDATE outbox SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'inflight' AND attempts = ?"),
       outboxState: db.prepare('SELECT state FROM outbox WHERE id = ?'),
       ack: db.prepare("UPDATE outbox SET state = 'done', updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
       retry: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
       park: db.prepare("UPDATE outbox SET state = 'parked', last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
-      recoverAll: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'inflight'"),
-      recoverOne: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ? WHERE state = 'inflight' AND destination = ?"),
+      // Ours (owner), unowned, or expired; ? order: now, now, now, owner[, destination].
+      recoverAll: db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ?, lease_owner = NULL WHERE ${RECOVERABLE}`),
+      recoverOne: db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ?, lease_owner = NULL WHERE ${RECOVERABLE} AND destination = ?`),
       auditHead: db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1'),
       insAudit: ins('audit', AUDIT_INSERT_COLUMNS),
       moveHead: db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1'),
@@ -388,10 +392,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS): Promise<OutboxItem | undefined> {
+  claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS, owner?: string): Promise<OutboxItem | undefined> {
     return this.write(() => {
       if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
       if (!Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+      const who = checkOwner(owner);
       return () => {
         const head = this.s('head').get(destination) as Row | undefined;
         const nowDate = this.o.clock();
@@ -399,7 +404,7 @@ export class SqliteStore implements Store {
         // Strict order: a head that is leased or not yet due blocks everything behind it.
         if (!head || String(head.next_attempt_at) > now) return undefined;
         const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
-        this.s('claim').run(lease, now, head.seq);
+        this.s('claim').run(lease, now, who, head.seq);
         return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
       };
     });
@@ -437,12 +442,25 @@ export class SqliteStore implements Store {
     });
   }
 
-  recoverOutbox(destination?: string): Promise<number> {
+  renewOutboxLease(id: string, attempts: number, leaseMs: number): Promise<boolean> {
+    return this.write(() => {
+      checkId(id);
+      checkLease(attempts, leaseMs);
+      return () => {
+        const nowDate = this.o.clock();
+        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        return this.s('renew').run(lease, nowDate.toISOString(), id, attempts).changes === 1;
+      };
+    });
+  }
+
+  recoverOutbox(destination?: string, owner?: string): Promise<number> {
     return this.write(() => {
       if (destination !== undefined && (typeof destination !== 'string' || destination.length === 0)) throw invalid('destination must be a non-empty string');
+      const who = checkOwner(owner);
       return () => {
         const now = this.now();
-        const info = destination === undefined ? this.s('recoverAll').run(now, now) : this.s('recoverOne').run(now, now, destination);
+        const info = destination === undefined ? this.s('recoverAll').run(now, now, now, who) : this.s('recoverOne').run(now, now, now, who, destination);
         return info.changes;
       };
     });

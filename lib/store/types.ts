@@ -311,13 +311,25 @@ export interface Store {
    * Claim the head of `destination`'s queue: the oldest item that is `pending` (or `inflight`
    * whose lease expired), only if it is due (nextAttemptAt ≤ now). Strict order: while the head
    * is not due or is leased, nothing behind it is returned. Marks it inflight, attempts + 1.
+   * `owner` names the sender holding the lease (stable across its restarts), for `recoverOutbox`.
    */
-  claimNext(destination: string, leaseMs?: number): Promise<OutboxItem | undefined>;
+  claimNext(destination: string, leaseMs?: number, owner?: string): Promise<OutboxItem | undefined>;
+  /**
+   * Extend the lease of an item this sender still holds: it is inflight and its `attempts` is the
+   * value this sender's claim returned (a later claim by anyone increments it, so a lost lease
+   * cannot be renewed). Resolves false when the lease is no longer ours.
+   */
+  renewOutboxLease(id: string, attempts: number, leaseMs: number): Promise<boolean>;
   ackOutbox(id: string): Promise<void>;
   retryOutbox(id: string, nextAttemptAt: Date, error: string): Promise<void>;
   parkOutbox(id: string, reason: string): Promise<void>;
-  /** On start-up: return this destination's inflight items to pending (a crash mid-send). */
-  recoverOutbox(destination?: string): Promise<number>;
+  /**
+   * On start-up: return inflight items to pending, due now (a crash or stop mid-send): those
+   * claimed by `owner` (this sender's previous run), those claimed without an owner, and those
+   * whose lease has expired. An item another owner holds under a live lease is left alone, so a
+   * second instance starting does not resend what the first is sending.
+   */
+  recoverOutbox(destination?: string, owner?: string): Promise<number>;
   listOutbox(q: OutboxQuery): Promise<OutboxItem[]>;
 
   /** Append with hash chaining inside the commit (serialised across store instances). */

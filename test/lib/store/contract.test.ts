@@ -196,6 +196,58 @@ function contract(b: BackendUnderTest): void {
         await rejectsCode(s.retryOutbox(bb.id, new Date('nope'), 'x'), 'STORE_INVALID');
       });
 
+      it('recover takes back its own and expired leases, not a lease another live owner holds', async () => {
+        const clk = manualClock();
+        const place = b.fresh();
+        // Two instances on one store, as two Node-RED processes would be.
+        const s1 = place.make({ clock: clk.clock });
+        const s2 = place.make({ clock: clk.clock });
+        await Promise.all([s1.open(), s2.open()]);
+        const a = await s1.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        const e = await s1.enqueue({ destination: 'e', payload: Buffer.from('E') });
+        assert.equal((await s1.claimNext('d', 10_000, 'owner-1'))?.id, a.id);
+        assert.equal((await s1.claimNext('e', 10_000, 'owner-1'))?.id, e.id);
+        // owner-2 starting: owner-1's leases are live, so nothing is taken from it.
+        assert.equal(await s2.recoverOutbox('d', 'owner-2'), 0);
+        assert.equal(await s2.recoverOutbox(undefined, 'owner-2'), 0);
+        assert.equal(await s2.claimNext('d', 10_000, 'owner-2'), undefined, 'the head is leased by owner-1');
+        // owner-1 restarting takes back its own at once, due now.
+        assert.equal(await s1.recoverOutbox('d', 'owner-1'), 1);
+        const again = await s2.claimNext('d', 10_000, 'owner-2');
+        assert.equal(again?.id, a.id);
+        assert.equal(again?.attempts, 2);
+        // A lease that has expired is recovered by anyone.
+        clk.advance(10_000);
+        assert.equal(await s2.recoverOutbox('e', 'owner-2'), 1);
+        assert.deepEqual((await s1.listOutbox({ state: 'inflight' })).map((i) => i.id), [a.id]);
+        await rejectsCode(s1.recoverOutbox('d', ''), 'STORE_INVALID');
+        await rejectsCode(s1.claimNext('d', 1000, 'x'.repeat(201)), 'STORE_INVALID');
+      });
+
+      it('renewing a lease keeps the item ours; a lease that was lost cannot be renewed', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const a = await s.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        const claimed = await s.claimNext('d', 5_000, 'owner-1');
+        assert.equal(claimed?.attempts, 1);
+        clk.advance(4_000);
+        assert.equal(await s.renewOutboxLease(a.id, 1, 5_000), true);
+        clk.advance(4_000);
+        // 8 s after the claim, but renewed at 4 s for 5 s: still leased.
+        assert.equal(await s.claimNext('d', 5_000, 'owner-2'), undefined);
+        assert.equal((await s.listOutbox({ destination: 'd' }))[0]?.nextAttemptAt, new Date(T0 + 9_000).toISOString());
+        clk.advance(1_000);
+        const taken = await s.claimNext('d', 5_000, 'owner-2');
+        assert.equal(taken?.attempts, 2, 'expired: someone else claims it');
+        assert.equal(await s.renewOutboxLease(a.id, 1, 5_000), false, 'the first claim is no longer the lease holder');
+        assert.equal(await s.renewOutboxLease(a.id, 2, 5_000), true);
+        await s.ackOutbox(a.id);
+        assert.equal(await s.renewOutboxLease(a.id, 2, 5_000), false, 'done items hold no lease');
+        assert.equal(await s.renewOutboxLease('missing', 1, 5_000), false);
+        await rejectsCode(s.renewOutboxLease(a.id, 0, 5_000), 'STORE_INVALID');
+        await rejectsCode(s.renewOutboxLease(a.id, 1, Number.NaN), 'STORE_INVALID');
+      });
+
       it('concurrent claims of one destination hand the head to exactly one caller', async () => {
         const place = b.fresh();
         const s1 = place.make();

@@ -1,0 +1,76 @@
+/**
+ * Schema upgrades: a store created by an earlier version opens, is migrated once, and keeps its
+ * rows. v1 → v2 adds `outbox.lease_owner`; an item a v1 sender left inflight has no owner, so the
+ * first sender to start takes it back (what v1 did).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
+import { createStore } from '../../../lib/store';
+import { SQLITE_MIGRATIONS, postgresMigrations } from '../../../lib/store/schema';
+import { pgUrl, skipWithoutPg } from '../../helpers/shared';
+
+const T = '2030-01-01T00:00:00.000Z';
+const LATER = '2030-01-01T00:05:00.000Z';
+const row = ['o1', 'd', Buffer.from('MSH|^~\\&|A'), 'C1', '{}', 'inflight', 1, LATER, null, T, T];
+const insert = (t: string, ph: (i: number) => string): string =>
+  `INSERT INTO ${t} (id, destination, payload, control_id, meta, state, attempts, next_attempt_at, last_error, created_at, updated_at) VALUES (${row.map((_, i) => ph(i)).join(', ')})`;
+
+describe('store schema upgrade v1 → v2', () => {
+  it('SQLite: a v1 file opens, is migrated to v2 once, and its inflight item is recovered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nhs-migrate-'));
+    const file = join(dir, 'v1.sqlite');
+    try {
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+      db.exec(SQLITE_MIGRATIONS[0]!.sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
+      db.prepare(insert('outbox', () => '?')).run(row);
+      db.close();
+
+      const s = createStore({ backend: 'sqlite', file, clock: () => new Date(T) });
+      await s.open();
+      assert.equal(await s.recoverOutbox('d', 'owner-new'), 1, 'an unowned v1 lease is taken back');
+      assert.equal((await s.claimNext('d', 1000, 'owner-new'))?.id, 'o1');
+      await s.close();
+      const check = new Database(file, { readonly: true });
+      const versions = check.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[];
+      const owner = check.prepare('SELECT lease_owner FROM outbox WHERE id = ?').get('o1') as { lease_owner: string };
+      check.close();
+      assert.deepEqual(versions.map((v) => v.version), [1, 2]);
+      assert.equal(owner.lease_owner, 'owner-new');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('PostgreSQL: a v1 schema is migrated to v2 once, and its inflight item is recovered', { skip: skipWithoutPg }, async () => {
+    const schema = `nhs_migrate_${process.pid}_${Date.now()}`;
+    const c = new Client({ connectionString: pgUrl });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA "${schema}"`);
+      await c.query(`CREATE TABLE "${schema}".schema_version (version INTEGER NOT NULL)`);
+      await c.query(postgresMigrations(schema)[0]!.sql);
+      await c.query(`INSERT INTO "${schema}".schema_version (version) VALUES (1)`);
+      await c.query(insert(`"${schema}".outbox`, (i) => `$${i + 1}`), row);
+
+      const s = createStore({ backend: 'postgres', url: pgUrl!, schema, clock: () => new Date(T) });
+      await s.open();
+      assert.equal(await s.recoverOutbox('d', 'owner-new'), 1);
+      assert.equal((await s.claimNext('d', 1000, 'owner-new'))?.id, 'o1');
+      await s.close();
+      const versions = await c.query<{ version: number }>(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+      assert.deepEqual(versions.rows.map((v) => v.version), [1, 2]);
+      const owner = await c.query<{ lease_owner: string }>(`SELECT lease_owner FROM "${schema}".outbox WHERE id = 'o1'`);
+      assert.equal(owner.rows[0]?.lease_owner, 'owner-new');
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    }
+  });
+});
