@@ -12,6 +12,7 @@ import { createStore } from '../../../lib/store';
 import type { Store } from '../../../lib/store/types';
 import { OutboxSender, type SendFn } from '../../../lib/mllp/outbox-sender';
 import { adt, controlIdOf, peerAck } from '../../helpers/mllp-peer';
+import { sleep, until } from '../../helpers/wait';
 
 const dir = mkdtempSync(join(tmpdir(), 'mllp-lease-'));
 const stores: Store[] = [];
@@ -37,14 +38,6 @@ async function twoStores(): Promise<[Store, Store]> {
   return [a, b];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 /** A destination that answers AA after `delayMs`, recording who sent what. */
 function slowPeer(delayMs: number, log: string[], who: string): SendFn {

@@ -6,6 +6,7 @@ import iconv from 'iconv-lite';
 import { MllpServer, type MllpServerOptions } from '../../../lib/mllp/server';
 import { adt, controlIdOf, frame, msaOf, peerAck, peerConnect, splitFrames } from '../../helpers/mllp-peer';
 import { makePki } from './tls-certs';
+import { sleep, until } from '../../helpers/wait';
 
 const servers: MllpServer[] = [];
 after(async () => { await Promise.all(servers.map((s) => s.close())); });
@@ -23,14 +24,6 @@ async function start(o: Partial<MllpServerOptions> = {}): Promise<{ server: Mllp
   return { server, port: addr.port, got, logs };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 describe('MllpServer', () => {
   it('answers two frames that arrive in one TCP write, each exactly once, in order', async () => {
