@@ -16,11 +16,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createStore } from '../../lib/store';
 import { adt, controlIdOf, msaOf, peerAck, peerConnect, peerServer, type PeerClient } from '../helpers/mllp-peer';
+import { sleep } from '../helpers/wait';
 
 const dir = mkdtempSync(join(tmpdir(), 'mllp-dur-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const CHILD = join(__dirname, 'mllp-child.ts');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Child { proc: ChildProcess; ready: Promise<number>; queued: Promise<void>; exited: Promise<void> }
 function startChild(args: string[]): Child {
