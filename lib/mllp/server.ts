@@ -72,6 +72,8 @@ class Session implements MllpSession {
   readonly authorized: boolean;
   received = 0;
   pending = 0;
+  /** Replies of this connection waiting in the server's per-turn write queue. */
+  queued = 0;
   open = true;
   tail: Promise<void> = Promise.resolve();
   readonly decoder: MllpDecoder;
@@ -269,19 +271,30 @@ export class MllpServer extends EventEmitter {
     this.outB = [];
     for (let i = 0; i < q.length; i++) {
       const s = q[i] as Session;
+      s.queued--;
       if (s.open) s.socket.write(b[i] as Buffer);
     }
   };
 
-  /**
-   * Every reply goes through this one queue, in the order replies become due; a connection's
-   * replies become due in its frames' arrival order (the `tail` chain), so they leave in that order.
-   */
+  /** A reply ready in the turn its frame arrived: into the per-turn queue. */
   private queueReply(s: Session, r: Buffer | string | undefined): void {
     if (r === undefined || !s.open) return;
+    s.queued++;
     this.outQ.push(s);
     this.outB.push(encodeFrame(r));
     this.scheduleFlush();
+  }
+
+  /**
+   * A reply that became ready later (after a commit, or from the flow): written at once, so it
+   * does not wait behind the flow work queued for this turn; after its connection's queued
+   * replies if any are still waiting, so replies leave in arrival order. A group commit settles
+   * its replies in one burst, so these writes are back to back too.
+   */
+  private lateReply(s: Session, r: Buffer | string | undefined): void {
+    if (r === undefined || !s.open) return;
+    if (s.queued > 0) this.queueReply(s, r);
+    else s.socket.write(encodeFrame(r));
   }
 
   /** Scheduled before frames are handled, so the replies go out before the flow work the handler queues. */
@@ -315,7 +328,7 @@ export class MllpServer extends EventEmitter {
     s.tail = (s.pending === 1 ? reply : s.tail.then(() => reply)).then(
       (r) => {
         s.pending--;
-        this.queueReply(s, r);
+        this.lateReply(s, r);
       },
       (e: unknown) => {
         s.pending--;

@@ -77,6 +77,24 @@ describe('MllpServer', () => {
     c.close();
   });
 
+  it('a reply that settles at once does not overtake a synchronous one still queued for the turn', async () => {
+    // Frame 1 answered synchronously (queued until the end of the turn), frame 2 by a promise that
+    // settles in the same turn: frame 2's ACK must still go second.
+    let n = 0;
+    const { port } = await start({
+      onFrame: (f) => {
+        const t = f.toString('latin1');
+        return ++n % 2 === 1 ? peerAck(t) : Promise.resolve(peerAck(t));
+      },
+    });
+    const c = await peerConnect(port);
+    c.sendRaw(Buffer.concat([frame(adt('Q1')), frame(adt('Q2')), frame(adt('Q3')), frame(adt('Q4'))]));
+    const acks: string[] = [];
+    for (let i = 0; i < 4; i++) acks.push(msaOf(await c.next()).controlId);
+    assert.deepEqual(acks, ['Q1', 'Q2', 'Q3', 'Q4']);
+    c.close();
+  });
+
   it('answers each of many connections sending at once with its own ACKs (synchronous replies)', async () => {
     const { port } = await start();
     const peers = await Promise.all(Array.from({ length: 20 }, () => peerConnect(port)));
