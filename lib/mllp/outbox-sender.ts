@@ -174,6 +174,8 @@ export class OutboxSender {
       }).catch((e: unknown) => report(toNhsError(e, 'STORE_UNAVAILABLE')));
     };
     const timer = setInterval(renew, Math.max(5, Math.floor(this.leaseMs / 3)));
+    // The send itself keeps the process busy; the renewals alone must not keep it alive.
+    timer.unref();
     return {
       release: () => {
         stopped = true;
