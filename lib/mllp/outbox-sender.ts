@@ -173,7 +173,8 @@ export class OutboxSender {
         if (!held) report(new NhsError('MLLP_LEASE_LOST', `outbox item ${item.id} was claimed elsewhere while being sent; the destination may receive it twice`));
       }).catch((e: unknown) => report(toNhsError(e, 'STORE_UNAVAILABLE')));
     };
-    const timer = setInterval(renew, Math.max(5, Math.floor(this.leaseMs / 3)));
+    // Clamped to what a Node timer can hold (a longer interval would fire every millisecond).
+    const timer = setInterval(renew, Math.min(2_147_483_647, Math.max(5, Math.floor(this.leaseMs / 3))));
     // The send itself keeps the process busy; the renewals alone must not keep it alive.
     timer.unref();
     return {
@@ -266,14 +267,15 @@ export class OutboxSender {
       return;
     }
     const at = new Date(this.now().getTime() + backoffDelay(item.attempts, this.o.backoff));
-    await this.o.store.retryOutbox(item.id, at, reason);
+    // Fenced on this claim: if the lease was taken over meanwhile, the new holder's item is left alone.
+    await this.o.store.retryOutbox(item.id, at, reason, item.attempts);
     this.nextDue = Math.min(this.nextDue ?? Infinity, at.getTime());
     this.stats.retried++;
     this.o.onRetry?.(item, reason, at);
   }
 
   private async park(item: OutboxItem, reason: string, ack?: string, err?: NhsError): Promise<void> {
-    await this.o.store.parkOutbox(item.id, reason);
+    await this.o.store.parkOutbox(item.id, reason, item.attempts);
     this.stats.parked++;
     this.o.onParked?.(item, reason, ack, err);
   }

@@ -163,6 +163,12 @@ export function checkOwner(owner: unknown): string | null {
   if (owner === undefined || owner === null) return null;
   return noNul(str(owner, 'owner', 200), 'owner');
 }
+/** The optional claim fence of `retryOutbox`/`parkOutbox`: absent (null) or a positive integer. */
+export function checkFence(attempts: unknown): number | null {
+  if (attempts === undefined || attempts === null) return null;
+  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) throw invalid('attempts must be a positive integer');
+  return attempts;
+}
 /** `renewOutboxLease` arguments: the attempts value of the claim, and a lease length. */
 export function checkLease(attempts: unknown, leaseMs: unknown): void {
   if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) throw invalid('attempts must be a positive integer');

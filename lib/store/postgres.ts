@@ -10,7 +10,7 @@ import { Client, Pool, type ClientBase, type PoolClient, type QueryResultRow } f
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
@@ -653,28 +653,30 @@ export class PostgresStore implements Store {
     });
   }
 
-  retryOutbox(id: string, nextAttemptAt: Date, error: string): Promise<void> {
+  retryOutbox(id: string, nextAttemptAt: Date, error: string, attempts?: number): Promise<void> {
     return this.write(() => {
       checkId(id);
       const at = isoTime(nextAttemptAt, 'nextAttemptAt');
       const err = typeof error === 'string' ? error.slice(0, 4096) : String(error);
+      const fence = checkFence(attempts);
       return async (c) => {
         const r = await c.query(
-          `UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, last_error = $2, updated_at = $3 WHERE id = $4 AND state IN ('pending', 'inflight')`,
-          [at, err, this.now(), id]);
+          `UPDATE ${this.t.outbox} SET state = 'pending', next_attempt_at = $1, last_error = $2, updated_at = $3 WHERE id = $4 AND state IN ('pending', 'inflight') AND ($5::int IS NULL OR attempts = $5)`,
+          [at, err, this.now(), id, fence]);
         return r.rowCount === 0 ? this.outboxMiss(c, id, '-') : undefined;
       };
     });
   }
 
-  parkOutbox(id: string, reason: string): Promise<void> {
+  parkOutbox(id: string, reason: string, attempts?: number): Promise<void> {
     return this.write(() => {
       checkId(id);
       const why = typeof reason === 'string' ? reason.slice(0, 4096) : String(reason);
+      const fence = checkFence(attempts);
       return async (c) => {
         const r = await c.query(
-          `UPDATE ${this.t.outbox} SET state = 'parked', last_error = $1, updated_at = $2 WHERE id = $3 AND state IN ('pending', 'inflight')`,
-          [why, this.now(), id]);
+          `UPDATE ${this.t.outbox} SET state = 'parked', last_error = $1, updated_at = $2 WHERE id = $3 AND state IN ('pending', 'inflight') AND ($4::int IS NULL OR attempts = $4)`,
+          [why, this.now(), id, fence]);
         return r.rowCount === 0 ? this.outboxMiss(c, id, 'parked') : undefined;
       };
     });

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
 import {
   AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
   checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
   messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type ResolvedOptions,
@@ -159,8 +159,9 @@ export class SqliteStore implements Store {
       renew: db.prepare("UPDATE outbox SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'inflight' AND attempts = ?"),
       outboxState: db.prepare('SELECT state FROM outbox WHERE id = ?'),
       ack: db.prepare("UPDATE outbox SET state = 'done', updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
-      retry: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
-      park: db.prepare("UPDATE outbox SET state = 'parked', last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight')"),
+      // The last two ? are the optional claim fence (attempts), given twice.
+      retry: db.prepare("UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight') AND (? IS NULL OR attempts = ?)"),
+      park: db.prepare("UPDATE outbox SET state = 'parked', last_error = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'inflight') AND (? IS NULL OR attempts = ?)"),
       // Ours (owner), unowned, or expired; ? order: now, now, now, owner[, destination].
       recoverAll: db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ?, lease_owner = NULL WHERE ${RECOVERABLE}`),
       recoverOne: db.prepare(`UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ?, lease_owner = NULL WHERE ${RECOVERABLE} AND destination = ?`),
@@ -425,20 +426,22 @@ export class SqliteStore implements Store {
     });
   }
 
-  retryOutbox(id: string, nextAttemptAt: Date, error: string): Promise<void> {
+  retryOutbox(id: string, nextAttemptAt: Date, error: string, attempts?: number): Promise<void> {
     return this.write(() => {
       checkId(id);
       const at = isoTime(nextAttemptAt, 'nextAttemptAt');
       const err = typeof error === 'string' ? error.slice(0, 4096) : String(error);
-      return () => (this.s('retry').run(at, err, this.now(), id).changes === 0 ? this.outboxMiss(id, '-') : undefined);
+      const fence = checkFence(attempts);
+      return () => (this.s('retry').run(at, err, this.now(), id, fence, fence).changes === 0 ? this.outboxMiss(id, '-') : undefined);
     });
   }
 
-  parkOutbox(id: string, reason: string): Promise<void> {
+  parkOutbox(id: string, reason: string, attempts?: number): Promise<void> {
     return this.write(() => {
       checkId(id);
       const why = typeof reason === 'string' ? reason.slice(0, 4096) : String(reason);
-      return () => (this.s('park').run(why, this.now(), id).changes === 0 ? this.outboxMiss(id, 'parked') : undefined);
+      const fence = checkFence(attempts);
+      return () => (this.s('park').run(why, this.now(), id, fence, fence).changes === 0 ? this.outboxMiss(id, 'parked') : undefined);
     });
   }
 

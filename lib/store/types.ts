@@ -321,8 +321,13 @@ export interface Store {
    */
   renewOutboxLease(id: string, attempts: number, leaseMs: number): Promise<boolean>;
   ackOutbox(id: string): Promise<void>;
-  retryOutbox(id: string, nextAttemptAt: Date, error: string): Promise<void>;
-  parkOutbox(id: string, reason: string): Promise<void>;
+  /**
+   * Back to pending, due at `nextAttemptAt`. With `attempts` (the value the caller's claim
+   * returned) only while that claim is still the current one: a sender whose lease was taken over
+   * gets STORE_CONFLICT instead of resetting an item another sender holds. Same for `parkOutbox`.
+   */
+  retryOutbox(id: string, nextAttemptAt: Date, error: string, attempts?: number): Promise<void>;
+  parkOutbox(id: string, reason: string, attempts?: number): Promise<void>;
   /**
    * On start-up: return inflight items to pending, due now (a crash or stop mid-send): those
    * claimed by `owner` (this sender's previous run), those claimed without an owner, and those

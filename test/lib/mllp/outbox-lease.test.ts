@@ -105,6 +105,24 @@ describe('outbox leases across two senders', () => {
     assert.deepEqual(errors, ['STORE_UNAVAILABLE', 'MLLP_LEASE_LOST']);
   });
 
+  it('a very long lease is renewed at most every 24.8 days, not every millisecond (timer limit)', async () => {
+    const [s1] = await twoStores();
+    await s1.enqueue({ destination: 'd', payload: Buffer.from(adt('T1')), controlId: 'T1' });
+    let renewals = 0;
+    const counting = new Proxy(s1, {
+      get(t, k, r) {
+        if (k === 'renewOutboxLease') return (id: string, attempts: number, ms: number) => { renewals++; return t.renewOutboxLease(id, attempts, ms); };
+        const v = Reflect.get(t, k, r) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const sent: string[] = [];
+    const a = track(new OutboxSender({ store: counting, destination: 'd', leaseMs: 7_000_000_000, pollMs: 10, send: slowPeer(200, sent, 'a') }));
+    await a.start();
+    await until(() => a.stats.delivered === 1);
+    assert.equal(renewals, 0);
+  });
+
   it('a sender restarting after a crash takes back its own in-flight item at once and delivers it', async () => {
     const [s1, s2] = await twoStores();
     await s1.enqueue({ destination: 'd', payload: Buffer.from(adt('C1')), controlId: 'C1' });

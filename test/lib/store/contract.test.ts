@@ -248,6 +248,23 @@ function contract(b: BackendUnderTest): void {
         await rejectsCode(s.renewOutboxLease(a.id, 1, Number.NaN), 'STORE_INVALID');
       });
 
+      it('retry and park fenced on a claim leave an item someone else has claimed since', async () => {
+        const clk = manualClock();
+        const s = await openFresh({ clock: clk.clock });
+        const a = await s.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        assert.equal((await s.claimNext('d', 1_000, 'owner-1'))?.attempts, 1);
+        clk.advance(1_000);
+        assert.equal((await s.claimNext('d', 1_000, 'owner-2'))?.attempts, 2);
+        await rejectsCode(s.retryOutbox(a.id, new Date(clk.now()), 'late failure of owner-1', 1), 'STORE_CONFLICT');
+        await rejectsCode(s.parkOutbox(a.id, 'late park by owner-1', 1), 'STORE_CONFLICT');
+        const still = (await s.listOutbox({ destination: 'd' }))[0];
+        assert.equal(still?.state, 'inflight');
+        assert.equal(still?.lastError, null);
+        await s.retryOutbox(a.id, new Date(clk.now()), 'failure of owner-2', 2);
+        assert.equal((await s.listOutbox({ destination: 'd' }))[0]?.state, 'pending');
+        await rejectsCode(s.parkOutbox(a.id, 'x', 0), 'STORE_INVALID');
+      });
+
       it('concurrent claims of one destination hand the head to exactly one caller', async () => {
         const place = b.fresh();
         const s1 = place.make();
