@@ -22,6 +22,7 @@ import { verifyStore } from '../lib/audit/verify';
 import { verifySqliteParallel } from '../lib/audit/verify-parallel';
 import { nhsCheckDigit } from '../lib/nhs/nhs-number';
 import { SqliteStore } from '../lib/store/sqlite';
+import { median } from './stats';
 
 const N = Number(process.env.NHS_BENCH_RECORDS ?? 1_000_000);
 const PATIENTS = Math.max(1, Math.floor(N / 10));
@@ -42,11 +43,6 @@ function patients(count: number): string[] {
 /** CPU time of this process (user + system): unlike wall time, not stretched by other load. */
 function cpuSeconds(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
 async function main(): Promise<void> {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import type { Store, StoreOptions } from '../lib/store';
+import { median } from './stats';
 // The built package (dist/, what Node-RED loads; `npm run bench:store` builds it first), not the
 // TypeScript sources through tsx, whose keepNames wrappers add CPU to every call.
 const { createStore } = require('../dist/lib/store') as typeof import('../lib/store');
@@ -51,11 +52,6 @@ async function round(store: Store, ms: number): Promise<{ n: number; secs: numbe
   const cpu = process.cpuUsage(cpu0);
   return { n, secs: (performance.now() - t0) / 1000, cpuUs: cpu.user + cpu.system, commits: store.stats!().commits - before };
 }
-
-const median = (xs: number[]): number => {
-  const a = [...xs].sort((x, y) => x - y);
-  return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
-};
 
 /**
  * Group commit and its baseline measured in alternating rounds on open stores, so a change in

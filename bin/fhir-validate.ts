@@ -12,7 +12,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { hasErrors, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
+import { hasErrors, isError, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
 import { defaultCacheDir, FhirPackages } from '../lib/fhir/packages';
 import { installPackageTgz } from '../lib/fhir/tgz';
 import { createValidator } from '../lib/fhir/validator';
@@ -76,7 +76,7 @@ function jsonFiles(p: string): string[] {
 }
 
 function firstProblem(o: OperationOutcome): string {
-  const i = o.issue.find((x) => x.severity === 'error' || x.severity === 'fatal');
+  const i = o.issue.find(isError);
   return i ? `${i.expression?.[0] ?? ''} ${i.diagnostics ?? ''}`.trim() : '';
 }
 
@@ -109,9 +109,10 @@ async function validate(args: Args): Promise<number> {
     if (args.json) all.push({ file: f, outcome });
     else if (single) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
     else {
-      const counts = (['error', 'warning'] as const).map((s) => outcome.issue.filter((i) => i.severity === s || (s === 'error' && i.severity === 'fatal')).length);
+      const errors = outcome.issue.filter(isError).length;
+      const warnings = outcome.issue.filter((i) => i.severity === 'warning').length;
       const name = relative(process.cwd(), f) || f;
-      process.stdout.write(`${bad ? 'FAIL' : 'ok  '} ${name}${bad ? `  ${counts[0]} error(s), ${counts[1]} warning(s): ${firstProblem(outcome)}` : counts[1] ? `  ${counts[1]} warning(s)` : ''}\n`);
+      process.stdout.write(`${bad ? 'FAIL' : 'ok  '} ${name}${bad ? `  ${errors} error(s), ${warnings} warning(s): ${firstProblem(outcome)}` : warnings ? `  ${warnings} warning(s)` : ''}\n`);
     }
   }
   if (args.json) process.stdout.write(`${JSON.stringify(single ? all[0]!.outcome : all, null, 2)}\n`);

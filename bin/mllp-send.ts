@@ -47,7 +47,14 @@ async function main(argv: string[]): Promise<number> {
         const controlId = parseHl7(msgText).message?.controlId;
         const label = `${file}#${n + 1} ${controlId ?? '(no MSH-10)'}`;
         try {
-          const ack = readAck(await client.send(encodeHl7Text(msgText, charset), (f) => controlId === undefined || readAck(f).controlId === controlId));
+          // The ACK `accept` matched is the one resolved: keep what it read instead of reading it again.
+          let ack: ReturnType<typeof readAck> | undefined;
+          const frame = await client.send(encodeHl7Text(msgText, charset), (f) => {
+            if (controlId === undefined) return true;
+            ack = readAck(f);
+            return ack.controlId === controlId;
+          });
+          ack ??= readAck(frame);
           sent++;
           console.log(`${label} ${ack.code ?? '??'}`);
           if (ack.code !== 'AA' && ack.code !== 'CA') failed++;

@@ -63,8 +63,13 @@ export function operationOutcome(issues: Issue[]): OperationOutcome {
   return { resourceType: 'OperationOutcome', issue: issues };
 }
 
+/** True when the issue fails the content: severity `error` or `fatal`. */
+export function isError(i: Issue): boolean {
+  return i.severity === 'error' || i.severity === 'fatal';
+}
+
 /** True when any issue is `error` or `fatal`. */
 export function hasErrors(o: OperationOutcome | Issue[]): boolean {
   const list = Array.isArray(o) ? o : o.issue;
-  return list.some((i) => i.severity === 'error' || i.severity === 'fatal');
+  return list.some(isError);
 }

@@ -15,7 +15,8 @@ import type { AuditRecord, NewAuditRecord, Store } from '../lib/store/types';
 import { registerAdminApi } from './shared/admin-api';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
-import { resolveStore } from './shared/store-access';
+import { configText } from './shared/config';
+import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 interface TlsConfigNode extends Node { addTLSOptions?(opts: ConnectionOptions): void }
@@ -40,12 +41,12 @@ export = function (RED: RED) {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- closures below need the node
     const node = this;
     const status = new StatusReporter(node);
-    const storeId = typeof def.store === 'string' && def.store ? def.store : undefined;
-    const action = typeof def.action === 'string' && def.action.trim() ? def.action.trim().slice(0, 64) : 'processed';
+    const storeId = storeConfigId(def);
+    const action = configText(def.action, 64) || 'processed';
     const includeTrail = def.trail !== false;
     let recorded = 0;
 
-    const syslogHost = typeof def.syslogHost === 'string' ? def.syslogHost.trim() : '';
+    const syslogHost = configText(def.syslogHost);
     let syslog: SyslogTlsClient | null = null;
     if (syslogHost) {
       const tlsOpts: ConnectionOptions = {};
@@ -53,11 +54,11 @@ export = function (RED: RED) {
       tlsNode?.addTLSOptions?.(tlsOpts);
       syslog = new SyslogTlsClient({ ...tlsOpts, host: syslogHost, port: Number(def.syslogPort) || 6514 });
     }
-    const mqttUrl = typeof def.mqttBroker === 'string' ? def.mqttBroker.trim() : '';
-    const mqttTopic = typeof def.mqttTopic === 'string' && def.mqttTopic.trim() ? def.mqttTopic.trim() : 'nhs/audit';
+    const mqttUrl = configText(def.mqttBroker);
+    const mqttTopic = configText(def.mqttTopic) || 'nhs/audit';
     const mqtt = mqttUrl ? new MqttPublisher(mqttUrl) : null;
-    const observer = typeof def.observer === 'string' && def.observer.trim() ? def.observer.trim() : hostname();
-    const site = typeof def.site === 'string' && def.site.trim() ? def.site.trim() : undefined;
+    const observer = configText(def.observer) || hostname();
+    const site = configText(def.site) || undefined;
 
     const prop = (type: unknown, path: unknown, msg: NodeMessage): unknown =>
       type === 'msg' && typeof path === 'string' && path ? RED.util.getMessageProperty(msg, path) : undefined;

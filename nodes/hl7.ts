@@ -86,7 +86,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   function count(ok: boolean): void {
     if (ok) valid++;
     else invalid++;
-    (invalid ? status.warn.bind(status) : status.ok.bind(status))(`valid ${valid} / invalid ${invalid}`);
+    const text = `valid ${valid} / invalid ${invalid}`;
+    if (invalid) status.warn(text);
+    else status.ok(text);
   }
 
   /** Route one message: valid → [msg, null], invalid → [null, msg] with msg.outcome. */

@@ -10,46 +10,37 @@ import { NhsError } from '../lib/errors';
 import { MllpClient, OutboxSender, type DeliveryListener, type NegativeAckPolicy } from '../lib/mllp';
 import type { NewOutboxItem, OutboxItem, Store } from '../lib/store/types';
 import { onClose } from './shared/input';
-import { resolveStore } from './shared/store-access';
+import { configNumber } from './shared/config';
+import { resolveStore, storeConfigId } from './shared/store-access';
+import { coreTlsOptions } from './shared/tls';
 import type { Node, NodeDef, RED } from './shared/types';
 
-interface TlsConfigNode extends Node {
-  addTLSOptions(opts: tls.TlsOptions): void;
-}
-
-const num = (v: unknown, dflt: number): number => {
-  const n = Number(v);
-  return v !== '' && v !== undefined && v !== null && Number.isFinite(n) && n >= 0 ? n : dflt;
-};
 
 export = function (RED: RED) {
   RED.nodes.registerType('nhs-mllp-endpoint', function (this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
     const node = this as Node & Record<string, unknown>;
     const host = typeof def.host === 'string' && def.host.trim() ? def.host.trim() : '127.0.0.1';
-    const port = num(def.port, 2575);
+    const port = configNumber(def.port, 2575);
     const policy: NegativeAckPolicy = def.nakPolicy === 'park' || def.nakPolicy === 'fail' ? def.nakPolicy : 'retry';
     let tlsOpts: tls.ConnectionOptions | undefined;
     let configError: NhsError | undefined;
-    if (typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false) {
-      const cfg = RED.nodes.getNode(def.tls) as TlsConfigNode | null;
-      if (cfg && typeof cfg.addTLSOptions === 'function') {
-        const o: tls.TlsOptions = {};
-        cfg.addTLSOptions(o);
-        tlsOpts = o as tls.ConnectionOptions;
-        if (!tlsOpts.servername && !/^[\d.:]+$/.test(host)) tlsOpts.servername = host;
-      } else configError = new NhsError('MLLP_CONFIG', 'TLS configuration node not found');
+    const tlsFound = coreTlsOptions(RED, def);
+    if (tlsFound === 'missing') configError = new NhsError('MLLP_CONFIG', 'TLS configuration node not found');
+    else if (tlsFound) {
+      tlsOpts = tlsFound as tls.ConnectionOptions;
+      if (!tlsOpts.servername && !/^[\d.:]+$/.test(host)) tlsOpts.servername = host;
     }
-    const connectTimeoutMs = num(def.connectTimeout, 10) * 1000;
-    const ackTimeoutMs = num(def.ackTimeout, 30) * 1000;
+    const connectTimeoutMs = configNumber(def.connectTimeout, 10) * 1000;
+    const ackTimeoutMs = configNumber(def.ackTimeout, 30) * 1000;
     const client = new MllpClient({
       host, port, connectTimeoutMs, ackTimeoutMs,
       keepAlive: !(def.keepAlive === false || def.keepAlive === 'false'),
-      reconnect: { baseMs: 500, maxMs: num(def.retryMax, 60) * 1000 },
+      reconnect: { baseMs: 500, maxMs: configNumber(def.retryMax, 60) * 1000 },
       ...(tlsOpts ? { tls: tlsOpts } : {}),
     });
     const listeners = new Map<string, DeliveryListener>();
-    const storeId = typeof def.store === 'string' && def.store ? def.store : undefined;
+    const storeId = storeConfigId(def);
     let sender: OutboxSender | undefined;
     let starting: Promise<OutboxSender> | undefined;
     /** The sender inside `start` (still recovering its outbox), so a close can stop it. */
@@ -70,8 +61,8 @@ export = function (RED: RED) {
           destination: node.id,
           send: (payload, accept) => client.send(payload, accept),
           policy,
-          maxAttempts: Math.max(1, num(def.maxAttempts, 10)),
-          backoff: { baseMs: num(def.retryBase, 1) * 1000, maxMs: num(def.retryMax, 60) * 1000 },
+          maxAttempts: Math.max(1, configNumber(def.maxAttempts, 10)),
+          backoff: { baseMs: configNumber(def.retryBase, 1) * 1000, maxMs: configNumber(def.retryMax, 60) * 1000 },
           leaseMs: connectTimeoutMs + ackTimeoutMs + 10_000,
           // This endpoint in this Node-RED instance, the same after a restart: it takes back its
           // own in-flight item at once, and leaves alone one that another instance sharing the

@@ -12,7 +12,9 @@ import { dropSession, sessionOpened } from '../lib/mllp/replies';
 import type { Store } from '../lib/store/types';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
-import { resolveStore } from './shared/store-access';
+import { configNumber } from './shared/config';
+import { resolveStore, storeConfigId } from './shared/store-access';
+import { coreTlsOptions } from './shared/tls';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 /** What `nhs-mllp-response` needs from the listener that received a message (duck-typed there). */
@@ -21,15 +23,6 @@ interface MllpInNode extends Node {
   mllpPort(): Promise<number | undefined>;
 }
 
-/** The core `tls-config` node's API (node-red/nodes/core/network/05-tls.js). */
-interface TlsConfigNode extends Node {
-  addTLSOptions(opts: tls.TlsOptions): void;
-}
-
-const num = (v: unknown, dflt: number): number => {
-  const n = Number(v);
-  return Number.isFinite(n) && n >= 0 && v !== '' && v !== undefined && v !== null ? n : dflt;
-};
 
 export = function (RED: RED) {
   RED.nodes.registerType('nhs-mllp-in', function (this: Node, def: NodeDef) {
@@ -40,9 +33,9 @@ export = function (RED: RED) {
 
 function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   const policy: AckPolicy = def.ackMode === 'flow' || def.ackMode === 'immediate' ? def.ackMode : 'commit';
-  const port = num(def.port, 2575);
+  const port = configNumber(def.port, 2575);
   const status = new StatusReporter(node);
-  const storeId = typeof def.store === 'string' && def.store ? def.store : undefined;
+  const storeId = storeConfigId(def);
   let storeP: Promise<Store> | undefined;
   const getStore = (): Promise<Store> => {
     storeP ??= resolveStore(RED, node, storeId);
@@ -57,7 +50,8 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   const show = (): void => {
     if (!server.listening) return;
     const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}`;
-    (rejected ? status.warn.bind(status) : status.ok.bind(status))(text);
+    if (rejected) status.warn(text);
+    else status.ok(text);
   };
   // Counts change per message; the status shows them at most twice a second, so one timer per
   // interval replaces building a status string for every message.
@@ -113,16 +107,14 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   };
 
   let tlsOpts: tls.TlsOptions | undefined;
-  if (typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false) {
-    const cfg = RED.nodes.getNode(def.tls) as TlsConfigNode | null;
-    if (cfg && typeof cfg.addTLSOptions === 'function') {
-      tlsOpts = {};
-      cfg.addTLSOptions(tlsOpts);
-      // Mutual TLS is the tls-config node's "verify peer certificate" setting.
-      tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
-    } else {
-      node.error('TLS configuration node not found; not listening');
-    }
+  const tlsFound = coreTlsOptions(RED, def);
+  const wantsTls = tlsFound !== undefined;
+  if (tlsFound === 'missing') {
+    node.error('TLS configuration node not found; not listening');
+  } else if (tlsFound) {
+    tlsOpts = tlsFound;
+    // Mutual TLS is the tls-config node's "verify peer certificate" setting.
+    tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
   }
 
   // A bad allow-list rule is a configuration error: report it and do not listen (fail closed).
@@ -138,9 +130,9 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
     port,
     ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),
     ...(tlsOpts ? { tls: tlsOpts } : {}),
-    maxConnections: num(def.maxConnections, 100),
-    idleTimeoutMs: num(def.idleTimeout, 0) * 1000,
-    maxFrameBytes: num(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
+    maxConnections: configNumber(def.maxConnections, 100),
+    idleTimeoutMs: configNumber(def.idleTimeout, 0) * 1000,
+    maxFrameBytes: configNumber(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
     allow,
     log: (level, text) => {
       if (level === 'warn') node.warn(text);
@@ -151,7 +143,7 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
       policy,
       channel: node.id,
       store: getStore,
-      flowTimeoutMs: num(def.flowTimeout, 30) * 1000,
+      flowTimeoutMs: configNumber(def.flowTimeout, 30) * 1000,
       onMessage,
       log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
     }),
@@ -160,12 +152,11 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
   server.on('disconnect', (s: { id: string }) => { dropSession(s.id); show(); });
   server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', `listener error: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
 
-  const bad = typeof def.tls === 'string' && def.tls && def.tls !== '_ADD_' && def.usetls !== false && !tlsOpts;
   if (configError) {
     node.error(new NhsError('MLLP_BAD_ALLOW_LIST', configError));
     node.mllpPort = () => Promise.resolve(undefined);
     status.error('bad allow-list');
-  } else if (!bad) {
+  } else if (!wantsTls || tlsOpts) {
     status.idle(`starting on port ${port}`);
     const listening = server.listen();
     // The bound port, for tests and for a port-0 listener (never rejects: errors go to status).

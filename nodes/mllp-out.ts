@@ -103,14 +103,13 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       if (!message || hasErrors(issues)) return invalid(issues);
       // Bytes as given are sent untouched; text is encoded in the charset MSH-18 declares.
       const bytes = Buffer.isBuffer(p) ? p : encodeHl7Text(text, message.charset ?? '');
-      const item = await endpoint.enqueue({
+      await endpoint.enqueue({
         payload: bytes,
         ...(message.controlId !== undefined ? { controlId: message.controlId } : {}),
         meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}) },
       });
       queued++;
       show();
-      void item;
       return null;
     }, 'MLLP_ENQUEUE_FAILED');
 

@@ -9,22 +9,13 @@ import { MqttPublisher } from '../lib/audit/mqtt';
 import { detectContentType, park } from '../lib/quarantine/service';
 import type { QuarantineItem, Store } from '../lib/store/types';
 import { registerAdminApi, registerEndpoint } from './shared/admin-api';
-import { onClose, onInput } from './shared/input';
+import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
-import { resolveStore } from './shared/store-access';
+import { configText } from './shared/config';
+import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 type Typed = 'str' | 'msg' | 'num' | 'auto';
-
-/**
- * Append a `msg.audit` step that this node has already written to the audit store itself;
- * `recorded: true` tells a downstream nhs-audit node not to store it a second time.
- */
-function appendRecordedStep(msg: NodeMessage, step: { node: string; action: string; outcome: string; ref?: string }): void {
-  const trail = Array.isArray(msg.audit) ? (msg.audit as unknown[]) : [];
-  trail.push({ at: new Date().toISOString(), ...step, recorded: true });
-  msg.audit = trail;
-}
 
 /** Notification body: ids and codes only, never patient data (DESIGN.md §3). */
 function notice(event: string, item: QuarantineItem): Record<string, unknown> {
@@ -43,11 +34,11 @@ export = function (RED: RED) {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- closures below need the node
     const node = this;
     const status = new StatusReporter(node);
-    const storeId = typeof def.store === 'string' ? def.store : '';
+    const storeId = storeConfigId(def);
     const burstLimit = Math.max(0, Math.floor(Number(def.burstLimit ?? 0)) || 0);
     const burstWindowMs = Math.max(1, Number(def.burstWindow ?? 60) || 60) * 1000;
-    const mqttTopic = typeof def.mqttTopic === 'string' ? def.mqttTopic.trim() : '';
-    const mqttUrl = typeof def.mqttBroker === 'string' ? def.mqttBroker.trim() : '';
+    const mqttTopic = configText(def.mqttTopic);
+    const mqttUrl = configText(def.mqttBroker);
     const mqtt = mqttUrl && mqttTopic ? new MqttPublisher(mqttUrl) : null;
     let parked = 0;
     let closed = false;
@@ -58,9 +49,8 @@ export = function (RED: RED) {
       if (t === 'num') return Number(v);
       return v;
     };
-    const text = (v: unknown, fallback: string, max = 500): string => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : fallback);
 
-    const getStore = (): Promise<Store> => resolveStore(RED, node, storeId || undefined);
+    const getStore = (): Promise<Store> => resolveStore(RED, node, storeId);
 
     // --- notifications: exactly once per item (notifiedAt in the store survives redeploys) ---
     let windowStart = 0;
@@ -118,9 +108,9 @@ export = function (RED: RED) {
     };
 
     const unregister = registerEndpoint(node.id, {
-      storeId,
+      storeId: storeId ?? '',
       deliver(msg, item) {
-        appendRecordedStep(msg, { node: node.id, action: 'quarantine.release', outcome: 'released', ...(item.correlationId ? { ref: item.correlationId } : {}) });
+        appendAudit(msg, { node: node.id, action: 'quarantine.release', outcome: 'released', ...(item.correlationId ? { ref: item.correlationId } : {}), recorded: true });
         const second = item.releaseCount === 1 ? { topic: 'quarantine/resolved', payload: notice('resolved', item) } : null;
         if (second) publish(second.payload);
         node.send([msg, second]);
@@ -148,9 +138,9 @@ export = function (RED: RED) {
 
     onInput(node, async (msg) => {
       const store = await getStore();
-      const reasonCode = text(value(def.reasonCodeType, def.reasonCode, msg), '', 64) || (msg.fhir ? 'FHIR_INVALID' : msg.error ? 'ERROR' : 'UNSPECIFIED');
-      const reason = text(value(def.reasonType, def.reason, msg), reasonCode);
-      const owner = text(value(def.ownerType, def.owner, msg), 'unassigned', 200);
+      const reasonCode = configText(value(def.reasonCodeType, def.reasonCode, msg), 64) || (msg.fhir ? 'FHIR_INVALID' : msg.error ? 'ERROR' : 'UNSPECIFIED');
+      const reason = configText(value(def.reasonType, def.reason, msg), 500) || reasonCode;
+      const owner = configText(value(def.ownerType, def.owner, msg), 200) || 'unassigned';
       const slaHours = Number(value(def.slaType ?? 'num', def.sla, msg));
       const dueAt = Number.isFinite(slaHours) && slaHours > 0 ? new Date(Date.now() + slaHours * 3600_000).toISOString() : null;
       const subject = def.subjectType === 'msg' && typeof def.subject === 'string' && def.subject
@@ -162,9 +152,8 @@ export = function (RED: RED) {
       const detailSrc = (msg.fhir as { outcome?: unknown } | undefined)?.outcome ?? (msg.outcome);
       // The stored original carries the park step (a release continues its trail), but the live
       // msg gets it only once the park has committed: a failed park must not claim it was audited.
-      const parkStep = { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}) };
       const stored: NodeMessage = { ...msg, audit: Array.isArray(msg.audit) ? [...(msg.audit as unknown[])] : [] };
-      appendRecordedStep(stored, parkStep);
+      appendAudit(stored, { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}), recorded: true });
       const item = await park(store, {
         msg: stored, reasonCode, reason, owner, dueAt, node: node.id, flow: node.z ?? null, correlationId, subject,
         messageId: typeof mllp?.storeId === 'string' ? mllp.storeId : null,

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { GENESIS_HASH } from './chain';
 import { verifyStore, type AuditReader, type VerifyResult, type ChainAnchor } from './verify';
 import type { RangeJob, RangeResult } from './verify-worker';
 
@@ -37,7 +38,7 @@ export async function verifySqliteParallel(
     w.once('exit', (code) => { if (code !== 0) reject(new Error(`audit verify worker exited ${code}`)); });
   })));
   let expectSeq = 1;
-  let expectPrev = '0'.repeat(64);
+  let expectPrev = GENESIS_HASH;
   let count = 0;
   for (const r of results) {
     if (!r.ok || !r.first || !r.last || r.first.seq !== expectSeq || r.first.prevHash !== expectPrev) return sequential();

@@ -56,7 +56,6 @@ export function readJson(input: string | Buffer, opts: JsonReadOptions = {}): Js
     for (const [a, b] of comments) { out += text.slice(from, a) + text.slice(a, b).replace(/[^\n]/g, ' '); from = b; }
     text = out + text.slice(from);
   }
-  if (problems.some((p) => p.severity === 'fatal')) return { ok: false, problems };
   if (problems.length) return { ok: false, problems };
   try {
     return { ok: true, value: JSON.parse(text) as unknown, problems };

@@ -8,8 +8,8 @@
  * so ACKs are deterministic in tests.
  */
 import { randomBytes } from 'node:crypto';
-import type { Issue } from '../outcome';
-import { DEFAULT_DELIMITERS, delimitersFrom, encodingCharacters, type Delimiters } from './delimiters';
+import { issue, type Issue } from '../outcome';
+import { DEFAULT_DELIMITERS, encodingCharacters, mshDelimiters, type Delimiters } from './delimiters';
 import { escapeHl7 } from './escape';
 import { formatHl7DateTime } from './datetime';
 import type { Hl7Message } from './message';
@@ -55,7 +55,7 @@ function errSegments(issues: Issue[], d: Delimiters, version: string | undefined
   const v = minorVersion(version);
   const list = issues.filter((i) => i.severity !== 'information' || issues.length === 1).slice(0, MAX_ERR);
   if (list.length === 0 && text !== undefined && code !== 'AA' && code !== 'CA') {
-    list.push({ severity: 'error', code: 'exception', diagnostics: text });
+    list.push(issue('error', 'exception', text));
   }
   return list.map((i) => {
     const [ec, et] = errorCode(i);
@@ -130,23 +130,17 @@ export function buildNak(rawText: string, code: 'AE' | 'AR', issues: Issue[], op
     const rest = text.slice(start);
     const eol = rest.search(/[\r\n]/);
     const line = (eol < 0 ? rest : rest.slice(0, eol)).slice(0, 4096);
-    const fs = line.charAt(3);
-    const enc = line.slice(4, line.indexOf(fs, 4) < 0 ? undefined : line.indexOf(fs, 4));
-    const got = delimitersFrom(fs, enc);
+    const got = mshDelimiters(line);
     if (typeof got !== 'string') {
       d = got;
-      pieces = line.split(fs);
+      pieces = line.split(got.field);
     }
   }
   const f = (n: number): string => clean(pieces[n - 1]);
   const version = f(12) !== '' ? f(12) : '2.5.1';
   const fs = d.field;
   const synthetic = ['MSH', encodingCharacters(d), f(3), f(4), f(5), f(6), '', '', f(9), f(10), f(11), version, '', '', '', '', '', f(18)].join(fs);
-  const parsed = parseHl7(synthetic).message;
-  if (!parsed) {
-    // Unreachable with the delimiters checked above, but a NAK must always be produced.
-    const dflt = parseHl7(`MSH|^~\\&||||||||||2.5.1`).message as Hl7Message;
-    return buildAck(dflt, code, { issues, ...(opts ?? {}) });
-  }
-  return buildAck(parsed, code, { issues, ...(opts ?? {}) });
+  // The fallback is unreachable with the delimiters checked above, but a NAK must always be produced.
+  const parsed = parseHl7(synthetic).message ?? parseHl7(`MSH|^~\\&||||||||||2.5.1`).message;
+  return buildAck(parsed as Hl7Message, code, { issues, ...(opts ?? {}) });
 }

@@ -53,6 +53,16 @@ export function delimitersFrom(fieldSep: string, encoding: string): Delimiters |
   return d;
 }
 
+/**
+ * Delimiters an MSH line declares (MSH-1 is the character after `MSH`, MSH-2 runs to the next
+ * MSH-1), or a reason they are unusable (as {@link delimitersFrom}).
+ */
+export function mshDelimiters(msh: string): Delimiters | string {
+  const fs = msh.charAt(3);
+  const encEnd = msh.indexOf(fs, 4);
+  return delimitersFrom(fs, msh.slice(4, encEnd < 0 ? undefined : encEnd));
+}
+
 /** MSH-2 text for a delimiter set. */
 export function encodingCharacters(d: Delimiters): string {
   return d.component + d.repetition + d.escape + d.subcomponent + (d.truncation ?? '');

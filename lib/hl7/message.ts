@@ -191,11 +191,12 @@ export class Hl7Message {
 
   /** Plain-JSON form for `msg.hl7` (see `Hl7Json`). */
   toJSON(): Hl7Json {
-    // Runs for every message an MLLP listener passes on, so one pass, no spreads: the header
-    // values come from the MSH field list instead of four path lookups.
+    // Runs for every message an MLLP listener passes on, so one pass over the segments, no
+    // spreads, and one result object. Every segment is split here, so the header reads below
+    // index the MSH field list instead of walking its text.
     const fs = this.delimiters.field;
     const segments = new Array<string[]>(this.segs.length);
-    let msh: string[] | undefined;
+    let hasMsh = false;
     const first = this.segs[0]?.eol ?? '\r';
     let uniform = first !== '';
     for (let i = 0; i < this.segs.length; i++) {
@@ -208,29 +209,27 @@ export class Hl7Message {
         row[1] = fs;
         for (let k = 1; k < f.length; k++) row[k + 1] = f[k] as string;
         segments[i] = row;
-        msh ??= row;
+        hasMsh = true;
       } else {
         segments[i] = f.slice();
       }
     }
-    const out: Hl7Json = { segments, eol: uniform ? first : this.segs.map((s) => s.eol) };
-    if (msh) {
-      // Only defined keys: msg.hl7 must stay plain JSON and read cleanly in the debug sidebar.
-      // Keys in the documented order (version, type, controlId, charset, segments, eol).
-      const version = this.version;
-      const type = this.type;
-      const controlId = this.controlId;
-      const charset = this.charset;
-      const head: Partial<Hl7Json> = {};
-      if (version !== undefined) head.version = version;
-      if (type !== undefined) head.type = type;
-      if (controlId !== undefined) head.controlId = controlId;
-      if (charset !== undefined) head.charset = charset;
-      head.segments = out.segments;
-      head.eol = out.eol;
-      return head as Hl7Json;
-    }
-    return out;
+    const eol = uniform ? first : this.segs.map((s) => s.eol);
+    if (!hasMsh) return { segments, eol };
+    // Only defined keys: msg.hl7 must stay plain JSON and read cleanly in the debug sidebar.
+    // Keys in the documented order (version, type, controlId, charset, segments, eol).
+    const version = this.version;
+    const type = this.type;
+    const controlId = this.controlId;
+    const charset = this.charset;
+    const head: Partial<Hl7Json> = {};
+    if (version !== undefined) head.version = version;
+    if (type !== undefined) head.type = type;
+    if (controlId !== undefined) head.controlId = controlId;
+    if (charset !== undefined) head.charset = charset;
+    head.segments = segments;
+    head.eol = eol;
+    return head as Hl7Json;
   }
 
   /**

@@ -2,7 +2,7 @@
  * Parsing HL7 v2 text, and rebuilding a message from its JSON form (`msg.hl7`).
  */
 import { issue, type Issue } from '../outcome';
-import { delimitersFrom } from './delimiters';
+import { mshDelimiters } from './delimiters';
 import { Hl7Message, type Hl7Json } from './message';
 import { cutSegments, isSegmentId, type Seg } from './text';
 
@@ -34,14 +34,12 @@ export function parseHl7(text: string): { message?: Hl7Message; issues: Issue[] 
       : 'message does not start with an MSH segment', 'MSH'));
     return { issues };
   }
-  const fs = first.raw.charAt(3);
-  const encEnd = first.raw.indexOf(fs, 4);
-  const enc = first.raw.slice(4, encEnd < 0 ? undefined : encEnd);
-  const d = delimitersFrom(fs, enc);
+  const d = mshDelimiters(first.raw);
   if (typeof d === 'string') {
     issues.push(issue('error', 'structure', d, 'MSH-2'));
     return { issues };
   }
+  const fs = d.field;
   let extra = 0;
   if (CONTROL.test(text)) issues.push(issue('error', 'invalid', 'control characters (binary data or MLLP framing bytes) inside the message'));
   let mshCount = 0;
@@ -62,8 +60,9 @@ export function parseHl7(text: string): { message?: Hl7Message; issues: Issue[] 
   const message = new Hl7Message(segs, d, text);
   // Split the MSH once: the checks below, the ACK and msg.hl7 all read a dozen of its fields.
   message.mshFields();
-  if (message.get('MSH-9.1') === undefined) issues.push(issue('error', 'required', 'MSH-9 message type is missing', 'MSH-9'));
-  else if (message.get('MSH-9.2') === undefined && message.get('MSH-9.1') !== 'ACK') {
+  const code = message.get('MSH-9.1');
+  if (code === undefined) issues.push(issue('error', 'required', 'MSH-9 message type is missing', 'MSH-9'));
+  else if (code !== 'ACK' && message.get('MSH-9.2') === undefined) {
     issues.push(issue('warning', 'required', 'MSH-9.2 trigger event is missing', 'MSH-9.2'));
   }
   if (message.get('MSH-10') === undefined) issues.push(issue('error', 'required', 'MSH-10 message control id is missing', 'MSH-10'));

@@ -57,8 +57,11 @@ export interface OutboxSenderStats {
   parked: number;
 }
 
+/** What {@link readAck} reads from an ACK frame. */
+type AckFields = { code?: string; controlId?: string; text: string };
+
 /** MSA-1 and MSA-2 of an ACK frame, read with the one HL7 parser. */
-export function readAck(frame: Buffer): { code?: string; controlId?: string; text: string } {
+export function readAck(frame: Buffer): AckFields {
   const { text } = decodeHl7Bytes(frame);
   const m = parseHl7(text).message;
   return { code: m?.get('MSA-1'), controlId: m?.get('MSA-2'), text };
@@ -202,8 +205,16 @@ export class OutboxSender {
   private async deliverHeld(item: OutboxItem, recording: () => void): Promise<void> {
     const want = item.controlId;
     let frame: Buffer;
+    // The frame `accept` read last, and what it read: the answer is read once, not again below.
+    let seen: Buffer | undefined;
+    let seenAck: AckFields | undefined;
     try {
-      frame = await this.o.send(item.payload, (f) => want === null || readAck(f).controlId === want);
+      frame = await this.o.send(item.payload, (f) => {
+        if (want === null) return true;
+        seen = f;
+        seenAck = readAck(f);
+        return seenAck.controlId === want;
+      });
     } catch (e) {
       recording();
       const err = toNhsError(e, 'MLLP_SEND_FAILED');
@@ -213,7 +224,7 @@ export class OutboxSender {
       return;
     }
     recording();
-    const ack = readAck(frame);
+    const ack = frame === seen && seenAck ? seenAck : readAck(frame);
     if (ack.code === 'AA' || ack.code === 'CA') {
       // Stopped before the ack was recorded: it stays inflight and is re-sent after recovery.
       if (!(await this.recordAck(item))) return;

@@ -15,8 +15,8 @@
 import type { Hl7Message } from '../hl7';
 import { ackMode, buildAck, buildNak, decodeHl7Bytes, encodeHl7Text, parseHl7, type AckCode } from '../hl7';
 import { toNhsError } from '../errors';
-import { hasErrors, issue, type Issue } from '../outcome';
-import type { Store } from '../store/types';
+import { hasErrors, isError, issue, type Issue } from '../outcome';
+import type { NewMessage, Store } from '../store/types';
 import { expectReply } from './replies';
 import type { FrameHandler, LogFn, MllpSession } from './server';
 
@@ -76,7 +76,7 @@ function noNul(s: string): string {
 
 /** True when the issues concern the MSH itself (2.9.2: AR territory) rather than the content. */
 function mshProblem(issues: Issue[]): boolean {
-  return issues.some((i) => (i.severity === 'error' || i.severity === 'fatal') && (i.expression ?? []).some((e) => e.startsWith('MSH')));
+  return issues.some((i) => isError(i) && (i.expression ?? []).some((e) => e.startsWith('MSH')));
 }
 
 /** Build the frame handler for a listener. */
@@ -88,13 +88,14 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
   const keep = async (raw: Buffer, m: Hl7Message | undefined, r: Received): Promise<string> => {
     if (!o.store) throw toNhsError(new Error('no store configured'), 'STORE_UNAVAILABLE');
     const store = await o.store();
-    const rec = await store.appendMessage({
-      channel: o.channel,
-      raw,
-      ...(m?.controlId !== undefined ? { controlId: noNul(m.controlId) } : {}),
-      ...(m?.type !== undefined ? { messageType: noNul(m.type) } : {}),
-      meta: { remoteAddress: noNul(r.remoteAddress), charset: noNul(r.charset), session: noNul(r.session), valid: r.valid },
-    });
+    // Each header value read once, and no spread objects: this runs for every kept message.
+    const row: NewMessage = { channel: o.channel, raw };
+    const controlId = m?.controlId;
+    if (controlId !== undefined) row.controlId = noNul(controlId);
+    const messageType = m?.type;
+    if (messageType !== undefined) row.messageType = noNul(messageType);
+    row.meta = { remoteAddress: noNul(r.remoteAddress), charset: noNul(r.charset), session: noNul(r.session), valid: r.valid };
+    const rec = await store.appendMessage(row);
     if (!r.valid) {
       await store.setMessageStatus(rec.id, 'errored', 'rejected: HL7 structure errors').catch(() => undefined);
     }

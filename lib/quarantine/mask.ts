@@ -100,3 +100,16 @@ export function maskPayload(text: string, contentType: string): string {
   }
   return maskNhsNumbers(text);
 }
+
+/**
+ * Structural masking of a stored detail object (a quarantine item's `detail`): NHS numbers held
+ * as JSON numbers are masked as well as those in strings (a text round trip would turn them into
+ * non-JSON), then the FHIR person fields by maskFhir.
+ */
+export function maskDetail(v: unknown, depth = 0): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) && isValidNhsNumber(String(v)) ? formatNhsNumber(String(v), true) : v;
+  if (typeof v === 'string') return maskNhsNumbers(v);
+  if (depth > 64 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => maskDetail(x, depth + 1));
+  return maskFhir(Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, maskDetail(x, depth + 1)])));
+}

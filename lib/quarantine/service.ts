@@ -1,5 +1,6 @@
 import { NhsError } from '../errors';
 import { decodeHl7Bytes, encodeHl7Text, parseHl7 } from '../hl7';
+import { isError } from '../outcome';
 import type { NewAuditRecord, NewQuarantineItem, QuarantineItem, Store } from '../store/types';
 import { applyDiff, diffLines, diffRows, isEmptyDiff, parseDiff, type DiffRow, type LineDiff } from './diff';
 
@@ -106,7 +107,7 @@ export function validateEdit(contentType: string, text: string, isObject: boolea
   if (Buffer.byteLength(text, 'utf8') > MAX_EDIT_BYTES) throw new NhsError('QUARANTINE_EDIT_INVALID', `edited payload exceeds ${MAX_EDIT_BYTES} bytes`);
   if (contentType === 'hl7v2') {
     const { message, issues } = parseHl7(text);
-    const bad = issues.find((i) => i.severity === 'error' || i.severity === 'fatal');
+    const bad = issues.find(isError);
     if (!message || bad) {
       throw new NhsError('QUARANTINE_EDIT_INVALID', `edited HL7 message is not valid: ${bad?.diagnostics ?? 'unparseable'}`, { detail: { issues } });
     }

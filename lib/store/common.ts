@@ -172,7 +172,28 @@ export function checkFence(attempts: unknown): number | null {
 /** `renewOutboxLease` arguments: the attempts value of the claim, and a lease length. */
 export function checkLease(attempts: unknown, leaseMs: unknown): void {
   if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) throw invalid('attempts must be a positive integer');
-  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+  checkLeaseMs(leaseMs);
+}
+/** A lease length in ms: a finite number ≥ 0. */
+export function checkLeaseMs(leaseMs: unknown): void {
+  if (!Number.isFinite(leaseMs) || (leaseMs as number) < 0) throw invalid('leaseMs must be ≥ 0');
+}
+/** When a lease taken at `now` for `leaseMs` runs out, as stored (ISO text). */
+export function leaseEnd(now: Date, leaseMs: number): string {
+  return new Date(now.getTime() + leaseMs).toISOString();
+}
+/** An outbox destination argument (claimNext, recoverOutbox): a non-empty string. */
+export function checkDestination(destination: unknown): string {
+  if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
+  return destination;
+}
+/** setMessageStatus's optional detail: absent, null, or a string. */
+export function checkStatusDetail(detail: unknown): void {
+  if (detail !== undefined && detail !== null && typeof detail !== 'string') throw invalid('detail must be a string');
+}
+/** The error text stored with a retried or parked outbox item: at most 4096 characters of a string. */
+export function outboxErrorText(v: unknown): string {
+  return typeof v === 'string' ? v.slice(0, 4096) : String(v);
 }
 export function checkLimit(limit: unknown): number {
   if (limit === undefined) return DEFAULT_LIMIT;

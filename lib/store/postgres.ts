@@ -8,20 +8,21 @@
  */
 import { Client, Pool, type ClientBase, type PoolClient, type QueryResultRow } from 'pg';
 import { NhsError } from '../errors';
+import { StoreBase } from './base';
 import {
-  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
-  checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
-  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  AUDIT_INSERT_COLUMNS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease,
+  checkLeaseMs, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState, checkStatus, checkStatusDetail, closedError, invalid, isoTime, leaseEnd,
+  messageWhere, newAuditDraft, newMessageRow, newOutboxRow, messageRecordOf, newQuarantineRow, outboxErrorText, outboxRecordOf, notFound,
+  outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type OutboxRow,
-  type ResolvedOptions,
 } from './common';
 import { GroupCommitter, type Settleable } from './group-commit';
 import { postgresMigrations } from './schema';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store, StoreLocation, StoreOptions, StoreStats,
+  QuarantineQuery, QuarantineState, Store, StoreLocation, StoreOptions,
 } from './types';
 
 type Row = Record<string, unknown>;
@@ -96,20 +97,17 @@ function isConnectionLevel(e: unknown): boolean {
 }
 
 /** PostgreSQL implementation of {@link Store}. */
-export class PostgresStore implements Store {
+export class PostgresStore extends StoreBase implements Store {
   readonly backend = 'postgres' as const;
   /** The schema only: the url may carry a password and never leaves this object. */
   readonly location: StoreLocation;
-  private readonly o: ResolvedOptions;
   private readonly url: string;
   private readonly schema: string;
   private readonly t: { messages: string; outbox: string; audit: string; head: string; quarantine: string; version: string };
+  /** The two retention DELETEs ($1: cut-off), fixed once the schema is known. */
+  private readonly pruneSql: { messages: string; outbox: string };
   private pool: Pool | undefined;
-  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  private opening: Promise<void> | undefined;
   private committer: GroupCommitter<PgJob> | undefined;
-  private readonly counters = newStats();
-  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly insertText = new Map<string, string>();
   /** Dedicated connection in pipeline mode for append batches (see commitPipelined). */
   private pipe: Promise<Client> | undefined;
@@ -124,39 +122,38 @@ export class PostgresStore implements Store {
     if (typeof opts.url !== 'string' || opts.url.length === 0) throw invalid('PostgreSQL store needs a connection url');
     const schema = opts.schema ?? 'nhs_interop';
     if (!SCHEMA_RE.test(schema)) throw invalid('schema must be a plain SQL identifier');
-    this.o = resolveOptions(opts);
+    super(resolveOptions(opts));
     this.url = opts.url;
     this.schema = schema;
     this.location = Object.freeze({ backend: 'postgres', schema });
     const q = (n: string): string => `"${schema}".${n}`;
     this.t = { messages: q('messages'), outbox: q('outbox'), audit: q('audit'), head: q('audit_head'), quarantine: q('quarantine'), version: q('schema_version') };
+    this.pruneSql = {
+      messages: `DELETE FROM ${this.t.messages} WHERE seq IN (SELECT seq FROM ${this.t.messages} WHERE status = 'processed' AND updated_at < $1 AND id NOT IN ` +
+        `(SELECT message_id FROM ${this.t.quarantine} WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`,
+      outbox: `DELETE FROM ${this.t.outbox} WHERE seq IN (SELECT seq FROM ${this.t.outbox} WHERE state = 'done' AND updated_at < $1 LIMIT ${PRUNE_CHUNK})`,
+    };
   }
 
-  open(): Promise<void> {
-    if (this.state === 'open') return Promise.resolve();
-    if (this.state === 'opening' && this.opening) return this.opening;
-    if (this.state !== 'new') return Promise.reject(closedError());
-    this.state = 'opening';
-    this.opening = this.openAsync().then(
-      () => {
-        this.state = 'open';
-        if (this.o.retentionDays > 0) {
-          const report = (e: unknown): void => this.o.onError(mapError(e));
-          void this.prune().catch(report);
-          this.pruneTimer = setInterval(() => { void this.prune().catch(report); }, 3_600_000);
-          this.pruneTimer.unref();
-        }
-      },
-      async (e: unknown) => {
-        this.state = 'closed';
-        await this.pool?.end().catch(() => undefined);
-        throw mapError(e);
-      },
-    );
-    return this.opening;
+  protected async abort(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
   }
 
-  private async openAsync(): Promise<void> {
+  protected async settleWrites(): Promise<void> {
+    await this.committer?.drain();
+    await this.lastSettled;
+  }
+
+  protected async release(): Promise<void> {
+    await this.pipe?.then((c) => c.end()).catch(() => undefined);
+    await this.pool?.end().catch(() => undefined);
+  }
+
+  protected mapError(e: unknown): NhsError {
+    return mapError(e);
+  }
+
+  protected async start(): Promise<void> {
     const pool = new Pool({
       connectionString: this.url,
       max: 10,
@@ -230,26 +227,6 @@ export class PostgresStore implements Store {
       // A timed-out query may still run on that connection: drop it rather than reuse it.
       c.release(failed && isConnectionLevel(failed) ? failed : undefined);
     }
-  }
-
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    if (this.state === 'opening') await this.opening?.catch(() => undefined);
-    if (this.state !== 'open') {
-      this.state = 'closed';
-      return;
-    }
-    this.state = 'closing';
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
-    await this.committer?.drain();
-    await this.lastSettled;
-    this.state = 'closed';
-    await this.pipe?.then((c) => c.end()).catch(() => undefined);
-    await this.pool?.end().catch(() => undefined);
-  }
-
-  stats(): StoreStats {
-    return { ...this.counters };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -363,7 +340,7 @@ export class PostgresStore implements Store {
       }
       await before;
       if (seqs === undefined) this.failJobs(jobs, failed);
-      else this.settleJobs(jobs, this.recordsOf(table, rows, seqs));
+      else this.settleCommitted(jobs, this.recordsOf(table, rows, seqs));
     })().catch((e: unknown) => this.failJobs(jobs, e)).finally(() => { this.inPipe--; });
     this.prevSettled = before;
     this.lastSettled = settled;
@@ -385,21 +362,6 @@ export class PostgresStore implements Store {
     for (const j of jobs) j.reject(err);
   }
 
-  private settleJobs(jobs: PgJob[], results: unknown[]): void {
-    this.counters.commits++;
-    this.counters.maxBatch = Math.max(this.counters.maxBatch, jobs.length);
-    for (let i = 0; i < jobs.length; i++) {
-      const r = results[i];
-      if (r instanceof OpFailure) {
-        this.counters.failedWrites++;
-        jobs[i]!.reject(r.error);
-      } else {
-        this.counters.writes++;
-        jobs[i]!.resolve(r);
-      }
-    }
-  }
-
   private async commitSerial(jobs: PgJob[]): Promise<void> {
     let results: unknown[];
     try {
@@ -416,7 +378,7 @@ export class PostgresStore implements Store {
       this.failJobs(jobs, e);
       return;
     }
-    this.settleJobs(jobs, results);
+    this.settleCommitted(jobs, results);
   }
 
   /** Executes a batch in order; runs of appends of one kind become multi-row INSERTs. */
@@ -433,13 +395,10 @@ export class PostgresStore implements Store {
       let end = i + 1;
       while (end < jobs.length && jobs[end]!.kind === j.kind) end++;
       const run = jobs.slice(i, end);
-      if (j.kind === 'message') {
-        const rows = run.map((x) => (x as { row: MessageRow }).row);
-        const recs = this.recordsOf('messages', rows, await this.insertMany(c, 'messages', rows));
-        for (let k = 0; k < rows.length; k++) out[i + k] = recs[k];
-      } else if (j.kind === 'outbox') {
-        const rows = run.map((x) => (x as { row: OutboxRow }).row);
-        const recs = this.recordsOf('outbox', rows, await this.insertMany(c, 'outbox', rows));
+      if (j.kind !== 'audit') {
+        const table = j.kind === 'message' ? 'messages' : 'outbox';
+        const rows = run.map((x) => (x as { row: MessageRow | OutboxRow }).row);
+        const recs = this.recordsOf(table, rows, await this.insertMany(c, table, rows));
         for (let k = 0; k < rows.length; k++) out[i + k] = recs[k];
       } else {
         const recs = await this.appendAuditRun(c, run.map((x) => (x as { draft: AuditDraft }).draft));
@@ -549,7 +508,7 @@ export class PostgresStore implements Store {
   }
 
   private async read<T extends QueryResultRow>(sql: string, params: unknown[]): Promise<T[]> {
-    if ((this.state !== 'open' && this.state !== 'closing') || !this.pool) throw closedError();
+    if (!this.readable() || !this.pool) throw closedError();
     try {
       return (await this.pool.query<T>(sql, params)).rows;
     } catch (e) {
@@ -558,11 +517,7 @@ export class PostgresStore implements Store {
   }
 
   private guardRead(): void {
-    if (this.state !== 'open' && this.state !== 'closing') throw closedError();
-  }
-
-  private now(): string {
-    return this.o.clock().toISOString();
+    if (!this.readable()) throw closedError();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -577,7 +532,7 @@ export class PostgresStore implements Store {
     return this.write(() => {
       checkId(id);
       checkStatus(status);
-      if (detail !== undefined && detail !== null && typeof detail !== 'string') throw invalid('detail must be a string');
+      checkStatusDetail(detail);
       return async (c) => {
         const r = await c.query(`UPDATE ${this.t.messages} SET status = $1, status_detail = $2, updated_at = $3 WHERE id = $4`, [status, detail ?? null, this.now(), id]);
         return r.rowCount === 0 ? new OpFailure(notFound('message')) : undefined;
@@ -616,8 +571,8 @@ export class PostgresStore implements Store {
 
   claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS, owner?: string): Promise<OutboxItem | undefined> {
     return this.write(() => {
-      if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
-      if (!Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+      checkDestination(destination);
+      checkLeaseMs(leaseMs);
       const who = checkOwner(owner);
       return async (c) => {
         // FOR UPDATE on the head row: a second instance waits, then re-reads it as leased.
@@ -628,7 +583,7 @@ export class PostgresStore implements Store {
         const nowDate = this.o.clock();
         const now = nowDate.toISOString();
         if (!head || String(head.next_attempt_at) > now) return undefined;
-        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        const lease = leaseEnd(nowDate, leaseMs);
         await c.query(`UPDATE ${this.t.outbox} SET state = 'inflight', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2, lease_owner = $3 WHERE seq = $4`, [lease, now, who, head.seq]);
         return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
       };
@@ -657,7 +612,7 @@ export class PostgresStore implements Store {
     return this.write(() => {
       checkId(id);
       const at = isoTime(nextAttemptAt, 'nextAttemptAt');
-      const err = typeof error === 'string' ? error.slice(0, 4096) : String(error);
+      const err = outboxErrorText(error);
       const fence = checkFence(attempts);
       return async (c) => {
         const r = await c.query(
@@ -671,7 +626,7 @@ export class PostgresStore implements Store {
   parkOutbox(id: string, reason: string, attempts?: number): Promise<void> {
     return this.write(() => {
       checkId(id);
-      const why = typeof reason === 'string' ? reason.slice(0, 4096) : String(reason);
+      const why = outboxErrorText(reason);
       const fence = checkFence(attempts);
       return async (c) => {
         const r = await c.query(
@@ -688,7 +643,7 @@ export class PostgresStore implements Store {
       checkLease(attempts, leaseMs);
       return async (c) => {
         const nowDate = this.o.clock();
-        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        const lease = leaseEnd(nowDate, leaseMs);
         const r = await c.query(
           `UPDATE ${this.t.outbox} SET next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = 'inflight' AND attempts = $4`,
           [lease, nowDate.toISOString(), id, attempts]);
@@ -699,7 +654,7 @@ export class PostgresStore implements Store {
 
   recoverOutbox(destination?: string, owner?: string): Promise<number> {
     return this.write(() => {
-      if (destination !== undefined && (typeof destination !== 'string' || destination.length === 0)) throw invalid('destination must be a non-empty string');
+      if (destination !== undefined) checkDestination(destination);
       const who = checkOwner(owner);
       return async (c) => {
         const now = this.now();
@@ -839,25 +794,10 @@ export class PostgresStore implements Store {
   // retention
   // -------------------------------------------------------------------------------------------
 
-  async prune(now?: Date): Promise<PruneResult> {
-    const at = now ?? this.o.clock();
-    if (this.state !== 'open') throw closedError();
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
-    const total = { messages: 0, outbox: 0 };
-    if (this.o.retentionDays <= 0) return total;
-    const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
-    const msgSql =
-      `DELETE FROM ${this.t.messages} WHERE seq IN (SELECT seq FROM ${this.t.messages} WHERE status = 'processed' AND updated_at < $1 AND id NOT IN ` +
-      `(SELECT message_id FROM ${this.t.quarantine} WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`;
-    const outSql = `DELETE FROM ${this.t.outbox} WHERE seq IN (SELECT seq FROM ${this.t.outbox} WHERE state = 'done' AND updated_at < $1 LIMIT ${PRUNE_CHUNK})`;
-    for (;;) {
-      const r = await this.write(() => async (c) => ({
-        messages: (await c.query(msgSql, [cutoff])).rowCount ?? 0,
-        outbox: (await c.query(outSql, [cutoff])).rowCount ?? 0,
-      }));
-      total.messages += r.messages;
-      total.outbox += r.outbox;
-      if (r.messages < PRUNE_CHUNK && r.outbox < PRUNE_CHUNK) return total;
-    }
+  protected pruneChunk(cutoff: string): Promise<PruneResult> {
+    return this.write(() => async (c) => ({
+      messages: (await c.query(this.pruneSql.messages, [cutoff])).rowCount ?? 0,
+      outbox: (await c.query(this.pruneSql.outbox, [cutoff])).rowCount ?? 0,
+    }));
   }
 }

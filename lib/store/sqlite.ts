@@ -9,19 +9,21 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { NhsError } from '../errors';
+import { StoreBase } from './base';
 import {
-  AUDIT_INSERT_COLUMNS, DAY_MS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
-  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState,
-  checkStatus, closedError, invalid, isoTime, messageWhere, newAuditDraft, newMessageRow, newOutboxRow,
-  messageRecordOf, newQuarantineRow, newStats, outboxRecordOf, notFound, outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
-  toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow, type ResolvedOptions,
+  AUDIT_INSERT_COLUMNS, DEFAULT_LEASE_MS, MESSAGE_INSERT_COLUMNS, OUTBOX_INSERT_COLUMNS, OpFailure, PRUNE_CHUNK,
+  QUARANTINE_INSERT_COLUMNS, auditRowValues, auditWhere, chainAudit, checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease,
+  checkLeaseMs, checkLimit, checkOwner, checkPruneSeq, checkQuarantineState, checkStatus, checkStatusDetail, closedError, invalid, isoTime, leaseEnd,
+  messageWhere, newAuditDraft, newMessageRow, newOutboxRow, messageRecordOf, newQuarantineRow, outboxErrorText, outboxRecordOf, notFound,
+  outboxWhere, quarantineAuditDraft, quarantinePatchColumns, quarantineWhere, resolveOptions,
+  toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow,
 } from './common';
 import { GroupCommitter, type Settleable } from './group-commit';
 import { SQLITE_MIGRATIONS } from './schema';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store, StoreLocation, StoreOptions, StoreStats,
+  QuarantineQuery, QuarantineState, Store, StoreLocation, StoreOptions,
 } from './types';
 
 type Row = Record<string, unknown>;
@@ -56,53 +58,44 @@ function pushMessageValues(into: unknown[], r: MessageRow): void {
 }
 
 /** SQLite implementation of {@link Store} (DESIGN.md §4 durability model). */
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreBase implements Store {
   readonly backend = 'sqlite' as const;
   readonly location: StoreLocation;
-  private readonly o: ResolvedOptions;
   private readonly file: string;
   private db: Database.Database | undefined;
-  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
-  private opening: Promise<void> | undefined;
   private committer: GroupCommitter<SqlJob> | undefined;
-  private readonly counters = newStats();
   private st!: Record<string, Database.Statement>;
   private readonly dynamic = new Map<string, Database.Statement>();
   private batchTx!: Database.Transaction<(jobs: SqlJob[]) => unknown[]>;
   private oneTx!: Database.Transaction<(job: SqlJob) => unknown>;
   private insMessages!: Database.Statement;
   private insMessage!: Database.Statement;
-  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: StoreOptions) {
     if (typeof opts.file !== 'string' || opts.file.length === 0) throw invalid('SQLite store needs a file path');
-    this.o = resolveOptions(opts);
+    super(resolveOptions(opts));
     this.file = opts.file === ':memory:' ? opts.file : resolvePath(opts.file);
     this.location = Object.freeze({ backend: 'sqlite', file: this.file });
   }
 
-  open(): Promise<void> {
-    if (this.state === 'open') return Promise.resolve();
-    if (this.state === 'opening' && this.opening) return this.opening;
-    if (this.state !== 'new') return Promise.reject(closedError());
-    this.state = 'opening';
-    this.opening = Promise.resolve().then(() => {
-      try {
-        this.openSync();
-      } catch (e) {
-        this.state = 'closed';
-        try { this.db?.close(); } catch { /* already failing */ }
-        throw mapError(e);
-      }
-      this.state = 'open';
-      if (this.o.retentionDays > 0) {
-        const report = (e: unknown): void => this.o.onError(mapError(e));
-        void this.prune().catch(report);
-        this.pruneTimer = setInterval(() => { void this.prune().catch(report); }, 3_600_000);
-        this.pruneTimer.unref();
-      }
-    });
-    return this.opening;
+  protected start(): Promise<void> {
+    return Promise.resolve().then(() => this.openSync());
+  }
+
+  protected abort(): void {
+    try { this.db?.close(); } catch { /* already failing */ }
+  }
+
+  protected settleWrites(): Promise<void> {
+    return this.committer?.drain() ?? Promise.resolve();
+  }
+
+  protected release(): void {
+    this.db?.close();
+  }
+
+  protected mapError(e: unknown): NhsError {
+    return mapError(e);
   }
 
   private openSync(): void {
@@ -194,24 +187,6 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    if (this.state === 'opening') await this.opening?.catch(() => undefined);
-    if (this.state !== 'open') {
-      this.state = 'closed';
-      return;
-    }
-    this.state = 'closing';
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
-    await this.committer?.drain();
-    this.state = 'closed';
-    this.db?.close();
-  }
-
-  stats(): StoreStats {
-    return { ...this.counters };
-  }
-
   // -------------------------------------------------------------------------------------------
   // write path
   // -------------------------------------------------------------------------------------------
@@ -227,9 +202,7 @@ export class SqliteStore implements Store {
         for (const j of jobs) this.commitOne(j);
         return;
       }
-      this.counters.commits++;
-      this.counters.maxBatch = Math.max(this.counters.maxBatch, jobs.length);
-      jobs.forEach((j, i) => this.settle(j, results[i]));
+      this.settleCommitted(jobs, results);
       return;
     }
     for (const j of jobs) this.commitOne(j);
@@ -280,17 +253,10 @@ export class SqliteStore implements Store {
     this.settle(j, r);
   }
 
-  private settle(j: SqlJob, r: unknown): void {
-    if (r instanceof OpFailure) {
-      this.counters.failedWrites++;
-      j.reject(r.error);
-    } else {
-      this.counters.writes++;
-      j.resolve(r);
-    }
-  }
-
-  /** Validation runs before queueing, so a bad record never enters a batch. */
+  /**
+   * Validation runs before queueing, so a bad record never enters a batch. The hot path: kept
+   * apart from write() so an append allocates no prepare closure.
+   */
   private submitMessage(m: NewMessage): Promise<MessageRecord> {
     if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
     let msg: MessageRow;
@@ -321,16 +287,12 @@ export class SqliteStore implements Store {
   }
 
   private read<T>(f: () => T): Promise<T> {
-    if (this.state !== 'open' && this.state !== 'closing') return Promise.reject(closedError());
+    if (!this.readable()) return Promise.reject(closedError());
     try {
       return Promise.resolve(f());
     } catch (e) {
       return Promise.reject(mapError(e));
     }
-  }
-
-  private now(): string {
-    return this.o.clock().toISOString();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -345,7 +307,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       checkId(id);
       checkStatus(status);
-      if (detail !== undefined && detail !== null && typeof detail !== 'string') throw invalid('detail must be a string');
+      checkStatusDetail(detail);
       return () => {
         const info = this.s('setStatus').run(status, detail ?? null, this.now(), id);
         return info.changes === 0 ? new OpFailure(notFound('message')) : undefined;
@@ -395,8 +357,8 @@ export class SqliteStore implements Store {
 
   claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS, owner?: string): Promise<OutboxItem | undefined> {
     return this.write(() => {
-      if (typeof destination !== 'string' || destination.length === 0) throw invalid('destination must be a non-empty string');
-      if (!Number.isFinite(leaseMs) || leaseMs < 0) throw invalid('leaseMs must be ≥ 0');
+      checkDestination(destination);
+      checkLeaseMs(leaseMs);
       const who = checkOwner(owner);
       return () => {
         const head = this.s('head').get(destination) as Row | undefined;
@@ -404,7 +366,7 @@ export class SqliteStore implements Store {
         const now = nowDate.toISOString();
         // Strict order: a head that is leased or not yet due blocks everything behind it.
         if (!head || String(head.next_attempt_at) > now) return undefined;
-        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        const lease = leaseEnd(nowDate, leaseMs);
         this.s('claim').run(lease, now, who, head.seq);
         return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
       };
@@ -430,7 +392,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       checkId(id);
       const at = isoTime(nextAttemptAt, 'nextAttemptAt');
-      const err = typeof error === 'string' ? error.slice(0, 4096) : String(error);
+      const err = outboxErrorText(error);
       const fence = checkFence(attempts);
       return () => (this.s('retry').run(at, err, this.now(), id, fence, fence).changes === 0 ? this.outboxMiss(id, '-') : undefined);
     });
@@ -439,7 +401,7 @@ export class SqliteStore implements Store {
   parkOutbox(id: string, reason: string, attempts?: number): Promise<void> {
     return this.write(() => {
       checkId(id);
-      const why = typeof reason === 'string' ? reason.slice(0, 4096) : String(reason);
+      const why = outboxErrorText(reason);
       const fence = checkFence(attempts);
       return () => (this.s('park').run(why, this.now(), id, fence, fence).changes === 0 ? this.outboxMiss(id, 'parked') : undefined);
     });
@@ -451,7 +413,7 @@ export class SqliteStore implements Store {
       checkLease(attempts, leaseMs);
       return () => {
         const nowDate = this.o.clock();
-        const lease = new Date(nowDate.getTime() + leaseMs).toISOString();
+        const lease = leaseEnd(nowDate, leaseMs);
         return this.s('renew').run(lease, nowDate.toISOString(), id, attempts).changes === 1;
       };
     });
@@ -459,7 +421,7 @@ export class SqliteStore implements Store {
 
   recoverOutbox(destination?: string, owner?: string): Promise<number> {
     return this.write(() => {
-      if (destination !== undefined && (typeof destination !== 'string' || destination.length === 0)) throw invalid('destination must be a non-empty string');
+      if (destination !== undefined) checkDestination(destination);
       const who = checkOwner(owner);
       return () => {
         const now = this.now();
@@ -598,21 +560,10 @@ export class SqliteStore implements Store {
   // retention
   // -------------------------------------------------------------------------------------------
 
-  async prune(now?: Date): Promise<PruneResult> {
-    const at = now ?? this.o.clock();
-    if (this.state !== 'open') throw closedError();
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw invalid('now must be a valid Date');
-    const total = { messages: 0, outbox: 0 };
-    if (this.o.retentionDays <= 0) return total;
-    const cutoff = new Date(at.getTime() - this.o.retentionDays * DAY_MS).toISOString();
-    for (;;) {
-      const r = await this.write(() => () => ({
-        messages: this.s('pruneMessages').run(cutoff).changes,
-        outbox: this.s('pruneOutbox').run(cutoff).changes,
-      }));
-      total.messages += r.messages;
-      total.outbox += r.outbox;
-      if (r.messages < PRUNE_CHUNK && r.outbox < PRUNE_CHUNK) return total;
-    }
+  protected pruneChunk(cutoff: string): Promise<PruneResult> {
+    return this.write(() => () => ({
+      messages: this.s('pruneMessages').run(cutoff).changes,
+      outbox: this.s('pruneOutbox').run(cutoff).changes,
+    }));
   }
 }

@@ -14,7 +14,7 @@
 import { hasCode, NhsError } from '../../lib/errors';
 import { parseHl7 } from '../../lib/hl7';
 import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../../lib/nhs/nhs-number';
-import { maskFhir, maskNhsNumbers, maskPayload } from '../../lib/quarantine/mask';
+import { maskDetail, maskPayload } from '../../lib/quarantine/mask';
 import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../../lib/quarantine/service';
 import { verifyStore } from '../../lib/audit/verify';
 import { verifySqliteParallel } from '../../lib/audit/verify-parallel';
@@ -106,19 +106,6 @@ function auditRow(r: AuditRecord, reveal: boolean): Record<string, unknown> {
   };
 }
 
-/**
- * Structural masking of a stored detail object: NHS numbers held as JSON numbers are masked as
- * well as those in strings (a text round trip would turn them into non-JSON), then the FHIR
- * person fields by maskFhir.
- */
-function maskDetail(v: unknown, depth = 0): unknown {
-  if (typeof v === 'number') return Number.isInteger(v) && isValidNhsNumber(String(v)) ? formatNhsNumber(String(v), true) : v;
-  if (typeof v === 'string') return maskNhsNumbers(v);
-  if (depth > 64 || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => maskDetail(x, depth + 1));
-  return maskFhir(Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, maskDetail(x, depth + 1)])));
-}
-
 /** HL7 decoded as segments/fields for the detail view (parse issues included, never thrown). */
 function decode(text: string, contentType: string): unknown {
   if (contentType === 'hl7v2') {
@@ -182,10 +169,28 @@ export function registerAdminApi(RED: RED): void {
   };
   const wantsReveal = (req: Req): boolean => req.query.reveal === '1' || req.query.reveal === 'true';
 
+  /**
+   * A read route and its `/reveal` twin. The twin sits behind the reveal permission; the plain
+   * route keeps `?reveal=1` for old callers, but asks for the same permission before revealing.
+   */
+  const getRevealable = (path: string, readPermission: string, revealPermission: string, view: (req: Req, reveal: boolean) => Promise<unknown>): void => {
+    RED.httpAdmin.get(path, perm(readPermission), handle(async (req) => {
+      const reveal = wantsReveal(req);
+      if (reveal) await mustReveal(req, revealPermission);
+      return view(req, reveal);
+    }));
+    RED.httpAdmin.get(`${path}/reveal`, perm(revealPermission), handle((req) => view(req, true)));
+  };
+
+  const itemOr404 = async (store: Store, id: string): Promise<QuarantineItem> => {
+    const item = await store.getQuarantine(id);
+    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
+    return item;
+  };
+
   const itemView = async (req: Req, reveal: boolean): Promise<Record<string, unknown>> => {
     const store = await storeFor(req);
-    const item = await store.getQuarantine(req.params.id ?? '');
-    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${req.params.id} does not exist`);
+    const item = await itemOr404(store, req.params.id ?? '');
     const original = payloadText(item.original).text;
     const current = item.editDiff ? currentPayloadText(item) : original;
     const shown = reveal ? current : maskPayload(current, item.contentType);
@@ -202,19 +207,11 @@ export function registerAdminApi(RED: RED): void {
     };
   };
 
-  RED.httpAdmin.get('/nhs-interop/quarantine/:id', perm('nhs.quarantine.read'), handle(async (req) => {
-    // `?reveal=1` is kept for old callers, but needs the reveal permission like the route below.
-    const reveal = wantsReveal(req);
-    if (reveal) await mustReveal(req, 'nhs.quarantine.reveal');
-    return itemView(req, reveal);
-  }));
-
-  RED.httpAdmin.get('/nhs-interop/quarantine/:id/reveal', perm('nhs.quarantine.reveal'), handle((req) => itemView(req, true)));
+  getRevealable('/nhs-interop/quarantine/:id', 'nhs.quarantine.read', 'nhs.quarantine.reveal', itemView);
 
   RED.httpAdmin.post('/nhs-interop/quarantine/:id/preview', perm('nhs.quarantine.write'), handle(async (req) => {
     const store = await storeFor(req);
-    const item = await store.getQuarantine(req.params.id ?? '');
-    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${req.params.id} does not exist`);
+    const item = await itemOr404(store, req.params.id ?? '');
     const payload = (req.body as { payload?: unknown } | undefined)?.payload;
     if (typeof payload !== 'string') throw new NhsError('QUARANTINE_EDIT_INVALID', 'payload (the edited text) is required');
     const p = previewEdit(item, payload);
@@ -230,8 +227,7 @@ export function registerAdminApi(RED: RED): void {
     const store = await storeFor(req);
     const id = req.params.id ?? '';
     const body = (req.body ?? {}) as { payload?: unknown; force?: unknown };
-    const item = await store.getQuarantine(id);
-    if (!item) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
+    const item = await itemOr404(store, id);
     const gone = (): NhsError => new NhsError('QUARANTINE_NODE_GONE', `quarantine node ${item.node} is not deployed, so the released message would have nowhere to go; the item stays ${item.state}. Deploy a quarantine node with that id (or re-import the flow) and release again.`, { detail: { id, node: item.node } });
     if (!endpoints.has(item.node)) throw gone();
     const edited = typeof body.payload === 'string' ? body.payload : undefined;
@@ -284,14 +280,7 @@ export function registerAdminApi(RED: RED): void {
     return { records: rows.map((r) => auditRow(r, reveal)) };
   };
 
-  RED.httpAdmin.get('/nhs-interop/audit', perm('nhs.audit.read'), handle(async (req) => {
-    // `?reveal=1` is kept for old callers, but needs the reveal permission like the route below.
-    const reveal = wantsReveal(req);
-    if (reveal) await mustReveal(req, 'nhs.audit.reveal');
-    return auditSearch(req, reveal);
-  }));
-
-  RED.httpAdmin.get('/nhs-interop/audit/reveal', perm('nhs.audit.reveal'), handle((req) => auditSearch(req, true)));
+  getRevealable('/nhs-interop/audit', 'nhs.audit.read', 'nhs.audit.reveal', auditSearch);
 
   RED.httpAdmin.get('/nhs-interop/audit/trail', perm('nhs.audit.read'), handle(async (req) => {
     const store = await storeFor(req);

@@ -62,15 +62,20 @@ function isoOf(d: Date): string {
 let lastIsoMs = NaN;
 let lastIso = '';
 
-/** Append one audit step to `msg.audit` (append-only, never rewritten; DESIGN.md §2). */
+/**
+ * Append one audit step to `msg.audit` (append-only, never rewritten; DESIGN.md §2).
+ * `recorded: true` marks a step its node has already written to the audit store itself
+ * (quarantine), so a downstream nhs-audit node does not store it a second time.
+ */
 export function appendAudit(
   msg: NodeMessage,
-  step: { node: string; action: string; outcome: string; ref?: string },
+  step: { node: string; action: string; outcome: string; ref?: string; recorded?: true },
   now: () => Date = () => new Date(),
 ): void {
   const trail = Array.isArray(msg.audit) ? (msg.audit as unknown[]) : [];
-  const entry: Record<string, string> = { at: isoOf(now()), node: step.node, action: step.action, outcome: step.outcome };
+  const entry: Record<string, string | true> = { at: isoOf(now()), node: step.node, action: step.action, outcome: step.outcome };
   if (step.ref !== undefined) entry.ref = step.ref;
+  if (step.recorded) entry.recorded = true;
   trail.push(entry);
   msg.audit = trail;
 }

@@ -69,6 +69,11 @@ export async function resolveStore(RED: RED, node: Node, storeConfigId?: string)
   return defaultStore(defaultStoreFile(RED), storeWarner((m) => RED.log.warn(m), 'nhs default store'));
 }
 
+/** The `nhs-store` config node a node names in its `store` property, if any. */
+export function storeConfigId(def: NodeDef): string | undefined {
+  return typeof def.store === 'string' && def.store ? def.store : undefined;
+}
+
 /** Flow JSON → store options; secrets come from credentials, never from the flow. */
 export function storeOptions(RED: RED, def: NodeDef, credentials: Record<string, string | undefined> | undefined): StoreOptions {
   const backend = def.backend === 'postgres' ? 'postgres' : 'sqlite';

@@ -171,26 +171,24 @@ describe('nhs-hl7 node: parse', () => {
     for (const t of texts) assert.doesNotMatch(t, /TESTPATIENT|9990000018/);
   });
 
-  it('invalid rule path → done(err) with code HL7_BAD_PATH (seen by a Catch node)', async () => {
+  /** Parse ADT_A01 with `rules` and resolve the msg a Catch node receives. */
+  const caught = async (rules: Record<string, unknown>[]): Promise<any> => {
     await h.load([hl7Node, catchNode], [
-      ...flow({ rules: [{ t: 'get', path: 'PID3', p: 'x', pt: 'msg' }] }),
+      ...flow({ rules }),
       { id: 'c', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
     ]);
     const got = h.next('caught');
     h.node('n').receive({ payload: ADT_A01 });
-    assert.equal((await got).error.code, 'HL7_BAD_PATH');
+    return got;
+  };
+
+  it('invalid rule path → done(err) with code HL7_BAD_PATH (seen by a Catch node)', async () => {
+    assert.equal((await caught([{ t: 'get', path: 'PID3', p: 'x', pt: 'msg' }])).error.code, 'HL7_BAD_PATH');
   });
 
   it('a set rule writing MSH-2 → done(err) HL7_READ_ONLY', async () => {
-    await h.load([hl7Node, catchNode], [
-      ...flow({ rules: [{ t: 'set', path: 'MSH-2', p: '$*@%', pt: 'str' }] }),
-      { id: 'c', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', type: 'helper' },
-    ]);
-    const got = h.next('caught');
-    h.node('n').receive({ payload: ADT_A01 });
-    assert.equal((await got).error.code, 'HL7_READ_ONLY');
+    assert.equal((await caught([{ t: 'set', path: 'MSH-2', p: '$*@%', pt: 'str' }])).error.code, 'HL7_READ_ONLY');
   });
 });
 

@@ -7,12 +7,10 @@
 import type { IssueSeverity } from '../../outcome';
 import type { ENode } from './compile';
 import type { Run } from './context';
+import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
 import { plausibleSctId } from './snomed';
 
 export const SNOMED_CT = 'http://snomed.info/sct';
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Severity for "cannot tell" under the configured strictness. */
 function unknownSeverity(run: Run, strength: string): IssueSeverity | undefined {
@@ -67,7 +65,7 @@ export function checkCoding(run: Run, c: Obj, path: string): void {
     if (typeof c.code === 'string') run.add('warning', 'invalid', 'A code with no system has no defined meaning, and it cannot be validated. A system should be provided', path, 'Terminology_TX_NoSystem');
     return;
   }
-  if (!/^[a-z][a-z0-9+.-]*:/i.test(system)) {
+  if (!ABSOLUTE_URI.test(system)) {
     run.add('error', 'invalid', 'Coding.system must be an absolute reference, not a local reference', `${path}.system`, 'Terminology_TX_System_Relative');
     return;
   }

@@ -5,10 +5,8 @@
  * bundles every relative or urn: reference must resolve to an entry.
  */
 import type { Run } from './context';
+import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 const UNIQUE_LINKS = new Set(['self', 'first', 'previous', 'prev', 'next', 'last']);
 
 export function checkBundle(run: Run, b: Obj, path: string): void {
@@ -30,7 +28,7 @@ export function checkBundle(run: Run, b: Obj, path: string): void {
     const fu = e.fullUrl;
     if (typeof fu === 'string') {
       fullUrls.add(fu);
-      if (!ABSOLUTE.test(fu)) run.add('error', 'invalid', `The fullUrl must be an absolute URL (not '${fu.slice(0, 100)}')`, where, 'BUNDLE_BUNDLE_ENTRY_FULLURL_ABSOLUTE');
+      if (!ABSOLUTE_URI.test(fu)) run.add('error', 'invalid', `The fullUrl must be an absolute URL (not '${fu.slice(0, 100)}')`, where, 'BUNDLE_BUNDLE_ENTRY_FULLURL_ABSOLUTE');
       else if (res && typeof res.id === 'string' && typeof res.resourceType === 'string' && /^https?:/.test(fu)) {
         const tail = fu.replace(/\/_history\/[^/]+$/, '');
         // Only a RESTful-looking fullUrl ([base]/[Type]/[id]) is expected to carry the id.
@@ -59,7 +57,7 @@ function checkReferences(run: Run, entries: unknown[], fullUrls: Set<string>, pa
         if (!fullUrls.has(ref)) run.add('error', 'invalid', 'URN reference is not locally contained within the bundle', at, 'BUNDLE_BUNDLE_ENTRY_NOTFOUND');
         continue;
       }
-      if (ABSOLUTE.test(ref)) continue; // absolute references may point outside the bundle
+      if (ABSOLUTE_URI.test(ref)) continue; // absolute references may point outside the bundle
       if (!/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(\/_history\/[A-Za-z0-9\-.]{1,64})?$/.test(ref)) continue;
       const target = base !== undefined ? base + ref.replace(/\/_history\/.*$/, '') : undefined;
       if (target !== undefined ? fullUrls.has(target) : false) continue;

@@ -4,6 +4,8 @@
  * policy advisor picks the profile from the first matching LOINC code, then SNOMED CT code, in
  * Observation.code.coding; the table below is that rule's content.
  */
+import { SNOMED_CT } from './binding';
+
 const SD = 'http://hl7.org/fhir/StructureDefinition/';
 const LOINC: [string, string[]][] = [
   ['vitalspanel', ['85353-1']],
@@ -43,6 +45,6 @@ export function impliedProfiles(resource: Record<string, unknown>): string[] {
   const code = resource.code as { coding?: unknown } | undefined;
   if (!code || !Array.isArray(code.coding)) return [];
   const codings = code.coding.filter((c): c is { system?: unknown; code?: unknown } => typeof c === 'object' && c !== null);
-  const hit = first(codings, 'http://loinc.org', LOINC) ?? first(codings, 'http://snomed.info/sct', SNOMED);
+  const hit = first(codings, 'http://loinc.org', LOINC) ?? first(codings, SNOMED_CT, SNOMED);
   return hit ? [hit] : [];
 }

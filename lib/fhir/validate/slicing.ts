@@ -4,17 +4,24 @@
  * satisfies; then slice cardinality and the rules (closed / open / openAtEnd, ordered) are
  * checked. A slice with a discriminator path we cannot follow never matches by guesswork.
  */
-import type { CompiledProfile, ENode } from './compile';
+import type { ENode } from './compile';
 import type { Run } from './context';
+import { isObj, type Item } from './json-value';
 import { deepMatches } from './match';
 
-interface Item { v: unknown; e: unknown; i: number }
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Expect = { kind: 'value'; value: unknown } | { kind: 'exists'; exists: boolean } | { kind: 'type'; type: string };
 
-type Expect = { kind: 'value'; value: unknown } | { kind: 'exists'; exists: boolean } | { kind: 'type'; type: string } | { kind: 'none' };
+/**
+ * One discriminator a slice constrains, with its path split once: the per-item match then only
+ * follows `segs` (undefined for `$this`, the item itself).
+ */
+type Check = Expect & { segs: string[] | undefined };
 
-const expectCache = new WeakMap<ENode, Expect[]>();
+/**
+ * A slice's checks, built on first use and kept: a discriminator the slice does not constrain is
+ * left out (it does not decide), so a slice with no checks matches nothing.
+ */
+const checkCache = new WeakMap<ENode, Check[]>();
 
 /** The definition node at `path` below a slice (following type profiles for extension urls). */
 function nodeAt(run: Run, slice: ENode, path: string): ENode | { url: string } | undefined {
@@ -38,40 +45,42 @@ function nodeAt(run: Run, slice: ENode, path: string): ENode | { url: string } |
   return node;
 }
 
-function expectations(run: Run, sliced: ENode, slice: ENode): Expect[] {
-  let hit = expectCache.get(slice);
+function expectation(run: Run, d: { type: string }, n: ENode | { url: string } | undefined): Expect | undefined {
+  if (!n) return undefined;
+  if ('url' in n) return { kind: 'value', value: n.url };
+  switch (d.type) {
+    case 'value': case 'pattern': {
+      const value = n.fixed ?? n.pattern;
+      // a required binding also discriminates in the reference validator; we only use fixed/pattern
+      return value === undefined ? undefined : { kind: 'value', value };
+    }
+    case 'exists': return { kind: 'exists', exists: n.min > 0 };
+    case 'type': case 'profile': {
+      const t = n.types.length === 1 ? n.types[0]! : undefined;
+      const prof = t?.profiles[0] ? run.engine.profile(t.profiles[0]) : undefined;
+      return t ? { kind: 'type', type: prof?.type ?? t.code } : undefined;
+    }
+    default: return undefined;
+  }
+}
+
+function checks(run: Run, sliced: ENode, slice: ENode): Check[] {
+  let hit = checkCache.get(slice);
   if (hit) return hit;
   hit = [];
   for (const d of sliced.slicing?.discriminator ?? []) {
     const path = d.path.replace(/^\$this\./, '');
-    const n = nodeAt(run, slice, path);
-    if (!n) { hit.push({ kind: 'none' }); continue; }
-    if ('url' in n) { hit.push({ kind: 'value', value: n.url }); continue; }
-    switch (d.type) {
-      case 'value': case 'pattern': {
-        const value = n.fixed ?? n.pattern;
-        // a required binding also discriminates in the reference validator; we only use fixed/pattern
-        hit.push(value === undefined ? { kind: 'none' } : { kind: 'value', value });
-        break;
-      }
-      case 'exists': hit.push({ kind: 'exists', exists: n.min > 0 }); break;
-      case 'type': case 'profile': {
-        const t = n.types.length === 1 ? n.types[0]! : undefined;
-        const prof = t?.profiles[0] ? run.engine.profile(t.profiles[0]) : undefined;
-        hit.push(t ? { kind: 'type', type: prof?.type ?? t.code } : { kind: 'none' });
-        break;
-      }
-      default: hit.push({ kind: 'none' });
-    }
+    const e = expectation(run, d, nodeAt(run, slice, path));
+    if (e) hit.push({ ...e, segs: d.path === '$this' ? undefined : path.split('.') });
   }
-  expectCache.set(slice, hit);
+  checkCache.set(slice, hit);
   return hit;
 }
 
-function valuesAt(v: unknown, path: string): unknown[] {
-  if (path === '$this') return [v];
+function valuesAt(v: unknown, segs: string[] | undefined): unknown[] {
+  if (!segs) return [v];
   let cur: unknown[] = [v];
-  for (const seg of path.replace(/^\$this\./, '').split('.')) {
+  for (const seg of segs) {
     const next: unknown[] = [];
     for (const c of cur) {
       if (!isObj(c)) continue;
@@ -85,27 +94,24 @@ function valuesAt(v: unknown, path: string): unknown[] {
 }
 
 function matches(run: Run, sliced: ENode, slice: ENode, item: Item, type: string): boolean {
-  const ex = expectations(run, sliced, slice);
-  const ds = sliced.slicing?.discriminator ?? [];
+  const cs = checks(run, sliced, slice);
   // A discriminator the slice does not constrain does not decide; one that none constrain cannot match.
-  if (ex.every((e) => e.kind === 'none')) return false;
-  for (let k = 0; k < ex.length; k++) {
-    const e = ex[k]!; const path = ds[k]!.path;
-    if (e.kind === 'none') continue;
-    const vals = valuesAt(item.v, path);
-    if (e.kind === 'value') { if (!vals.some((x) => deepMatches(x, e.value))) return false; }
-    else if (e.kind === 'exists') { if ((vals.length > 0) !== e.exists) return false; }
+  if (cs.length === 0) return false;
+  for (const c of cs) {
+    const vals = valuesAt(item.v, c.segs);
+    if (c.kind === 'value') { if (!vals.some((x) => deepMatches(x, c.value))) return false; }
+    else if (c.kind === 'exists') { if ((vals.length > 0) !== c.exists) return false; }
     else {
-      const actual = path === '$this' ? (isObj(item.v) && typeof item.v.resourceType === 'string' ? item.v.resourceType : type)
+      const actual = !c.segs ? (isObj(item.v) && typeof item.v.resourceType === 'string' ? item.v.resourceType : type)
         : vals.map((x) => (isObj(x) && typeof x.resourceType === 'string' ? x.resourceType : undefined)).find(Boolean);
-      if (actual !== e.type) return false;
+      if (actual !== c.type) return false;
     }
   }
   return true;
 }
 
 /** Match items to slices; report slice cardinality and closed-slicing violations. */
-export function assignSlices(run: Run, sliced: ENode, _prof: CompiledProfile, items: Item[], type: string, path: string, _ctx: unknown): (ENode | undefined)[] {
+export function assignSlices(run: Run, sliced: ENode, items: Item[], type: string, path: string): (ENode | undefined)[] {
   const out: (ENode | undefined)[] = [];
   const counts = new Map<ENode, number>();
   const rules = sliced.slicing?.rules ?? 'open';

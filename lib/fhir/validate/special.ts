@@ -6,11 +6,9 @@
  * and property codes/URIs are unique (R4 CodeSystem §4.8, csd-* rules as the reference applies them).
  */
 import type { Run } from './context';
+import { SNOMED_CT } from './binding';
+import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
 import { plausibleSctId } from './snomed';
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 
 /** Resource types whose root `url` is a canonical URL (R4 canonical resources). */
 const CANONICAL = new Set([
@@ -23,7 +21,7 @@ const CANONICAL = new Set([
 
 export function checkSpecial(run: Run, res: Obj, path: string, contained: boolean): void {
   const rt = res.resourceType as string;
-  if (CANONICAL.has(rt) && typeof res.url === 'string' && !res.url.startsWith('#') && !ABSOLUTE.test(res.url)) {
+  if (CANONICAL.has(rt) && typeof res.url === 'string' && !res.url.startsWith('#') && !ABSOLUTE_URI.test(res.url)) {
     run.add('error', 'invalid', contained ? 'Canonical URLs in contained resources must be absolute URLs if present'
       : 'Canonical URLs must be absolute URLs if they are not fragment references', `${path}.url`, contained ? 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_CONTAINED' : 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_ABSOLUTE');
   }
@@ -33,10 +31,10 @@ export function checkSpecial(run: Run, res: Obj, path: string, contained: boolea
       const list = res.compose[part];
       if (!Array.isArray(list)) continue;
       list.forEach((inc, i) => {
-        if (isObj(inc) && typeof inc.system === 'string' && !ABSOLUTE.test(inc.system)) {
+        if (isObj(inc) && typeof inc.system === 'string' && !ABSOLUTE_URI.test(inc.system)) {
           run.add('error', 'invalid', `URI values in ValueSet.compose.${part}.system must be absolute`, `${path}.compose.${part}[${i}]`, 'VALUESET_INCLUDE_SYSTEM_ABSOLUTE');
         }
-        if (isObj(inc) && inc.system === 'http://snomed.info/sct' && Array.isArray(inc.concept) && run.engine.opts.terminology !== 'off') {
+        if (isObj(inc) && inc.system === SNOMED_CT && Array.isArray(inc.concept) && run.engine.opts.terminology !== 'off') {
           inc.concept.forEach((c, k) => {
             if (isObj(c) && typeof c.code === 'string' && !plausibleSctId(c.code)) {
               run.add('error', 'business-rule', `The code '${c.code.slice(0, 64)}' is not a valid SNOMED CT identifier`, `${path}.compose.${part}[${i}].concept[${k}]`, 'VALUESET_INCLUDE_INVALID_CONCEPT_CODE');

@@ -15,10 +15,7 @@ import { checkBundle } from './bundle';
 import { deepMatches, deepEqual } from './match';
 import { impliedProfiles } from './implied';
 import { checkSpecial } from './special';
-
-type Obj = Record<string, unknown>;
-
-interface Item { v: unknown; e: unknown; i: number }
+import { ABSOLUTE_URI, isObj, type Item, type Obj } from './json-value';
 
 export interface WalkCtx extends InvariantContext {
   depth: number;
@@ -27,7 +24,6 @@ export interface WalkCtx extends InvariantContext {
 const EXAMPLE_URL = /^https?:\/\/([^/]*\.)?example\.(org|com|net)(\/|$)/;
 const HTML_TAG = /<\/?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?\/?>/;
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Validate a resource by its resourceType, the given profiles and its meta.profile. */
 export function validateResource(run: Run, value: unknown, path: string, ctx: WalkCtx | undefined, profiles: string[], profilesAreConfigured: boolean): void {
@@ -160,7 +156,7 @@ export function walkObject(run: Run, owner: ENode, prof: CompiledProfile, obj: O
     if (items.length > ch.max) run.add('error', 'structure', `${ch.path}: max allowed = ${ch.max}, but found ${items.length} (from ${ch.sdUrl})`, `${path}.${entry.key}`, 'Validation_VAL_Profile_Maximum');
     const base = ch.choice ? `${path}.${ch.name}` : `${path}.${entry.key}`;
     const childCtxNames = [ch.path, type];
-    const assigned = ch.slices.length && ch.slicing ? assignSlices(run, ch, prof, items, type, base, ctx) : undefined;
+    const assigned = ch.slices.length && ch.slicing ? assignSlices(run, ch, items, type, base) : undefined;
     for (let k = 0; k < items.length; k++) {
       const it = items[k]!;
       const itemPath = ch.choice ? `${base}.ofType(${type})` : ch.isArray ? `${base}[${it.i}]` : base;
@@ -226,7 +222,9 @@ export function validateItem(run: Run, node0: ENode, prof: CompiledProfile, type
   const node = node0.typeSlices?.get(type) ?? node0;
   if (PRIMITIVE_TYPES.has(type)) { validatePrimitive(run, node, prof, type, it, path, ctx); return; }
   const v = it.v;
-  if (type === 'Resource' || run.engine.profile(type)?.kind === 'resource') {
+  // The type's own definition (one lookup): a resource type, or the datatype whose root invariants apply below.
+  const tp = run.engine.profile(type);
+  if (type === 'Resource' || tp?.kind === 'resource') {
     const profiles = node.types.find((t) => t.code === type)?.profiles ?? [];
     validateResource(run, v, path, ctx, profiles, false);
     return;
@@ -246,7 +244,6 @@ export function validateItem(run: Run, node0: ENode, prof: CompiledProfile, type
   else if (!node.contentReference) {
     // A profile that constrains inside a datatype lists its children, but the datatype's own
     // invariants (cpt-2, per-1, …) live on the type's root element: they still apply.
-    const tp = run.engine.profile(type);
     if (tp && tp.kind !== 'resource' && tp.root !== kids.owner) runInvariants(run, tp.root, v, path, ctx);
   }
   runInvariants(run, node, v, path, ctx);
@@ -320,9 +317,9 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
   for (const p of node.types.find((t) => t.code === 'Extension')?.profiles ?? []) { target = run.engine.profile(p); if (target) break; }
   // A complex extension's children use relative urls that only mean something inside their parent.
   const nested = ctxNames[0] === 'Extension';
-  if (!target && typeof url === 'string' && !(nested && !/^[a-z][a-z0-9+.-]*:/i.test(url))) {
+  if (!target && typeof url === 'string' && !(nested && !ABSOLUTE_URI.test(url))) {
     if (url.includes('|')) run.add('error', 'invalid', 'The extension URL must not contain a version', path, 'Extension_EXT_Version_Internal');
-    if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+    if (!ABSOLUTE_URI.test(url)) {
       run.add('error', 'invalid', 'Extension.url must be an absolute URL', `${path}.url`, 'Extension_EXT_URL_NotAbsolute');
     }
     target = run.engine.profile(url.split('|')[0]!);
@@ -388,9 +385,6 @@ function checkDom3(run: Run, res: Obj, path: string): void {
   const refs = new Set<string>();
   const stack: unknown[] = [];
   for (const k in res) if (k !== 'contained') stack.push(res[k]);
-  const contained = res.contained as unknown[];
-  let refersToContainer = new Set<number>();
-  contained.forEach((c, i) => { if (containsHashRef(c)) refersToContainer.add(i); });
   let guard = 0;
   while (stack.length && guard++ < 200000) {
     const x = stack.pop();
@@ -398,31 +392,29 @@ function checkDom3(run: Run, res: Obj, path: string): void {
     else if (Array.isArray(x)) stack.push(...(x as unknown[]));
     else if (isObj(x)) for (const k in x) stack.push(x[k]);
   }
-  // contained resources may reference each other
-  contained.forEach((c) => { if (isObj(c)) collectHashRefs(c, refs); });
+  // contained resources may reference each other, and the container (`#`)
+  const contained = res.contained as unknown[];
+  const refersToContainer = contained.map((c) => isObj(c) && collectHashRefs(c, refs));
   contained.forEach((c, i) => {
     if (!isObj(c) || typeof c.id !== 'string') return;
-    if (refs.has(c.id) || refersToContainer.has(i)) return;
+    if (refs.has(c.id) || refersToContainer[i]) return;
     run.add('error', 'invariant', `The contained resource '${c.id.slice(0, 64)}' is not referenced to from elsewhere in the containing resource nor does it refer to the containing resource (dom-3)`, `${path}.contained[${i}]`, 'Validation_VAL_Profile_Constraint', 'dom-3');
   });
-  refersToContainer = new Set();
 }
 
-function containsHashRef(x: unknown): boolean {
-  if (typeof x === 'string') return x === '#';
-  if (Array.isArray(x)) return x.some(containsHashRef);
-  if (isObj(x)) { for (const k in x) if (containsHashRef(x[k])) return true; }
-  return false;
-}
-
-function collectHashRefs(c: Obj, refs: Set<string>): void {
+/** Add the `#id` references inside contained resource `c` (other than to itself) to `refs`; true when it refers to the container (`#`). */
+function collectHashRefs(c: Obj, refs: Set<string>): boolean {
   const own = typeof c.id === 'string' ? c.id : undefined;
+  let toContainer = false;
   const walk = (x: unknown): void => {
-    if (typeof x === 'string') { if (x.startsWith('#') && x.slice(1) !== own) refs.add(x.slice(1)); }
-    else if (Array.isArray(x)) x.forEach(walk);
+    if (typeof x === 'string') {
+      if (x === '#') toContainer = true;
+      if (x.startsWith('#') && x.slice(1) !== own) refs.add(x.slice(1));
+    } else if (Array.isArray(x)) x.forEach(walk);
     else if (isObj(x)) for (const k in x) walk(x[k]);
   };
   walk(c);
+  return toContainer;
 }
 
 /** Attachment.size must equal the decoded length of Attachment.data (reference validator rule). */
@@ -451,6 +443,27 @@ const CORE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const LITERAL_REF = /^(?:https?:\/\/\S+\/)?([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
 /**
+ * Resource types an element's Reference may target (from its targetProfiles), worked out once per
+ * compiled node rather than per reference; undefined when any target cannot be judged (no target
+ * profiles, `Resource`, or a profile this validator does not hold).
+ */
+const targetTypesCache = new WeakMap<ENode, string[] | undefined>();
+
+function targetTypes(run: Run, node: ENode): string[] | undefined {
+  if (targetTypesCache.has(node)) return targetTypesCache.get(node);
+  const targets = node.types.find((t) => t.code === 'Reference')?.targetProfiles ?? [];
+  let out: string[] | undefined = targets.length ? [] : undefined;
+  for (const t of targets) {
+    const url = t.split('|')[0]!;
+    const type = url.startsWith(CORE_SD) && !url.slice(CORE_SD.length).includes('-') && /^[A-Z]/.test(url.slice(CORE_SD.length)) ? url.slice(CORE_SD.length) : run.engine.profile(url)?.type;
+    if (type === undefined || type === 'Resource') { out = undefined; break; } // unknown profile: cannot judge
+    out!.push(type);
+  }
+  targetTypesCache.set(node, out);
+  return out;
+}
+
+/**
  * The resource type named by a literal reference must be one the element allows
  * (ElementDefinition.type.targetProfile), and agree with Reference.type when both are given.
  */
@@ -465,14 +478,7 @@ function checkReferenceTarget(run: Run, node: ENode, v: Obj, path: string): void
     run.add('error', 'structure', `The type '${refType}' implied by the reference URL does not match the type '${v.type.slice(0, 64)}' in Reference.type`, path, 'Reference_REF_BadTargetType2');
     return;
   }
-  const targets = node.types.find((t) => t.code === 'Reference')?.targetProfiles ?? [];
-  if (targets.length === 0) return;
-  const allowed: string[] = [];
-  for (const t of targets) {
-    const url = t.split('|')[0]!;
-    const type = url.startsWith(CORE_SD) && !url.slice(CORE_SD.length).includes('-') && /^[A-Z]/.test(url.slice(CORE_SD.length)) ? url.slice(CORE_SD.length) : run.engine.profile(url)?.type;
-    if (type === undefined || type === 'Resource' || type === refType) return; // unknown profile: cannot judge
-    allowed.push(type);
-  }
+  const allowed = targetTypes(run, node);
+  if (!allowed || allowed.includes(refType)) return;
   run.add('error', 'structure', `The type '${refType}' implied by the reference URL is not a valid target for this element (must be one of [${allowed.join(', ')}])`, path, 'Reference_REF_BadTargetType');
 }

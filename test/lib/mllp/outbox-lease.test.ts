@@ -55,9 +55,10 @@ describe('outbox leases across two senders', () => {
     await s1.enqueue({ destination: 'd', payload: Buffer.from(adt('L1')), controlId: 'L1' });
     const sent: string[] = [];
     const errors: string[] = [];
-    // The send takes 10× the lease: only the renewals keep the item this sender's.
-    const a = track(new OutboxSender({ store: s1, destination: 'd', owner: 'instance-a', leaseMs: 60, pollMs: 10, send: slowPeer(600, sent, 'a'), onError: (e) => errors.push(e.code) }));
-    const b = track(new OutboxSender({ store: s2, destination: 'd', owner: 'instance-b', leaseMs: 60, pollMs: 10, send: slowPeer(0, sent, 'b'), onError: (e) => errors.push(e.code) }));
+    // The send takes 5× the lease: only the renewals keep the item this sender's. (A 300 ms lease renewed
+    // every 100 ms leaves room for a loaded test machine; 60 ms was flaky under load.)
+    const a = track(new OutboxSender({ store: s1, destination: 'd', owner: 'instance-a', leaseMs: 300, pollMs: 10, send: slowPeer(1500, sent, 'a'), onError: (e) => errors.push(e.code) }));
+    const b = track(new OutboxSender({ store: s2, destination: 'd', owner: 'instance-b', leaseMs: 300, pollMs: 10, send: slowPeer(0, sent, 'b'), onError: (e) => errors.push(e.code) }));
     await a.start();
     await until(() => sent.length === 1);
     await b.start();
