@@ -127,3 +127,17 @@ export function demographicsFromHl7(hl7: unknown): { nhsNumber?: string; demogra
   };
   return { ...(nhsNumber !== undefined ? { nhsNumber } : {}), demographics: d };
 }
+
+/** Demographics of a FHIR Patient (e.g. a local record to verify against PDS): the first name, home address. */
+export function demographicsFromPatient(p: unknown): { nhsNumber?: string; demographics: Demographics } {
+  const o = obj(p);
+  if (!o || o.resourceType !== 'Patient') return { demographics: {} };
+  const id = arr(o.identifier).map(obj).find((i) => i?.system === 'https://fhir.nhs.uk/Id/nhs-number');
+  const name = obj(arr(o.name).map(obj).find((n) => n?.use === 'official' || n?.use === 'usual') ?? arr(o.name)[0]);
+  const addr = obj(arr(o.address).map(obj).find((a) => a?.use === 'home') ?? arr(o.address)[0]);
+  const nhsNumber = str(id?.value);
+  return {
+    ...(nhsNumber !== undefined ? { nhsNumber } : {}),
+    demographics: { family: str(name?.family), given: str(arr(name?.given)[0]), birthDate: str(o.birthDate), gender: str(o.gender), postcode: str(addr?.postalCode) },
+  };
+}
