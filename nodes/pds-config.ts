@@ -9,6 +9,8 @@ import { NhsError } from '../lib/errors';
 import { isPdsEnvironment, type PdsEnvironment } from '../lib/nhs/pds/environments';
 import { normalisePem } from '../lib/nhs/pds/jwt';
 import { PdsService } from '../lib/nhs/pds/lookup';
+import { demoStandInOptions } from '../lib/nhs/pds/demo';
+import { PdsStandIn } from '../lib/nhs/pds/stand-in';
 import { configNumber, configText } from './shared/config';
 import { onClose } from './shared/input';
 import type { PdsConfigNode } from './shared/pds';
@@ -24,6 +26,7 @@ export = function (RED: RED) {
     const listeners = new Set<(q: number) => void>();
     let service: PdsService | undefined;
     let failure: NhsError | undefined;
+    let standIn: Promise<PdsStandIn> | undefined;
 
     const privateKey = (): string => {
       const cred = node.credentials?.privateKey;
@@ -37,9 +40,25 @@ export = function (RED: RED) {
       }
     };
 
-    node.service = () => {
+    /**
+     * `stand-in`: a local PDS STAND-IN with synthetic patients, started in this process on a free
+     * loopback port, so the examples run offline. It is not PDS and says so in msg.pds.environment.
+     */
+    const startStandIn = (): Promise<PdsStandIn> => {
+      standIn ??= (async () => {
+        const s = new PdsStandIn(demoStandInOptions());
+        await s.start(Math.floor(configNumber(def.standInPort, 0)));
+        node.log(`PDS stand-in (synthetic patients, not PDS) at ${s.baseUrl}`);
+        return s;
+      })();
+      return standIn;
+    };
+
+    node.service = async () => {
       if (service) return service;
       if (failure) throw failure;
+      const localUrl = environment === 'stand-in' ? (await startStandIn()).baseUrl : undefined;
+      if (service) return service;
       try {
         const apiKey = node.credentials?.apiKey ?? '';
         const kid = node.credentials?.kid ?? '';
@@ -47,7 +66,7 @@ export = function (RED: RED) {
         const key = useAuth ? privateKey() : '';
         service = new PdsService({
           environment,
-          baseUrl: configText(def.baseUrl),
+          baseUrl: localUrl ?? configText(def.baseUrl),
           tokenUrl: configText(def.tokenUrl),
           auth: useAuth && apiKey && kid && key ? { apiKey, kid, privateKey: key } : undefined,
           odsCode: configText(def.ods, 10) || undefined,
@@ -68,10 +87,12 @@ export = function (RED: RED) {
     };
     node.onQueue = (cb) => { listeners.add(cb); return () => listeners.delete(cb); };
 
-    onClose(node, () => {
+    onClose(node, async () => {
       listeners.clear();
       service?.close();
       service = undefined;
+      const s = await standIn?.catch(() => undefined);
+      await s?.stop();
     });
   }, { credentials: { apiKey: { type: 'password' }, privateKey: { type: 'password' }, kid: { type: 'text' } } });
 };

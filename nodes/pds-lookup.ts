@@ -70,7 +70,7 @@ export = function (RED: RED) {
       let svc: PdsService | undefined;
       try {
         if (!cfg) throw new NhsError('PDS_CONFIG_MISSING', 'no nhs-pds-config selected');
-        svc = cfg.service();
+        svc = await cfg.service();
       } catch (e) {
         const err = toNhsError(e, 'PDS_CONFIG_INVALID');
         result = { route: 'unavailable', code: err.code, outcome: operationOutcome([issue('error', 'exception', err.message, undefined, err.code)]), pds: { nhsNumber: null, restricted: false, patient: null, environment: cfg?.environment ?? 'sandbox' }, subject: null, requests: 0 };

@@ -8,8 +8,8 @@ import type { Node } from './types';
  */
 export interface PdsConfigNode extends Node {
   environment: PdsEnvironment;
-  /** The shared service; throws an NhsError (e.g. PDS_AUTH_CONFIG) when the config is unusable. */
-  service(): PdsService;
+  /** The shared service; rejects with an NhsError (e.g. PDS_AUTH_CONFIG) when the config is unusable. */
+  service(): Promise<PdsService>;
   /** Be told the limiter's queue length; returns the unsubscribe function. */
   onQueue(cb: (queued: number) => void): () => void;
 }
