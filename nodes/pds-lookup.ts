@@ -6,6 +6,7 @@
  * the audit record's subject, never to status, logs or the audit detail.
  */
 import { nhsNumberFromFhir } from '../lib/audit/subject';
+import { parseHl7 } from '../lib/hl7';
 import { NhsError, toNhsError } from '../lib/errors';
 import { demographicsFromHl7, demographicsFromPatient, type Demographics } from '../lib/nhs/pds/patient';
 import type { LookupResult, PdsRoute, PdsService } from '../lib/nhs/pds/lookup';
@@ -48,18 +49,20 @@ export = function (RED: RED) {
     if (!cfg) status.error(t('status.noConfig', 'no PDS config'));
     else status.idle(`${cfg.environment} · ${mode}`);
 
-    const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+    const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 200) : typeof v === 'number' ? String(v) : undefined);
     const at = (path: unknown, msg: NodeMessage): string | undefined => (typeof path === 'string' && path ? text(RED.util.getMessageProperty(msg, path)) : undefined);
 
     /** Inputs: configured msg paths first, then HL7 PID (msg.hl7), then a FHIR Patient payload. */
     const inputs = (msg: NodeMessage): { nhsNumber?: string; demographics: Demographics } => {
-      const fromHl7 = msg.hl7 && typeof msg.hl7 === 'object' ? demographicsFromHl7(msg.hl7) : undefined;
-      const fromFhir = demographicsFromPatient(msg.payload);
+      const p = msg.payload;
+      // msg.hl7 from the hl7 node, else raw HL7 text in the payload.
+      const hl7 = msg.hl7 && typeof msg.hl7 === 'object' ? msg.hl7 : typeof p === 'string' && p.startsWith('MSH') ? parseHl7(p).message?.toJSON() : undefined;
+      const fromHl7 = hl7 ? demographicsFromHl7(hl7) : undefined;
+      const fromFhir = demographicsFromPatient(p);
       const d: Demographics = {};
       for (const f of FIELDS) d[f] = at(def[f], msg) ?? fromHl7?.demographics[f] ?? fromFhir.demographics[f];
-      const p = msg.payload;
       const nhs = at(def.nhsNumber, msg) ?? fromHl7?.nhsNumber ?? fromFhir.nhsNumber ?? nhsNumberFromFhir(p)
-        ?? (typeof p === 'string' || typeof p === 'number' ? String(p) : undefined);
+        ?? (typeof p === 'number' || (typeof p === 'string' && p.length <= 20) ? String(p) : undefined);
       return { ...(nhs !== undefined ? { nhsNumber: nhs } : {}), demographics: d };
     };
 

@@ -84,6 +84,23 @@ describe('nhs-pds-lookup node against the PDS stand-in', { skip: skipWithoutPdsD
     assert.deepEqual(o.got[1]!.msg.pds.differences, ['birthDate', 'gender']);
   });
 
+  it('raw HL7 text in the payload is read too; hostile input gives "not matched", never a crash', async () => {
+    await h.load([configNode, lookupNode], flow({}));
+    const o = outputs();
+    const raw = 'MSH|^~\\&|PAS|RX1|EPR|RX1|20260101||ADT^A04|RAW1|P|2.4\rPID|1||9000000009^^^NHS^NH||SMITH^JANE||20101022|F';
+    const hostile: unknown[] = [{ a: { b: 1 } }, 'x'.repeat(1_000_000), null, 12, ['9000000009'], { resourceType: 'Patient', identifier: 'nope' }, 'MSH|garbage'];
+    h.node('lk').receive({ payload: raw });
+    for (const p of hostile) h.node('lk').receive({ payload: p, hl7: p === null ? { segments: 'bad' } : undefined });
+    await o.wait(1 + hostile.length);
+    const rawOut = o.got.filter((g) => g.msg.payload === raw);
+    assert.equal(rawOut.length, 1);
+    assert.equal(rawOut[0]!.port, 'ok');
+    assert.equal(rawOut[0]!.msg.pds.nhsNumber, '9000000009');
+    const rest = o.got.filter((g) => g.msg.payload !== raw);
+    assert.equal(rest.length, hostile.length);
+    assert.ok(rest.every((g) => g.port === 'no' && g.msg.outcome.issue[0].extension[0].valueString === 'PDS_INVALID_NHS_NUMBER'));
+  });
+
   it('retrieve and trace from msg paths; unavailable keeps the message intact', async () => {
     await h.load([configNode, lookupNode], [
       ...flow({ mode: 'retrieve', nhsNumber: 'nhs' }),

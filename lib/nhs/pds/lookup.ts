@@ -130,8 +130,7 @@ export class PdsService {
   }
 
   private fail(route: PdsRoute, code: string, type: Issue['code'], text: string, pds: PdsResult, subject: string | null, requests: number, spine?: { code?: string; display?: string; diagnostics?: string }): LookupResult {
-    const severity = route === 'unavailable' ? 'error' : 'error';
-    return { route, code, ...(spine?.code ? { spineCode: spine.code } : {}), outcome: operationOutcome([pdsIssue(severity, type, code, spine?.diagnostics ? `${text}: ${spine.diagnostics}` : text, spine)]), pds, subject, requests };
+    return { route, code, ...(spine?.code ? { spineCode: spine.code } : {}), outcome: operationOutcome([pdsIssue('error', type, code, spine?.diagnostics ? `${text}: ${spine.diagnostics}` : text, spine)]), pds, subject, requests };
   }
 
   private unavailable(e: unknown, pds: PdsResult, subject: string | null, requests: number): LookupResult {
@@ -221,7 +220,10 @@ export class PdsService {
   }
 
   /** Trace mode: application-restricted search; exactly one match gives the NHS number and score. */
-  async trace(q: TraceQuery, correlationId?: string): Promise<LookupResult> {
+  async trace(query: TraceQuery, correlationId?: string): Promise<LookupResult> {
+    // Values come from messages: clipped so a hostile one cannot make an oversized request line.
+    const q: TraceQuery = { ...query };
+    for (const f of ['family', 'given', 'birthDate', 'gender', 'postcode'] as const) if (typeof q[f] === 'string') q[f] = q[f].trim().slice(0, 100);
     const params: PdsSearchParams = {};
     if (q.family) params.family = q.family;
     if (q.given) params.given = q.given.split(/[\s^]+/).filter(Boolean);

@@ -343,6 +343,12 @@ describe('signed-JWT auth against the stand-in token endpoint', { skip: skipWith
       assert.equal(r.code, code);
       pds.close();
     }
+    // aud through the whole path: the token URL is spelt differently from the stand-in's own.
+    const aud = svc({ tokenUrl: s.tokenUrl.replace('127.0.0.1', 'localhost') });
+    const ra = await aud.retrieve('9000000009');
+    assert.equal(ra.route, 'unavailable');
+    assert.equal(ra.code, 'PDS_AUTH_AUD');
+    aud.close();
     // aud: the JWT names another token URL than the one it is posted to.
     const res = await postAssertion(signClientAssertion({ apiKey: API_KEY, kid: KID, privateKey: testKeys().privateKey, tokenUrl: 'https://int.api.service.nhs.uk/oauth2/token' }));
     assert.equal(res.status, 401);
