@@ -152,6 +152,18 @@ describe('nhs-pds-lookup node against the PDS stand-in', { skip: skipWithoutPdsD
     assert.ok(!JSON.stringify(recs[0].detail).includes('9000000025'));
   });
 
+  it('the status shows the queue length while a burst waits, and counts only', async () => {
+    await h.load([configNode, lookupNode], flow({ mode: 'retrieve' }, { rate: 4 }));
+    const o = outputs();
+    const texts: string[] = [];
+    h.node('lk').on('call:status', (call: any) => { if (call.args[0]?.text) texts.push(call.args[0].text); });
+    for (let i = 0; i < 8; i++) h.node('lk').receive({ payload: '9000000009' });
+    await o.wait(8, 30_000);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.ok(texts.some((t) => /queue \d+/.test(t)), texts.join(' | '));
+    assert.match(texts.at(-1)!, /^matched 8 \/ not matched 0 \/ unavailable 0$/);
+  });
+
   it('200 lookups at once: rate never exceeded at the stand-in, each msg on exactly one output, none lost; 429 Retry-After obeyed', async () => {
     await h.load([configNode, lookupNode], flow({ mode: 'retrieve' }, { rate: 20 }));
     const o = outputs();

@@ -8,11 +8,13 @@
  */
 import { NhsError } from '../../errors';
 
-interface Waiter { timer: NodeJS.Timeout; resolve: () => void; reject: (e: Error) => void }
+interface Waiter { resolve: () => void; reject: (e: Error) => void }
 
 export class RateLimiter {
-  private next = 0;
-  private readonly waiters = new Set<Waiter>();
+  /** Actual start time of the last released request. */
+  private last = -Infinity;
+  private readonly queue: Waiter[] = [];
+  private timer: NodeJS.Timeout | null = null;
   private readonly interval: number;
 
   constructor(
@@ -27,39 +29,53 @@ export class RateLimiter {
 
   /** Requests waiting for a slot. */
   get queued(): number {
-    return this.waiters.size;
+    return this.queue.length;
   }
 
   /** Resolve when this caller may start a request; PDS_QUEUE_FULL when the queue is full. */
   acquire(): Promise<void> {
     const now = this.now();
-    const at = Math.max(now, this.next);
-    if (at <= now) {
-      this.next = now + this.interval;
+    if (this.queue.length === 0 && now >= this.last + this.interval) {
+      this.last = now;
       return Promise.resolve();
     }
-    if (this.waiters.size >= this.maxQueue) {
+    if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new NhsError('PDS_QUEUE_FULL', `PDS request queue is full (${this.maxQueue} waiting)`, { detail: { maxQueue: this.maxQueue } }));
     }
-    this.next = at + this.interval;
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = {
-        timer: setTimeout(() => { this.waiters.delete(w); this.onQueue(this.waiters.size); resolve(); }, at - now),
-        resolve,
-        reject,
-      };
-      this.waiters.add(w);
-      this.onQueue(this.waiters.size);
+      this.queue.push({ resolve, reject });
+      this.onQueue(this.queue.length);
+      this.schedule();
     });
+  }
+
+  /**
+   * One waiter per tick, spaced by the time it is actually released: a timer that fires late
+   * (a busy event loop) never lets queued requests out in a bunch.
+   */
+  private schedule(): void {
+    if (this.timer || this.queue.length === 0) return;
+    this.timer = setTimeout(() => this.pump(), Math.max(0, this.last + this.interval - this.now()));
+  }
+
+  private pump(): void {
+    this.timer = null;
+    const now = this.now();
+    if (now < this.last + this.interval) { this.schedule(); return; }
+    const w = this.queue.shift();
+    if (!w) return;
+    this.last = now;
+    this.onQueue(this.queue.length);
+    w.resolve();
+    this.schedule();
   }
 
   /** Reject every waiter (config closed); later callers are not affected. */
   close(): void {
-    for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(new NhsError('PDS_CLOSED', 'PDS config closed while the request was queued'));
-    }
-    this.waiters.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const waiting = this.queue.splice(0);
+    for (const w of waiting) w.reject(new NhsError('PDS_CLOSED', 'PDS config closed while the request was queued'));
     this.onQueue(0);
   }
 }

@@ -214,6 +214,20 @@ describe('PDS retries, rate limit and cache', { skip: skipWithoutPdsData }, () =
     pds.close();
   });
 
+  it('5xx without Retry-After backs off exponentially with jitter, within the attempts', async () => {
+    const { PdsClient } = await import('../../../lib/nhs/pds/client');
+    const waits: number[] = [];
+    let r = 0;
+    const randoms = [0, 1, 0.5];
+    const c = new PdsClient({ baseUrl: s.baseUrl, retry: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 250, budgetMs: 10_000 }, random: () => randoms[r++ % 3]!, sleep: async (ms) => { waits.push(ms); } });
+    s.failNext(3, 502, null);
+    const res = await c.getPatient('9000000009');
+    assert.equal(res.status, 200);
+    assert.equal(res.attempts, 4);
+    // step 100, 200, 250 (capped); each wait is 50–100 % of its step.
+    assert.deepEqual(waits, [50, 200, 187.5]);
+  });
+
   it('a Retry-After longer than the budget gives up at once', async () => {
     const pds = new PdsService({ environment: 'custom', baseUrl: s.baseUrl, ratePerSecond: 1000, retry: { ...fast, budgetMs: 1000 } });
     s.failNext(1, 429, '60');
