@@ -128,7 +128,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     if (missing.length) node.warn(`FHIR packages not found: ${missing.map((m) => `${m.name}#${m.version}`).join(', ')}`);
     for (const url of profiles) if (!pkgs.structureDefinition(url)) node.warn(`profile not found in loaded packages: ${url}`);
     status.idle(`ready (${pkgs.packages().length} packages)`);
-    return createValidator(pkgs, { terminology, downgrade });
+    return createValidator(pkgs, { terminology, downgrade, nhsNumberVerificationLenient: def.nhsVerificationLenient === true });
   });
   ready.catch((e: unknown) => {
     status.error(`packages: ${(e as { code?: string }).code ?? 'load failed'}`);
