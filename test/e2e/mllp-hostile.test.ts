@@ -119,15 +119,15 @@ function useRig(): Rig {
     const port = (rig.port = await freePort());
     const tlsPort = (rig.tlsPort = await freePort());
     const common = { store: 'st', ackMode: 'commit', host: '127.0.0.1', maxConnections: MAX_CONN, maxFrameBytes: MAX_FRAME, idleTimeout: IDLE_S, wires: [[], []] };
-    const n = (nr = rig.nr = await startNodeRed({
-      flows: [
-        { id: 'f1', type: 'tab', label: 'hostile' },
-        { id: 'st', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'hostile.sqlite'), durability: 'normal' },
-        { id: 'in-plain', type: 'nhs-mllp-in', z: 'f1', name: 'plain listener', port, allow: '127.0.0.1', ...common },
-        { id: 'tlscfg', type: 'tls-config', cert, key, ca: '', verifyservercert: false },
-        { id: 'in-tls', type: 'nhs-mllp-in', z: 'f1', name: 'TLS listener', port: tlsPort, tls: 'tlscfg', allow: '', ...common },
-      ],
-    }));
+    const n = (nr = rig.nr = await startNodeRed({ flows: [] }));
+    // Deployed through the admin API so the TLS key travels as a credential (no local file paths).
+    await n.deploy([
+      { id: 'f1', type: 'tab', label: 'hostile' },
+      { id: 'st', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'hostile.sqlite'), durability: 'normal' },
+      { id: 'in-plain', type: 'nhs-mllp-in', z: 'f1', name: 'plain listener', port, allow: '127.0.0.1', ...common },
+      { id: 'tlscfg', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: false, credentials: { certdata: readFileSync(cert, 'utf8'), keydata: readFileSync(key, 'utf8') } },
+      { id: 'in-tls', type: 'nhs-mllp-in', z: 'f1', name: 'TLS listener', port: tlsPort, tls: 'tlscfg', allow: '', ...common },
+    ]);
     // Both listeners up: a TCP connect is accepted (then closed).
     for (const p of [port, tlsPort]) {
       const end = Date.now() + 15000;
