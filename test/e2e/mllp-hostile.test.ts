@@ -227,6 +227,11 @@ function assertGood(f: Figures): void {
   assert.deepEqual(f.goodFailures, [], `${String(f.attack)}: every message of the good sender got AA`);
 }
 
+/** The process grew by less than `mb` during the window (its RSS, read from /proc). */
+function assertBoundedMemory(f: Figures, mb = 100): void {
+  assert.ok(f.rssMaxMb - f.rssStartMb < mb, `${String(f.attack)}: RSS grew ${f.rssMaxMb - f.rssStartMb} MB (limit ${mb} MB)`);
+}
+
 /** The admin API answered every request of the window, each in < 1 s. */
 function assertResponsive(f: Figures): void {
   assert.ok((f.adminRequests as number) >= 3, `${String(f.attack)}: admin API sampled ${String(f.adminRequests)} times`);
@@ -252,6 +257,7 @@ describe('nhs-mllp-in under hostile clients (real Node-RED)', { skip, timeout: 9
     });
     assertResponsive(f);
     assertGood(f);
+    assertBoundedMemory(f);
     // Nothing was ACKed while the frame was incomplete; the rest at once gets one AA each.
     assert.ok(conns.every((c) => c.received === 0));
     for (const c of conns) c.sock.write(text.subarray(5));
@@ -273,6 +279,7 @@ describe('nhs-mllp-in under hostile clients (real Node-RED)', { skip, timeout: 9
     });
     assertResponsive(f);
     assertGood(f);
+    assertBoundedMemory(f);
     const open = all.filter((c) => !c.closed);
     // The good sender holds one slot; the limit is never exceeded.
     assert.ok(open.length <= MAX_CONN - 1, `${open.length} idle connections held open (limit ${MAX_CONN}, one slot is the good sender's)`);
@@ -308,6 +315,7 @@ describe('nhs-mllp-in under hostile clients (real Node-RED)', { skip, timeout: 9
     });
     assertResponsive(f);
     assertGood(f);
+    assertBoundedMemory(f);
     assert.ok(cut.length >= 4);
     for (const c of cut) {
       assert.ok(c.closed, 'the server closed the endless frame');
@@ -359,6 +367,7 @@ describe('nhs-mllp-in under hostile clients (real Node-RED)', { skip, timeout: 9
     });
     assertResponsive(f);
     assertGood(f);
+    assertBoundedMemory(f);
     assert.deepEqual(tlsAcks, ['AA', 'AA', 'AA', 'AA', 'AA'], 'the good TLS sender got AA during the attack');
     assert.ok(garbage.every((c) => !c.head.includes('MSA|')), 'garbage never got an HL7 answer');
     for (const c of garbage) quietly(c.sock);
@@ -379,6 +388,7 @@ describe('nhs-mllp-in under hostile clients (real Node-RED)', { skip, timeout: 9
     });
     assertResponsive(f);
     assertGood(f);
+    assertBoundedMemory(f);
     assert.ok(refused.every((c) => c.closed), 'every outsider was disconnected');
     assert.equal(refused.reduce((n, c) => n + c.received, 0), 0, 'no outsider got a byte back');
   });
@@ -436,7 +446,7 @@ describe('nhs-mllp-in: a flood of tiny frames (real Node-RED)', { skip, timeout:
     assert.ok(f, 'the flood ran');
     assertResponsive(f);
     assertGood(f);
-    assert.ok(f.rssMaxMb - f.rssStartMb < 100, `RSS grew ${f.rssMaxMb - f.rssStartMb} MB during the flood`);
+    assertBoundedMemory(f);
   });
 });
 
@@ -460,7 +470,7 @@ describe('nhs-mllp-in: a client that never reads its ACKs (real Node-RED)', { sk
       const messages = Math.round(c.written / one.length);
       return { bytesSent: c.written, messagesSent: messages, messageBytes: one.length, ackBytesEach: ackBytes, unreadAckMb: Math.round((messages * ackBytes) / 1048576), stoppedAtRssLimit: stopped };
     }).finally(() => quietly(c.sock));
-    assert.ok(f.rssMaxMb - f.rssStartMb < 100, `RSS grew ${f.rssMaxMb - f.rssStartMb} MB while a client refused to read its ACKs`);
+    assertBoundedMemory(f);
     assertResponsive(f);
     assertGood(f);
   });
