@@ -58,3 +58,12 @@ if (missing.length) {
   console.error(`SBOM is missing runtime packages: ${missing.join(', ')}`);
   process.exit(1);
 }
+// It must be inside the tarball npm would publish (package.json `files`). --ignore-scripts: no
+// `prepare` rebuild just to list the files.
+if (out === join(root, 'sbom.cdx.json')) {
+  const packed = JSON.parse(run(['pack', '--dry-run', '--json', '--ignore-scripts']));
+  if (!packed[0]?.files?.some((f) => f.path === 'sbom.cdx.json')) {
+    console.error('sbom.cdx.json is not in the package: add it to package.json "files"');
+    process.exit(1);
+  }
+}
