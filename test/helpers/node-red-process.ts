@@ -44,13 +44,16 @@ export interface StartOptions {
   keepUserDir?: boolean;
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** Install this package into the user directory (default true; false gives a bare Node-RED to compare with). */
+  linkPackage?: boolean;
 }
 
 export async function startNodeRed(opts: StartOptions = {}): Promise<NodeRedProcess> {
   const userDir = opts.userDir ?? mkdtempSync(join(tmpdir(), 'nhs-nr-'));
   mkdirSync(join(userDir, 'node_modules'), { recursive: true });
-  try { symlinkSync(repoRoot, join(userDir, 'node_modules', 'node-red-contrib-nhs-interop'), 'dir'); } catch { /* exists */ }
-  writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'nr-test', private: true, dependencies: { 'node-red-contrib-nhs-interop': '*' } }));
+  const link = opts.linkPackage !== false;
+  if (link) try { symlinkSync(repoRoot, join(userDir, 'node_modules', 'node-red-contrib-nhs-interop'), 'dir'); } catch { /* exists */ }
+  writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'nr-test', private: true, dependencies: link ? { 'node-red-contrib-nhs-interop': '*' } : {} }));
   if (opts.flows) writeFileSync(join(userDir, 'flows.json'), JSON.stringify(opts.flows));
   const port = await freePort();
   const settings = {
@@ -74,7 +77,8 @@ export async function startNodeRed(opts: StartOptions = {}): Promise<NodeRedProc
   for (;;) {
     if (child.exitCode !== null) throw new Error(`Node-RED exited early (${child.exitCode}):\n${out}`);
     if (/Started flows|Server now running/.test(out)) {
-      try { const r = await fetch(`${url}/settings`); if (r.ok) break; } catch { /* not yet */ }
+      // 401: up, with adminAuth on (the caller brings its own token).
+      try { const r = await fetch(`${url}/settings`); if (r.ok || r.status === 401) break; } catch { /* not yet */ }
     }
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`Node-RED did not start in time:\n${out}`); }
     await new Promise((r) => setTimeout(r, 100));
