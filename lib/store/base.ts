@@ -5,7 +5,8 @@
  * delete one chunk of expired rows.
  */
 import type { NhsError } from '../errors';
-import { DAY_MS, OpFailure, PRUNE_CHUNK, closedError, invalid, newStats, type ResolvedOptions } from './common';
+import { invalid } from './checks';
+import { DAY_MS, OpFailure, PRUNE_CHUNK, closedError, newStats, type ResolvedOptions } from './options';
 import type { Settleable } from './group-commit';
 import type { PruneResult, StoreStats } from './types';
 
