@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { registerAdminApi } from '../../../nodes/shared/admin-api';
+import { registerAdminApi } from '../../../plugins/admin-api';
 import { park } from '../../../lib/quarantine/service';
 import { ADT } from '../quarantine/fixtures';
 import { openBackend } from './stores';
