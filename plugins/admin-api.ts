@@ -19,6 +19,7 @@ import { currentPayloadText, discard, payloadText, previewEdit, release, release
 import { verifyStore } from '../lib/audit/verify';
 import { verifySqliteParallel } from '../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../lib/store/types';
+import { deployedConfigVersions } from '../nodes/shared/config-version';
 import { endpointOf } from '../nodes/shared/quarantine-endpoints';
 import { resolveStore } from '../nodes/shared/store-access';
 import type { Node, RED } from '../nodes/shared/types';
@@ -116,6 +117,9 @@ export function registerAdminApi(RED: RED): void {
       node: item.node, flow: item.flow, action, outcome: 'success', actor: actorOf(req), subject: item.subject,
       correlationId: item.correlationId, messageId: item.messageId, detail: { quarantineId: item.id, via: 'editor', ...detail },
     });
+
+  // Which deployed nodes run a config saved by an older release (upgraded in memory only).
+  RED.httpAdmin.get('/nhs-interop/config-versions', perm('flows.read'), handle(() => Promise.resolve({ nodes: deployedConfigVersions() })));
 
   RED.httpAdmin.get('/nhs-interop/quarantine', perm('nhs.quarantine.read'), handle(async (req) => {
     const store = await storeFor(req);

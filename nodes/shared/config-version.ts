@@ -14,6 +14,7 @@
  *     ...
  *   });
  */
+import { onClose } from './input';
 import type { Node, NodeDef } from './types';
 
 /** One upgrade step: the config at version i → the config at version i + 1 (pure, no I/O). */
@@ -59,7 +60,19 @@ export function upgradeNode(node: Node, def: NodeDef, steps: ConfigSteps): NodeD
   v.configVersion = configVersion(r.def);
   v.savedConfigVersion = r.from;
   if (r.newer) node.warn(`configuration version ${r.from} is newer than this release understands (${steps.length}); settings it added are ignored`);
+  deployed.set(node.id, v);
+  onClose(node, () => { if (deployed.get(node.id) === v) deployed.delete(node.id); });
   return r.def;
+}
+
+const deployed = new Map<string, VersionedNode>();
+
+/**
+ * The deployed nodes and their config versions (the admin API lists them, so a user sees which
+ * nodes still run a flow saved by an older release: open and deploy them to save the new one).
+ */
+export function deployedConfigVersions(): { id: string; type: string; version: number; saved: number }[] {
+  return [...deployed.values()].map((n) => ({ id: n.id, type: n.type, version: n.configVersion, saved: n.savedConfigVersion }));
 }
 
 /** Step for a version that only added `version` itself: the config is otherwise unchanged. */

@@ -21,6 +21,7 @@ describe('admin API permissions', () => {
     registerAdminApi(RED);
     const table = Object.fromEntries(routes.map((r) => [`${r.method} ${r.path}`, r.perm]));
     assert.deepEqual(table, {
+      'GET /nhs-interop/config-versions': 'flows.read',
       'GET /nhs-interop/quarantine': 'nhs.quarantine.read',
       'GET /nhs-interop/quarantine/:id': 'nhs.quarantine.read',
       'GET /nhs-interop/quarantine/:id/reveal': 'nhs.quarantine.reveal',
@@ -32,7 +33,7 @@ describe('admin API permissions', () => {
       'GET /nhs-interop/audit/trail': 'nhs.audit.read',
       'POST /nhs-interop/audit/verify': 'nhs.audit.read',
     });
-    assert.equal(routes.length, 10, 'registered once per runtime');
+    assert.equal(routes.length, 11, 'registered once per runtime');
     // Node-RED's read-only scope is granted every permission ending in .read (and "write" every
     // one ending in .write): a reveal permission must end in neither.
     for (const r of routes.filter((x) => x.path.endsWith('/reveal'))) assert.doesNotMatch(r.perm, /\.(read|write)$/);
