@@ -24,7 +24,7 @@ describe(`package loads in Node-RED ${nrVersion} from dist/`, { skip: built ? fa
   it('package.json declares the Node-RED metadata', () => {
     assert.ok(pkg.keywords.includes('node-red'));
     assert.equal(pkg['node-red'].version, '>=4.0.0');
-    assert.equal(pkg.engines.node, '>=20');
+    assert.equal(pkg.engines.node, '>=20.19');
     for (const [type, file] of Object.entries(nodeSets)) {
       assert.match(type, /^nhs-/, `${type} is prefixed nhs-`);
       assert.ok(existsSync(join(repoRoot, file)), `${file} is built`);
