@@ -330,18 +330,7 @@ export abstract class PostgresEngine extends StoreBase {
   }
 
   protected submit<T>(build: () => Omit<PgJob, 'resolve' | 'reject'>): Promise<T> {
-    if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
-    let job: Omit<PgJob, 'resolve' | 'reject'>;
-    try {
-      job = build();
-    } catch (e) {
-      return Promise.reject(mapError(e));
-    }
-    const committer = this.committer;
-    // `job` is fresh from build(): completed in place rather than copied.
-    return new Promise<T>((resolve, reject) => {
-      committer.submit(Object.assign(job, { resolve, reject }) as PgJob);
-    });
+    return this.queue<PgJob, T>(this.committer, build);
   }
 
   /** A write op: validated by `prepare` before queueing, then run inside the batch transaction. */

@@ -24,21 +24,26 @@ export interface MessageRow {
 }
 export const MESSAGE_INSERT_COLUMNS = ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'status', 'status_detail', 'received_at', 'updated_at'] as const;
 
-export function newMessageRow(m: NewMessage, o: ResolvedOptions): MessageRow {
-  if (typeof m !== 'object' || m === null) throw invalid('message must be an object');
-  const raw = toBuffer(m.raw, 'raw', o.maxRecordBytes);
+/**
+ * What a new message and a new outbox item share, checked in this order: the object, its bytes,
+ * a generated id, its key (channel / destination) and control id.
+ */
+function appended(v: unknown, what: string, bytes: string, key: string, o: ResolvedOptions): { id: string; buf: Buffer; key: string; controlId: string | null; now: string } {
+  if (typeof v !== 'object' || v === null) throw invalid(`${what} must be an object`);
+  const r = v as Record<string, unknown>;
+  const buf = toBuffer(r[bytes], bytes, o.maxRecordBytes);
   const now = o.clock().toISOString();
+  const id = str(o.idGen(), 'generated id', 200);
+  return { id, buf, key: noNul(str(r[key], key), key), controlId: noNul(optStr(r.controlId, 'controlId', 200), 'controlId'), now };
+}
+
+export function newMessageRow(m: NewMessage, o: ResolvedOptions): MessageRow {
+  const a = appended(m, 'message', 'raw', 'channel', o);
   return {
-    id: str(o.idGen(), 'generated id', 200),
-    channel: noNul(str(m.channel, 'channel'), 'channel'),
-    raw,
-    control_id: noNul(optStr(m.controlId, 'controlId', 200), 'controlId'),
+    id: a.id, channel: a.key, raw: a.buf, control_id: a.controlId,
     message_type: noNul(optStr(m.messageType, 'messageType', 100), 'messageType'),
     meta: jsonText(m.meta, 'meta', o.maxRecordBytes, false) ?? '{}',
-    status: 'received',
-    status_detail: null,
-    received_at: now,
-    updated_at: now,
+    status: 'received', status_detail: null, received_at: a.now, updated_at: a.now,
   };
 }
 
@@ -60,21 +65,11 @@ export interface OutboxRow {
 export const OUTBOX_INSERT_COLUMNS = ['id', 'destination', 'payload', 'control_id', 'meta', 'state', 'attempts', 'next_attempt_at', 'last_error', 'created_at', 'updated_at'] as const;
 
 export function newOutboxRow(i: NewOutboxItem, o: ResolvedOptions): OutboxRow {
-  if (typeof i !== 'object' || i === null) throw invalid('outbox item must be an object');
-  const payload = toBuffer(i.payload, 'payload', o.maxRecordBytes);
-  const now = o.clock().toISOString();
+  const a = appended(i, 'outbox item', 'payload', 'destination', o);
   return {
-    id: str(o.idGen(), 'generated id', 200),
-    destination: noNul(str(i.destination, 'destination'), 'destination'),
-    payload,
-    control_id: noNul(optStr(i.controlId, 'controlId', 200), 'controlId'),
+    id: a.id, destination: a.key, payload: a.buf, control_id: a.controlId,
     meta: jsonText(i.meta, 'meta', o.maxRecordBytes, false) ?? '{}',
-    state: 'pending',
-    attempts: 0,
-    next_attempt_at: now,
-    last_error: null,
-    created_at: now,
-    updated_at: now,
+    state: 'pending', attempts: 0, next_attempt_at: a.now, last_error: null, created_at: a.now, updated_at: a.now,
   };
 }
 
@@ -85,7 +80,6 @@ export function outboxRecordOf(r: OutboxRow, seq: number): OutboxItem {
     state: r.state, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: null, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }
-
 
 export function newAuditDraft(r: NewAuditRecord, o: ResolvedOptions): AuditDraft {
   if (typeof r !== 'object' || r === null) throw invalid('audit record must be an object');

@@ -252,37 +252,14 @@ export abstract class SqliteEngine extends StoreBase {
     this.settle(j, r);
   }
 
-  /**
-   * Validation runs before queueing, so a bad record never enters a batch. The hot path: kept
-   * apart from write() so an append allocates no prepare closure.
-   */
+  /** A message append: the hot path, batched into multi-row INSERTs (see runBatch). */
   protected submitMessage(m: NewMessage): Promise<MessageRecord> {
-    if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
-    let msg: MessageRow;
-    try {
-      msg = newMessageRow(m, this.o);
-    } catch (e) {
-      return Promise.reject(mapError(e));
-    }
-    const committer = this.committer;
-    return new Promise<MessageRecord>((resolve, reject) => {
-      committer.submit({ msg, resolve, reject });
-    });
+    return this.queue<SqlJob, MessageRecord>(this.committer, () => ({ msg: newMessageRow(m, this.o) }));
   }
 
   /** Validation runs in `prepareRun` (before queueing), so a bad record never enters a batch. */
   protected write<T>(prepareRun: () => () => T | OpFailure): Promise<T> {
-    if (this.state !== 'open' || !this.committer) return Promise.reject(closedError());
-    let run: () => T | OpFailure;
-    try {
-      run = prepareRun();
-    } catch (e) {
-      return Promise.reject(mapError(e));
-    }
-    const committer = this.committer;
-    return new Promise<T>((resolve, reject) => {
-      committer.submit({ run, resolve, reject });
-    });
+    return this.queue<SqlJob, T>(this.committer, () => ({ run: prepareRun() }));
   }
 
   protected read<T>(f: () => T): Promise<T> {
