@@ -9,7 +9,7 @@
  *
  *   npm run bench:audit                 (NHS_BENCH_RECORDS=200000 for a quicker run)
  *
- * Setup writes the chain with one bulk transaction (hashes computed with lib/audit/chain.ts,
+ * Setup writes the chain with one bulk transaction (hashes computed with lib/store/chain.ts,
  * exactly as the store does), then all timings go through the public Store API.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
-import { GENESIS_HASH, auditHash } from '../lib/audit/chain';
+import { GENESIS_HASH, auditHash } from '../lib/store/chain';
 import { verifyStore } from '../lib/audit/verify';
 import { verifySqliteParallel } from '../lib/audit/verify-parallel';
 import { nhsCheckDigit } from '../lib/nhs/nhs-number';

@@ -5,7 +5,7 @@
  * (the verdict) and `msg.pds` (the result). Each lookup is audited; the NHS number goes only to
  * the audit record's subject, never to status, logs or the audit detail.
  */
-import { nhsNumberFromFhir } from '../lib/audit/subject';
+import { nhsNumberFromFhir } from '../lib/nhs/find-nhs-number';
 import { parseHl7 } from '../lib/hl7';
 import { NhsError, toNhsError } from '../lib/errors';
 import { demographicsFromHl7, demographicsFromPatient, type Demographics } from '../lib/nhs/pds/patient';

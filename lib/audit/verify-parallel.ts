@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { GENESIS_HASH } from './chain';
+import { GENESIS_HASH } from '../store/chain';
 import { verifyStore, type AuditReader, type VerifyResult, type ChainAnchor } from './verify';
 import type { RangeJob, RangeResult } from './verify-worker';
 

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { scanSqliteAudit } from '../store/sqlite-audit-scan';
-import { auditHash } from './chain';
+import { auditHash } from '../store/chain';
 
 export interface RangeJob { file: string; after: number; through: number | null }
 export type RangeResult =

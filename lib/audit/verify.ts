@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuditRecord } from '../store/types';
-import { GENESIS_HASH, auditHash } from './chain';
+import { GENESIS_HASH, auditHash } from '../store/chain';
 
 /**
  * Why a record breaks the chain. `modified`: its content no longer hashes to its stored hash.
@@ -58,7 +58,7 @@ async function* pagesOf(src: Source): AsyncGenerator<AuditRecord[]> {
 
 /**
  * Verify a hash-chained audit log (each record's `hash` = sha256(prevHash ‖ canonical record),
- * lib/audit/chain.ts) and name the first bad record. Records must arrive in the order they are
+ * lib/store/chain.ts) and name the first bad record. Records must arrive in the order they are
  * stored (ascending seq): an array, or async pages as from {@link auditPages}. Streams page by
  * page, so it runs over millions of records in constant memory; within a page the loop is
  * synchronous (a promise per record would cost more than the hashing).

@@ -5,8 +5,9 @@
  * delete one chunk of expired rows.
  */
 import type { NhsError } from '../errors';
-import { DAY_MS, OpFailure, PRUNE_CHUNK, closedError, invalid, newStats, type ResolvedOptions } from './common';
-import type { Settleable } from './group-commit';
+import { invalid } from './checks';
+import { DAY_MS, OpFailure, PRUNE_CHUNK, closedError, newStats, type ResolvedOptions } from './options';
+import type { GroupCommitter, Settleable } from './group-commit';
 import type { PruneResult, StoreStats } from './types';
 
 export type StoreState = 'new' | 'opening' | 'open' | 'closing' | 'closed';
@@ -72,6 +73,24 @@ export abstract class StoreBase {
 
   stats(): StoreStats {
     return { ...this.counters };
+  }
+
+  /**
+   * Queue one write: `build` validates its arguments and makes the job before it is queued, so a
+   * bad record never enters a batch; the promise settles when the job's transaction has.
+   */
+  protected queue<J extends Settleable, T>(committer: GroupCommitter<J> | undefined, build: () => Omit<J, 'resolve' | 'reject'>): Promise<T> {
+    if (this.state !== 'open' || !committer) return Promise.reject(closedError());
+    let job: Omit<J, 'resolve' | 'reject'>;
+    try {
+      job = build();
+    } catch (e) {
+      return Promise.reject(this.mapError(e));
+    }
+    // `job` is fresh from build(): completed in place rather than copied.
+    return new Promise<T>((resolve, reject) => {
+      committer.submit(Object.assign(job, { resolve, reject }) as unknown as J);
+    });
   }
 
   /** Reads are allowed while open and while closing (queued writes still settle then). */

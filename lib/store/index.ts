@@ -2,7 +2,7 @@
  * The store (DESIGN.md §4): `createStore(opts)` returns the SQLite or PostgreSQL implementation of
  * the one {@link Store} interface. Call `open()` before use and `close()` when done.
  */
-import { invalid } from './common';
+import { invalid } from './checks';
 import { PostgresStore } from './postgres';
 import { SqliteStore } from './sqlite';
 import type { Store, StoreOptions } from './types';
@@ -23,3 +23,4 @@ export function createStore(opts: StoreOptions): Store {
       throw invalid('backend must be sqlite or postgres');
   }
 }
+export { GENESIS_HASH, auditContent, auditHash, canonicalJson } from './chain';

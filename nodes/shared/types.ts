@@ -64,4 +64,9 @@ export interface RED {
   plugins?: { registerPlugin(id: string, def: Record<string, unknown>): void };
   util: { cloneMessage<T>(m: T): T; getMessageProperty(msg: NodeMessage, prop: string): unknown; setMessageProperty(msg: NodeMessage, prop: string, value: unknown, createMissing?: boolean): boolean };
   version(): string;
+  /**
+   * Message catalog lookup (nodes/locales/<lang>/<file>.json); Node-RED binds it to the calling
+   * node module's namespace, so keys start with the file's base name: `RED._('hl7.status.counts')`.
+   */
+  _(key: string, substitutions?: Record<string, unknown>): string;
 }

@@ -9,6 +9,7 @@
  *   const out = h.next('helperId');    // promise of the next msg arriving at a helper node
  */
 import { after, afterEach, before } from 'node:test';
+import { contractHooks } from './contract';
 const helper: any = require('node-red-node-test-helper');
 helper.init(require.resolve('node-red'));
 
@@ -25,11 +26,18 @@ export interface Harness {
 export function nodeRedHarness(): Harness {
   before((_, done) => { helper.startServer(done); });
   after((_, done) => { helper.stopServer(done); });
-  afterEach(async () => { await helper.unload(); });
+  // Every node test also checks the message contract (DESIGN.md §2) on every output of every
+  // node it loads: a violation fails the test that caused it (test/helpers/contract.ts).
+  const contract = contractHooks();
+  afterEach(async () => {
+    await helper.unload();
+    contract.assertClean();
+  });
   const h: Harness = {
     helper,
     async load(modules, flow, credentials) {
       await helper.load(modules, flow, credentials ?? {});
+      contract.watch(flow.map((n) => helper.getNode(n.id as string)));
     },
     node(id) {
       return helper.getNode(id);

@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeRedHarness } from '../helpers/node-red';
 import { ADT } from '../lib/quarantine/fixtures';
-import { registerEndpoint } from '../../nodes/shared/admin-api';
+import { registerEndpoint } from '../../nodes/shared/quarantine-endpoints';
 
 const storeNode = require('../../nodes/store');
+// The admin API the sidebar calls is registered by the plugin (plugins/admin-api.ts).
+const sidebarPlugin = require('../../plugins/nhs-sidebar');
 const quarantineNode = require('../../nodes/quarantine');
 
 describe('admin API (reveal, masking, release delivery)', () => {
@@ -30,7 +32,7 @@ describe('admin API (reveal, masking, release delivery)', () => {
   };
 
   it('reveals through the reveal routes (audited), a masked view keeps NHS numbers stored as JSON numbers masked', async () => {
-    await h.load([storeNode, quarantineNode], flow(join(dir, 'a.db')));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'a.db')));
     // The outcome detail holds the NHS number as a JSON number: the old text round trip turned it into invalid JSON (500).
     const id = await park({ payload: ADT, outcome: { resourceType: 'OperationOutcome', nhs: 9000000009, list: [9990000018, 12], text: 'patient 9990000026' } });
     const view = await api().get(`/nhs-interop/quarantine/${id}`).query({ store: 's1' }).expect(200);
@@ -57,7 +59,7 @@ describe('admin API (reveal, masking, release delivery)', () => {
   });
 
   it('release: a failure to deliver after the commit answers QUARANTINE_RELEASED_NOT_DELIVERED; a forced release then delivers', async () => {
-    await h.load([storeNode, quarantineNode], flow(join(dir, 'b.db')));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'b.db')));
     const id = await park({ payload: ADT });
     const real = registerEndpoint('q1', { storeId: 's1', resolved: () => undefined, deliver: () => { throw new Error('wire broken'); } });
     const r = await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1' }).expect(500);
@@ -69,7 +71,7 @@ describe('admin API (reveal, masking, release delivery)', () => {
     real();
     // Redeploy: the node registers its own endpoint again; "release again" delivers.
     await h.helper.unload();
-    await h.load([storeNode, quarantineNode], flow(join(dir, 'b.db')));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'b.db')));
     const out = h.next('out');
     const again = await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1', force: true }).expect(200);
     assert.equal(again.body.delivered, true);
@@ -77,7 +79,7 @@ describe('admin API (reveal, masking, release delivery)', () => {
   });
 
   it('release: a malformed edit is refused before the commit (item stays open, nothing sent)', async () => {
-    await h.load([storeNode, quarantineNode], flow(join(dir, 'c.db')));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'c.db')));
     const id = await park({ payload: ADT });
     const r = await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1', payload: 'not hl7' }).expect(400);
     assert.equal(r.body.code, 'QUARANTINE_EDIT_INVALID');

@@ -9,6 +9,8 @@ import { mqttUrl, skipWithoutMqtt } from '../helpers/shared';
 import { ADT, PATIENT } from '../lib/quarantine/fixtures';
 
 const storeNode = require('../../nodes/store');
+// The admin API the sidebar calls is registered by the plugin (plugins/admin-api.ts).
+const sidebarPlugin = require('../../plugins/nhs-sidebar');
 const auditNode = require('../../nodes/audit');
 
 describe('nhs-audit node', () => {
@@ -25,7 +27,7 @@ describe('nhs-audit node', () => {
   const api = () => h.helper.request();
 
   it('records the trail once per step across two audit nodes, subject from PID-3, passes the msg on', async () => {
-    await h.load([storeNode, auditNode], flow(join(dir, 'a.db')));
+    await h.load([storeNode, sidebarPlugin, auditNode], flow(join(dir, 'a.db')));
     const out = h.next('out');
     h.node('a1').receive({ payload: ADT, hl7: { controlId: 'MSG0001' }, audit: [{ at: '2026-01-01T00:00:00.000Z', node: 'mllp1', action: 'mllp.receive', outcome: 'success', ref: 'MSG0001' }, { node: 'q9', action: 'quarantine.park', outcome: 'quarantined', recorded: true }] });
     const msg = await out;
@@ -41,7 +43,7 @@ describe('nhs-audit node', () => {
   });
 
   it('configurable outcome/subject/correlation from msg properties; invalid NHS number is not stored', async () => {
-    await h.load([storeNode, auditNode], flow(join(dir, 'b.db'),
+    await h.load([storeNode, sidebarPlugin, auditNode], flow(join(dir, 'b.db'),
       { outcomeType: 'msg', outcome: 'result', subjectType: 'msg', subject: 'patient.nhs', correlationType: 'msg', correlation: 'req.id' },
       { subjectType: 'msg', subject: 'patient.bad', correlationType: 'msg', correlation: 'req.id' }));
     const out = h.next('out');
@@ -51,16 +53,16 @@ describe('nhs-audit node', () => {
     assert.deepEqual(trail.body.records.map((r: any) => [r.action, r.outcome, r.subject]), [['hl7.receive', 'accepted', '999 *** **18'], ['fhir.validate', 'success', null]]);
   });
 
-  it('auto outcome reads msg.fhir.outcome errors as invalid', async () => {
-    await h.load([storeNode, auditNode], flow(join(dir, 'c.db')));
+  it('auto outcome reads msg.outcome errors as invalid', async () => {
+    await h.load([storeNode, sidebarPlugin, auditNode], flow(join(dir, 'c.db')));
     const out = h.next('out');
-    h.node('a1').receive({ payload: PATIENT, fhir: { outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] } } });
+    h.node('a1').receive({ payload: PATIENT, fhir: { profile: null, resourceType: 'Patient' }, outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] } });
     const msg = await out;
     assert.equal(msg.audit[0].outcome, 'invalid');
   });
 
   it('a hostile msg.audit (not an array of steps) is skipped, not fatal', async () => {
-    await h.load([storeNode, auditNode], flow(join(dir, 'd.db')));
+    await h.load([storeNode, sidebarPlugin, auditNode], flow(join(dir, 'd.db')));
     const out = h.next('out');
     h.node('a1').receive({ payload: 'x', audit: [null, 5, { node: 1 }, { node: 'n', action: 'a' }] });
     const msg = await out;
@@ -73,7 +75,7 @@ describe('nhs-audit node', () => {
     const got = new Promise<any>((res) => sub.on('message', (_t, p) => res(JSON.parse(p.toString()))));
     await sub.subscribeAsync(topic, { qos: 1 });
     try {
-      await h.load([storeNode, auditNode], flow(join(dir, 'e.db'), { mqttBroker: mqttUrl, mqttTopic: topic }));
+      await h.load([storeNode, sidebarPlugin, auditNode], flow(join(dir, 'e.db'), { mqttBroker: mqttUrl, mqttTopic: topic }));
       h.node('a1').receive({ payload: ADT });
       const ev = await got;
       assert.equal(ev.resourceType, 'AuditEvent');
@@ -84,7 +86,7 @@ describe('nhs-audit node', () => {
   });
 
   it('an unreachable syslog collector → msg still passed on, done(err) AUDIT_EXPORT_FAILED', async () => {
-    await h.load([storeNode, auditNode], flow(join(dir, 'f.db'), { syslogHost: '127.0.0.1', syslogPort: 1 }));
+    await h.load([storeNode, sidebarPlugin, auditNode], flow(join(dir, 'f.db'), { syslogHost: '127.0.0.1', syslogPort: 1 }));
     const n = h.node('a1');
     const err = new Promise<any>((res) => { n.on('call:error', (call: any) => res(call.args[0])); });
     const out = h.next('out');

@@ -13,23 +13,24 @@ const flow = (cfg: Record<string, unknown> = {}): Record<string, unknown>[] => [
   { id: 'ok', type: 'helper' },
   { id: 'bad', type: 'helper' },
 ];
-const issues = (msg: any): any[] => msg.fhir.outcome.issue;
+const issues = (msg: any): any[] => msg.outcome.issue;
 const errors = (msg: any): any[] => issues(msg).filter((i: any) => i.severity === 'error' || i.severity === 'fatal');
 
 describe('nhs-fhir-validate node', () => {
   const h = nodeRedHarness();
 
-  it('valid resource object → output 1 with msg.fhir {profile, outcome} and an audit step', async () => {
+  it('valid resource object → output 1 with msg.outcome, msg.fhir {profile, resourceType} and an audit step', async () => {
     await h.load([validateNode], flow());
     const got = h.next('ok', 15000);
     h.node('v').receive({ payload: { resourceType: 'Patient', id: 'p1', active: true, gender: 'female', birthDate: '1980-01-01' }, audit: [{ at: 'x', node: 'earlier', action: 'a', outcome: 'ok' }] });
     const msg = await got;
     assert.equal(msg.fhir.profile, 'http://hl7.org/fhir/StructureDefinition/Patient');
-    assert.equal(msg.fhir.outcome.resourceType, 'OperationOutcome');
+    assert.equal(msg.outcome.resourceType, 'OperationOutcome');
+    assert.equal(msg.fhir.resourceType, 'Patient');
     assert.deepEqual(errors(msg), []);
     assert.equal(msg.audit.length, 2, 'appended, not rewritten');
     assert.equal(msg.audit[0].node, 'earlier');
-    assert.deepEqual({ node: msg.audit[1].node, action: msg.audit[1].action, outcome: msg.audit[1].outcome }, { node: 'nhs-fhir-validate', action: 'validate', outcome: 'valid' });
+    assert.deepEqual({ node: msg.audit[1].node, action: msg.audit[1].action, outcome: msg.audit[1].outcome }, { node: 'v', action: 'validate', outcome: 'valid' });
     assert.equal(msg.payload.id, 'p1', 'payload untouched');
   });
 
@@ -182,7 +183,7 @@ describe('nhs-fhir-validate node', () => {
     h.node('v').receive({ payload: broken });
     const m = await badMsg;
     assert.ok(errors(m).some((i: any) => /Modulus 11/.test(i.diagnostics) && i.expression[0] === 'Patient.identifier[0].value'), JSON.stringify(errors(m)));
-    assert.doesNotMatch(JSON.stringify(m.fhir.outcome), /9000000008/, 'diagnostics never echo the number');
+    assert.doesNotMatch(JSON.stringify(m.outcome), /9000000008/, 'diagnostics never echo the number');
   });
   it('example flow (examples/FHIR/01) runs offline: the valid Patient leaves on output 1, the invalid one on output 2 with both issues', async () => {
     const flowJson = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'FHIR', '01 - Validate UK Core Patient.json'), 'utf8'));

@@ -29,9 +29,9 @@ describe('nhs-hl7 node: parse', () => {
     assert.equal(msg.hl7.version, '2.5.1');
     assert.equal(msg.hl7.segments[2][0], 'PID');
     assert.equal(msg.payload, ADT_A01, 'payload untouched');
-    assert.equal(msg.outcome, undefined);
+    assert.deepEqual(msg.outcome.issue.map((i: any) => i.diagnostics), ['All OK']);
     assert.equal(msg.audit.length, 2);
-    assert.deepEqual({ ...msg.audit[1], at: undefined }, { at: undefined, node: 'nhs-hl7', action: 'parse', outcome: 'valid', ref: 'MSG00001' });
+    assert.deepEqual({ ...msg.audit[1], at: undefined }, { at: undefined, node: 'n', action: 'parse', outcome: 'valid', ref: 'MSG00001' });
     assert.doesNotThrow(() => JSON.stringify(msg.hl7));
   });
 

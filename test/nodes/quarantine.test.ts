@@ -9,6 +9,8 @@ import { mqttUrl, skipWithoutMqtt } from '../helpers/shared';
 import { ADT } from '../lib/quarantine/fixtures';
 
 const storeNode = require('../../nodes/store');
+// The admin API the sidebar calls is registered by the plugin (plugins/admin-api.ts).
+const sidebarPlugin = require('../../plugins/nhs-sidebar');
 const quarantineNode = require('../../nodes/quarantine');
 
 describe('nhs-quarantine node', () => {
@@ -27,7 +29,7 @@ describe('nhs-quarantine node', () => {
 
   it('parks with config + msg values, notifies once, lists masked in the admin API, releases after a redeploy', async () => {
     const file = join(dir, 'a.db');
-    await h.load([storeNode, quarantineNode], flow(file));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(file));
     const notes = h.collect('note', 1);
     h.node('q1').receive({ payload: ADT, reason: 'PV1-3 assigned location missing' });
     const [n] = await notes;
@@ -51,7 +53,7 @@ describe('nhs-quarantine node', () => {
 
     // Redeploy: the same node id receives the release.
     await h.helper.unload();
-    await h.load([storeNode, quarantineNode], flow(file));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(file));
     const gone = h.collect('note', 1, 300).then(() => 'renotified', () => 'quiet');
     assert.equal(await gone, 'quiet', 'no second notification for an item after redeploy');
     const out = h.next('out');
@@ -86,13 +88,13 @@ describe('nhs-quarantine node', () => {
 
   it('refuses a release when the node is gone (clear error), the item stays open; discard needs a reason', async () => {
     const file = join(dir, 'b.db');
-    await h.load([storeNode, quarantineNode], flow(file));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(file));
     const notes = h.collect('note', 2);
     h.node('q1').receive({ payload: ADT });
     h.node('q1').receive({ payload: '{"resourceType":"Patient"}' });
     const [a, b] = await notes;
     await h.helper.unload();
-    await h.load([storeNode, quarantineNode], [{ id: 's1', type: 'nhs-store', backend: 'sqlite', file, durability: 'normal' }, { id: 'other', type: 'nhs-quarantine', store: 's1', wires: [[], []] }]);
+    await h.load([storeNode, sidebarPlugin, quarantineNode], [{ id: 's1', type: 'nhs-store', backend: 'sqlite', file, durability: 'normal' }, { id: 'other', type: 'nhs-quarantine', store: 's1', wires: [[], []] }]);
     const r = await api().post(`/nhs-interop/quarantine/${a.payload.id}/release`).send({ store: 's1' }).expect(409);
     assert.equal(r.body.code, 'QUARANTINE_NODE_GONE');
     assert.match(r.body.message, /q1 is not deployed/);
@@ -107,7 +109,7 @@ describe('nhs-quarantine node', () => {
 
   it('1,000 items → 1,000 notices, each once; with a burst limit the rest fold into one summary', async () => {
     const file = join(dir, 'c.db');
-    await h.load([storeNode, quarantineNode], flow(file, { burstLimit: 10, burstWindow: 1 }));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(file, { burstLimit: 10, burstWindow: 1 }));
     const got = h.collect('note', 11, 20000);
     for (let i = 0; i < 200; i++) h.node('q1').receive({ payload: `MSH|^~\\&|A|B|C|D|20260101||ADT^A01|M${i}|P|2.4` });
     const notes = await got;
@@ -120,7 +122,7 @@ describe('nhs-quarantine node', () => {
     await h.helper.unload();
 
     const file2 = join(dir, 'd.db');
-    await h.load([storeNode, quarantineNode], flow(file2));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(file2));
     const all = h.collect('note', 1000, 60000);
     for (let i = 0; i < 1000; i++) h.node('q1').receive({ payload: `MSH|^~\\&|A|B|C|D|20260101||ADT^A01|M${i}|P|2.4` });
     const list = await all;
@@ -133,7 +135,7 @@ describe('nhs-quarantine node', () => {
     const got = new Promise<any>((res) => sub.on('message', (_t, p) => res(JSON.parse(p.toString()))));
     await sub.subscribeAsync(topic, { qos: 1 });
     try {
-      await h.load([storeNode, quarantineNode], flow(join(dir, 'e.db'), { mqttBroker: mqttUrl, mqttTopic: topic }));
+      await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'e.db'), { mqttBroker: mqttUrl, mqttTopic: topic }));
       h.node('q1').receive({ payload: ADT });
       const body = await got;
       assert.equal(body.event, 'parked');
@@ -144,7 +146,7 @@ describe('nhs-quarantine node', () => {
   });
 
   it('a notification failure after the park committed is a warning, not done(err); msg.audit gets the step only after the park', async () => {
-    await h.load([storeNode, quarantineNode], flow(join(dir, 'n.db')));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'n.db')));
     const store = await h.node('s1').getStore();
     const patch = store.patchQuarantine.bind(store);
     store.patchQuarantine = () => Promise.reject(new Error('disk full'));
@@ -168,7 +170,7 @@ describe('nhs-quarantine node', () => {
   });
 
   it('a failed park does not append a "recorded" step to msg.audit', async () => {
-    await h.load([storeNode, quarantineNode], flow(join(dir, 'p.db')));
+    await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'p.db')));
     const store = await h.node('s1').getStore();
     store.putQuarantine = () => Promise.reject(Object.assign(new Error('down'), { code: 'STORE_UNAVAILABLE' }));
     const n = h.node('q1');
@@ -180,7 +182,7 @@ describe('nhs-quarantine node', () => {
   });
 
   it('an unserialisable or oversized message is an operational error (done(err) with a code)', async () => {
-    await h.load([storeNode, quarantineNode], [
+    await h.load([storeNode, sidebarPlugin, quarantineNode], [
       { id: 's1', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'f.db'), durability: 'normal' },
       { id: 'q1', type: 'nhs-quarantine', store: 's1', wires: [[], []] },
     ]);
@@ -205,7 +207,7 @@ describe('Governance example flow', () => {
       nodes.push({ id: 'gs', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'g.db'), durability: 'normal' });
       for (const d of flow.filter((n: any) => n.type === 'debug')) nodes.push({ id: d.id, type: 'helper', z: d.z });
       const injects = Object.fromEntries(flow.filter((n: any) => n.type === 'inject').map((n: any) => [n.name, n]));
-      await h.load([storeNode, quarantineNode, require('../../nodes/audit'), require('../../nodes/hl7')], nodes);
+      await h.load([storeNode, sidebarPlugin, quarantineNode, require('../../nodes/audit'), require('../../nodes/hl7')], nodes);
       const audited = h.collect('g100000000000007', 2, 10000);
       const noted = h.next('g100000000000008', 10000);
       h.node('g100000000000004').receive({ payload: injects['good ADT^A01'].payload });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { registerAdminApi } from '../../../nodes/shared/admin-api';
+import { registerAdminApi } from '../../../plugins/admin-api';
 import { park } from '../../../lib/quarantine/service';
 import { ADT } from '../quarantine/fixtures';
 import { openBackend } from './stores';
@@ -21,6 +21,7 @@ describe('admin API permissions', () => {
     registerAdminApi(RED);
     const table = Object.fromEntries(routes.map((r) => [`${r.method} ${r.path}`, r.perm]));
     assert.deepEqual(table, {
+      'GET /nhs-interop/config-versions': 'flows.read',
       'GET /nhs-interop/quarantine': 'nhs.quarantine.read',
       'GET /nhs-interop/quarantine/:id': 'nhs.quarantine.read',
       'GET /nhs-interop/quarantine/:id/reveal': 'nhs.quarantine.reveal',
@@ -32,7 +33,7 @@ describe('admin API permissions', () => {
       'GET /nhs-interop/audit/trail': 'nhs.audit.read',
       'POST /nhs-interop/audit/verify': 'nhs.audit.read',
     });
-    assert.equal(routes.length, 10, 'registered once per runtime');
+    assert.equal(routes.length, 11, 'registered once per runtime');
     // Node-RED's read-only scope is granted every permission ending in .read (and "write" every
     // one ending in .write): a reveal permission must end in neither.
     for (const r of routes.filter((x) => x.path.endsWith('/reveal'))) assert.doesNotMatch(r.perm, /\.(read|write)$/);

@@ -1,4 +1,4 @@
-import { GENESIS_HASH, auditHash } from '../../../lib/audit/chain';
+import { GENESIS_HASH, auditHash } from '../../../lib/store/chain';
 import type { AuditRecord } from '../../../lib/store/types';
 
 /** A valid in-memory chain of `n` synthetic records (seq 1..n). */

@@ -8,7 +8,7 @@ import * as tls from 'node:tls';
 import { connectAsync } from 'mqtt';
 import { toAuditEvent } from '../../../lib/audit/fhir';
 import { formatSyslog, frameOctetCounting, OctetCountingDecoder, SyslogTlsClient, ATNA_PRI } from '../../../lib/audit/syslog';
-import { MqttPublisher } from '../../../lib/audit/mqtt';
+import { MqttPublisher } from '../../../lib/remote/mqtt';
 import { makeChain } from './chain-fixture';
 import { mqttUrl, skipWithoutMqtt } from '../../helpers/shared';
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditHash } from '../../../lib/audit/chain';
+import { auditHash } from '../../../lib/store/chain';
 import { verifyChain, verifyStore, auditPages, checkpointHmac, CHECKPOINT_ACTION } from '../../../lib/audit/verify';
 import { pruneAudit } from '../../../lib/audit/retention';
 import { makeChain } from './chain-fixture';
@@ -217,7 +217,7 @@ for (const b of backends) {
 
 describe('auditContent fast path', () => {
   it('produces exactly the generic canonical JSON, including undefined/null/odd values', async () => {
-    const { auditContent, canonicalJson } = await import('../../../lib/audit/chain');
+    const { auditContent, canonicalJson } = await import('../../../lib/store/chain');
     const generic = (r: any) => canonicalJson({ seq: r.seq, at: r.at, node: r.node, flow: r.flow, action: r.action, outcome: r.outcome, correlationId: r.correlationId, subject: r.subject, actor: r.actor, messageId: r.messageId, detail: r.detail, prevHash: r.prevHash });
     const samples: any[] = [
       ...makeChain(5),
@@ -230,7 +230,7 @@ describe('auditContent fast path', () => {
 
 describe('auditHash', () => {
   it('is sha256 over prevHash, a newline and the canonical content (one-shot and streaming agree)', async () => {
-    const { auditHash, auditContent } = await import('../../../lib/audit/chain');
+    const { auditHash, auditContent } = await import('../../../lib/store/chain');
     const { createHash } = await import('node:crypto');
     for (const r of makeChain(3)) {
       assert.equal(auditHash(r), createHash('sha256').update(`${r.prevHash}\n${auditContent(r)}`).digest('hex'));

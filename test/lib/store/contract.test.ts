@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GENESIS_HASH, auditHash } from '../../../lib/audit/chain';
+import { GENESIS_HASH, auditHash } from '../../../lib/store/chain';
 import { createStore, type AuditRecord, type Store } from '../../../lib/store';
 import { Client } from 'pg';
 import { pgUrl, skipWithoutPg } from '../../helpers/shared';
@@ -29,7 +29,7 @@ async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
   });
 }
 
-/** Verify an audit chain with lib/audit/chain.ts: contiguous seq, linked prevHash, correct hash. */
+/** Verify an audit chain with lib/store/chain.ts: contiguous seq, linked prevHash, correct hash. */
 function verifyChain(records: AuditRecord[]): void {
   let prev = GENESIS_HASH;
   records.forEach((r, i) => {
@@ -278,7 +278,7 @@ function contract(b: BackendUnderTest): void {
     });
 
     describe('audit', () => {
-      it('chains hashes inside the commit; the chain verifies with lib/audit/chain.ts', async () => {
+      it('chains hashes inside the commit; the chain verifies with lib/store/chain.ts', async () => {
         const s = await openFresh();
         assert.equal(await s.auditHead(), undefined);
         const recs = await Promise.all(Array.from({ length: 40 }, (_, i) => s.appendAudit({

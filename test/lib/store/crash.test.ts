@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { GENESIS_HASH, auditHash } from '../../../lib/audit/chain';
+import { GENESIS_HASH, auditHash } from '../../../lib/store/chain';
 import type { StoreOptions } from '../../../lib/store';
 import { postgresBackend, sqliteBackend, type BackendUnderTest } from './backends';
 import { crashPayload } from './fixtures/payload';

@@ -101,6 +101,22 @@ describe('StatusReporter', () => {
   });
 });
 
+describe('StatusReporter, lazy form', () => {
+  it('builds only the statuses it shows: a coalesced burst calls the text function once more, not per message', async () => {
+    const n = fakeNode();
+    const s = new StatusReporter(n.node, 50);
+    let built = 0;
+    let count = 0;
+    const text = (): string => { built++; return `${count} msgs`; };
+    for (let i = 0; i < 1000; i++) { count++; s.ok(text); }
+    assert.equal(built, 1, 'the first status is shown at once');
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(built, 2, 'the coalesced one is built when shown');
+    assert.deepEqual(n.statuses.map((x: any) => x.text), ['1 msgs', '1000 msgs']);
+    s.clear();
+  });
+});
+
 describe('OperationOutcome builder', () => {
   it('a clean result gets one information issue; errors are detected', () => {
     assert.deepEqual(operationOutcome([]).issue.map((i) => i.severity), ['information']);

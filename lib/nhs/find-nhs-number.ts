@@ -1,5 +1,5 @@
 import { parseHl7, fromJSON, type Hl7Message } from '../hl7';
-import { NHS_NUMBER_SYSTEM, isValidNhsNumber, normaliseNhsNumber } from '../nhs/nhs-number';
+import { NHS_NUMBER_SYSTEM, isValidNhsNumber, normaliseNhsNumber } from './nhs-number';
 
 /**
  * Finding the audit subject (the patient's NHS number) in a message without logging it.

@@ -8,40 +8,21 @@
  * (`req.user.username`, or `anonymous` when adminAuth is off). Patient data is masked unless the
  * request asks to reveal one item.
  *
- * Registered once per runtime by whichever loads first: the sidebar plugin or the quarantine /
- * audit node modules (so node tests can drive it without the plugin).
+ * Registered once, by the sidebar plugin (plugins/nhs-sidebar.ts); the deployed quarantine nodes
+ * are reached through nodes/shared/quarantine-endpoints.ts.
  */
-import { hasCode, NhsError } from '../../lib/errors';
-import { parseHl7 } from '../../lib/hl7';
-import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../../lib/nhs/nhs-number';
-import { maskDetail, maskPayload } from '../../lib/quarantine/mask';
-import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../../lib/quarantine/service';
-import { verifyStore } from '../../lib/audit/verify';
-import { verifySqliteParallel } from '../../lib/audit/verify-parallel';
-import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../../lib/store/types';
-import { resolveStore } from './store-access';
-import type { Node, NodeMessage, RED } from './types';
-
-// ------------------------------------------------------------------------------------------
-// Live quarantine nodes: a release is delivered to the deployed node with the item's node id.
-// ------------------------------------------------------------------------------------------
-
-export interface QuarantineEndpoint {
-  /** Send a released message from output 1 (and the "resolved" notification from output 2). */
-  deliver(msg: NodeMessage, item: QuarantineItem): void;
-  /** Notify that an item was discarded. */
-  resolved(item: QuarantineItem): void;
-  /** The store config node id the quarantine node uses ('' = default store). */
-  storeId: string;
-}
-
-const endpoints = new Map<string, QuarantineEndpoint>();
-
-/** Called by the quarantine node on start; the newest instance with an id wins (redeploy). */
-export function registerEndpoint(nodeId: string, ep: QuarantineEndpoint): () => void {
-  endpoints.set(nodeId, ep);
-  return () => { if (endpoints.get(nodeId) === ep) endpoints.delete(nodeId); };
-}
+import { hasCode, NhsError } from '../lib/errors';
+import { parseHl7 } from '../lib/hl7';
+import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../lib/nhs/nhs-number';
+import { maskDetail, maskPayload } from '../lib/quarantine/mask';
+import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../lib/quarantine/service';
+import { verifyStore } from '../lib/audit/verify';
+import { verifySqliteParallel } from '../lib/audit/verify-parallel';
+import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../lib/store/types';
+import { deployedConfigVersions } from '../nodes/shared/config-version';
+import { endpointOf } from '../nodes/shared/quarantine-endpoints';
+import { resolveStore } from '../nodes/shared/store-access';
+import type { Node, RED } from '../nodes/shared/types';
 
 // ------------------------------------------------------------------------------------------
 
@@ -61,6 +42,14 @@ const registered = new WeakSet<object>();
 function actorOf(req: Req): string {
   const u = req.user?.username;
   return typeof u === 'string' && u ? u : 'anonymous';
+}
+
+/** A date/time query parameter as ISO 8601, or a 400 naming the parameter (never a 500). */
+function isoOf(v: string | undefined, name: string): string | undefined {
+  if (!v) return undefined;
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) throw new NhsError('BAD_REQUEST', `${name} is not a date or date-time`);
+  return new Date(ms).toISOString();
 }
 
 function str(v: unknown, max = 200): string | undefined {
@@ -94,7 +83,7 @@ function summary(item: QuarantineItem, now: number): Record<string, unknown> {
     node: item.node, flow: item.flow, correlationId: item.correlationId, contentType: item.contentType,
     subject: item.subject ? formatNhsNumber(item.subject, true) : null,
     createdAt: item.createdAt, resolvedAt: item.resolvedAt, resolvedBy: item.resolvedBy, resolution: item.resolution,
-    releaseCount: item.releaseCount, edited: item.editDiff !== null, nodeDeployed: endpoints.has(item.node),
+    releaseCount: item.releaseCount, edited: item.editDiff !== null, nodeDeployed: endpointOf(item.node) !== undefined,
   };
 }
 
@@ -136,6 +125,9 @@ export function registerAdminApi(RED: RED): void {
       node: item.node, flow: item.flow, action, outcome: 'success', actor: actorOf(req), subject: item.subject,
       correlationId: item.correlationId, messageId: item.messageId, detail: { quarantineId: item.id, via: 'editor', ...detail },
     });
+
+  // Which deployed nodes run a config saved by an older release (upgraded in memory only).
+  RED.httpAdmin.get('/nhs-interop/config-versions', perm('flows.read'), handle(() => Promise.resolve({ nodes: deployedConfigVersions() })));
 
   RED.httpAdmin.get('/nhs-interop/quarantine', perm('nhs.quarantine.read'), handle(async (req) => {
     const store = await storeFor(req);
@@ -229,7 +221,7 @@ export function registerAdminApi(RED: RED): void {
     const body = (req.body ?? {}) as { payload?: unknown; force?: unknown };
     const item = await itemOr404(store, id);
     const gone = (): NhsError => new NhsError('QUARANTINE_NODE_GONE', `quarantine node ${item.node} is not deployed, so the released message would have nowhere to go; the item stays ${item.state}. Deploy a quarantine node with that id (or re-import the flow) and release again.`, { detail: { id, node: item.node } });
-    if (!endpoints.has(item.node)) throw gone();
+    if (!endpointOf(item.node)) throw gone();
     const edited = typeof body.payload === 'string' ? body.payload : undefined;
     // Build the message the release will send before committing: whatever can throw (a malformed
     // edit, a stored original that no longer parses) throws while the item is still unchanged.
@@ -238,7 +230,7 @@ export function registerAdminApi(RED: RED): void {
     releasedMessage({ ...item, editDiff, state: 'released', resolvedAt: new Date().toISOString(), resolvedBy: actorOf(req), resolution: 'released', releaseCount: item.releaseCount + 1 });
     const r = await release(store, id, { actor: actorOf(req), force: body.force === true, ...(edited !== undefined ? { edited } : {}) });
     // Looked up again: a redeploy during the commit replaces (or removes) the endpoint.
-    const ep = endpoints.get(r.item.node);
+    const ep = endpointOf(r.item.node);
     try {
       if (!ep) throw gone();
       ep.deliver(r.msg, r.item);
@@ -252,7 +244,7 @@ export function registerAdminApi(RED: RED): void {
     const store = await storeFor(req);
     const reason = (req.body as { reason?: unknown } | undefined)?.reason;
     const item = await discard(store, req.params.id ?? '', { actor: actorOf(req), reason: typeof reason === 'string' ? reason : '' });
-    endpoints.get(item.node)?.resolved(item);
+    endpointOf(item.node)?.resolved(item);
     return { item: summary(item, Date.now()) };
   }));
 
@@ -268,8 +260,8 @@ export function registerAdminApi(RED: RED): void {
     const messageId = str(req.query.messageId); if (messageId) q.messageId = messageId;
     const correlationId = str(req.query.correlationId); if (correlationId) q.correlationId = correlationId;
     const node = str(req.query.node); if (node) q.node = node;
-    const from = str(req.query.from, 40); if (from) q.from = new Date(from).toISOString();
-    const to = str(req.query.to, 40); if (to) q.to = new Date(to).toISOString();
+    const from = isoOf(str(req.query.from, 40), 'from'); if (from) q.from = from;
+    const to = isoOf(str(req.query.to, 40), 'to'); if (to) q.to = to;
     // One reveal = one patient: its audit record names the subject whose numbers were shown.
     if (reveal && !q.subject) throw new NhsError('BAD_REQUEST', 'reveal needs an nhsNumber filter (one patient per reveal)');
     const rows = await store.queryAudit(q);

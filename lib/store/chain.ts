@@ -1,5 +1,9 @@
+/**
+ * The audit chain hash (DESIGN.md §1: the store owns it, so an append and its hash commit in one
+ * transaction). lib/audit verifies chains with these same functions.
+ */
 import * as crypto from 'node:crypto';
-import type { AuditRecord } from '../store/types';
+import type { AuditRecord } from './types';
 
 /** prevHash of the first audit record. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -50,4 +54,13 @@ const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 
 export function auditHash(r: Omit<AuditRecord, 'hash'>): string {
   if (oneShot) return oneShot('sha256', `${r.prevHash}\n${auditContent(r)}`, 'hex');
   return crypto.createHash('sha256').update(r.prevHash).update('\n').update(auditContent(r)).digest('hex');
+}
+
+/** An audit record before the chain step (seq, prevHash, hash are set inside the transaction). */
+export type AuditDraft = Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>;
+
+/** The chain step, run inside the committing transaction: the next seq, linked to `head`. */
+export function chainAudit(d: AuditDraft, head: { seq: number; hash: string }): AuditRecord {
+  const rec: Omit<AuditRecord, 'hash'> = { seq: head.seq + 1, ...d, prevHash: head.hash };
+  return { ...rec, hash: auditHash(rec) };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { asNhsNumber, findNhsNumber, nhsNumberFromFhir, nhsNumberFromHl7 } from '../../../lib/audit/subject';
+import { asNhsNumber, findNhsNumber, nhsNumberFromFhir, nhsNumberFromHl7 } from '../../../lib/nhs/find-nhs-number';
 import { parseHl7 } from '../../../lib/hl7';
 import { ADT, PATIENT } from '../quarantine/fixtures';
 
