@@ -3,8 +3,8 @@
  * JSON representation; §2.27 ElementDefinition: cardinality, types, choice types, fixed/pattern,
  * bindings, constraints, slicing). One pass, collecting every issue into the run.
  */
-import { checkPrimitive, jsonKind, PRIMITIVE_TYPES } from '../primitives';
-import type { InvariantContext } from '../invariants';
+import { checkPrimitive, jsonKind, PRIMITIVE_TYPES } from './primitives';
+import type { InvariantContext } from './invariants';
 import type { CompiledProfile, ENode } from './compile';
 import type { Run } from './context';
 import { checkBinding, checkCoding } from './binding';

@@ -7,7 +7,7 @@
  * evaluated only where its element occurs; an expression that fails to compile or throws is a
  * warning, never a crash.
  */
-import type { ElementDefinition } from './validate/source';
+import type { ElementDefinition } from './source';
 
 export interface InvariantContext {
   /** The resource the element belongs to (%resource). */
