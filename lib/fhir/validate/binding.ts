@@ -9,6 +9,9 @@ import type { ENode } from './compile';
 import type { Run } from './context';
 import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
 import { plausibleSctId } from './snomed';
+import { checkUcum } from './ucum';
+
+export const UCUM = 'http://unitsofmeasure.org';
 
 export const SNOMED_CT = 'http://snomed.info/sct';
 
@@ -17,6 +20,19 @@ function unknownSeverity(run: Run, strength: string): IssueSeverity | undefined 
   const t = run.engine.opts.terminology;
   if (t === 'strict') return strength === 'required' ? 'error' : 'warning';
   return 'information'; // lenient: say the code was not checked, never fail on it
+}
+
+const QUANTITY_TYPES = new Set(['Quantity', 'Age', 'Duration', 'Distance', 'Count', 'SimpleQuantity', 'MoneyQuantity']);
+
+/**
+ * UCUM units on a Quantity (R4 Quantity: "system = http://unitsofmeasure.org" means `code` is a
+ * UCUM case-sensitive code): syntax errors are errors; an atom we do not know is a warning.
+ */
+export function checkQuantityUnit(run: Run, v: Obj, path: string): void {
+  if (v.system !== UCUM || typeof v.code !== 'string' || run.engine.opts.terminology === 'off') return;
+  const r = checkUcum(v.code);
+  if (!r.ok) run.add('error', 'code-invalid', `The UCUM code '${v.code.slice(0, 64)}' is not valid: ${r.error ?? ''}`, `${path}.code`, 'Terminology_TX_Code_NotValid');
+  else if (r.unknownAtoms.length) run.add('warning', 'code-invalid', `The UCUM code '${v.code.slice(0, 64)}' uses unit(s) not known here: ${r.unknownAtoms.join(', ').slice(0, 100)}`, `${path}.code`, 'Terminology_TX_Code_NotValid');
 }
 
 export function checkBinding(run: Run, node: ENode, type: string, v: unknown, path: string): void {
@@ -38,7 +54,12 @@ export function checkBinding(run: Run, node: ENode, type: string, v: unknown, pa
   let codings: Obj[];
   if (type === 'Coding') codings = [v];
   else if (type === 'CodeableConcept') codings = Array.isArray(v.coding) ? v.coding.filter(isObj) : [];
-  else return; // Quantity/string bindings need UCUM or free text rules not implemented locally
+  else if (QUANTITY_TYPES.has(type)) {
+    // A binding on a Quantity constrains its unit (system + code), never a coded value: a Quantity
+    // with no coded unit is not judged by it (FHIR R4 §4.1 "Binding" on Quantity, Observation vital signs).
+    if (typeof v.code !== 'string') return;
+    codings = [{ system: v.system, code: v.code }];
+  } else return; // string bindings are free text
   const withCode = codings.filter((c) => typeof c.code === 'string');
   if (withCode.length === 0) return;
   let unknown = false;
@@ -50,6 +71,13 @@ export function checkBinding(run: Run, node: ENode, type: string, v: unknown, pa
   if (unknown) {
     const s = unknownSeverity(run, b.strength);
     if (s) run.add(s, 'code-invalid', `The code(s) could not be checked against the value set '${vs}' locally`, path, 'Terminology_TX_NoValid_Unknown');
+    return;
+  }
+  if (QUANTITY_TYPES.has(type)) {
+    // The reference validator grades a unit outside a Quantity's bound value set as a warning
+    // whatever the strength (a unit choice is not a coded value); the UCUM syntax itself is checked
+    // by checkQuantityUnit.
+    run.add(lenientNhs ? 'information' : 'warning', 'code-invalid', `The code provided (${String(v.system)}#${String(v.code).slice(0, 64)}) is not in the value set '${vs}', and a code should come from this value set unless it has no suitable code`, path, 'Terminology_TX_NoValid_Unit');
     return;
   }
   run.add(failSeverity, 'code-invalid', type === 'Coding'

@@ -7,7 +7,7 @@ import { checkPrimitive, jsonKind, PRIMITIVE_TYPES } from './primitives';
 import type { InvariantContext } from './invariants';
 import type { CompiledProfile, ENode } from './compile';
 import type { Run } from './context';
-import { checkBinding, checkCoding } from './binding';
+import { checkBinding, checkCoding, checkQuantityUnit } from './binding';
 import { assignSlices } from './slicing';
 import { checkXhtml } from './xhtml';
 import { checkIdentifier } from './nhs';
@@ -255,6 +255,7 @@ export function validateItem(run: Run, node0: ENode, prof: CompiledProfile, type
     case 'Reference': checkReferenceTarget(run, node, v, path); break;
     case 'Quantity': case 'Age': case 'Duration': case 'Distance': case 'Count': case 'SimpleQuantity': case 'MoneyQuantity':
       if (typeof v.value === 'number' && (node.minValue !== undefined || node.maxValue !== undefined)) checkRange(run, node, v.value, path, true);
+      checkQuantityUnit(run, v, path);
       break;
     default: break;
   }
