@@ -8,7 +8,7 @@ import type { IssueSeverity } from '../../outcome';
 import type { ENode } from './compile';
 import type { Run } from './context';
 import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
-import { plausibleSctId } from './snomed';
+import { plausibleSctId } from '../../terminology/sctid';
 import { checkUcum } from './ucum';
 
 export const UCUM = 'http://unitsofmeasure.org';

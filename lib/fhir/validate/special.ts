@@ -8,7 +8,7 @@
 import type { Run } from './context';
 import { SNOMED_CT } from './binding';
 import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
-import { plausibleSctId } from './snomed';
+import { plausibleSctId } from '../../terminology/sctid';
 
 /** Resource types whose root `url` is a canonical URL (R4 canonical resources). */
 const CANONICAL = new Set([
