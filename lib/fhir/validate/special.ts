@@ -6,9 +6,10 @@
  * and property codes/URIs are unique (R4 CodeSystem §4.8, csd-* rules as the reference applies them).
  */
 import type { Run } from './context';
-import { SNOMED_CT } from './binding';
 import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
-import { plausibleSctId } from '../../terminology/sctid';
+import { checkValueSet } from './valueset-rules';
+import { checkCapabilityStatement, checkOperationDefinition, checkSearchParameter, checkStructureDefinition } from './conformance-rules';
+import { checkQuestionnaire, checkQuestionnaireResponse } from './questionnaire';
 
 /** Resource types whose root `url` is a canonical URL (R4 canonical resources). */
 const CANONICAL = new Set([
@@ -26,24 +27,13 @@ export function checkSpecial(run: Run, res: Obj, path: string, contained: boolea
       : 'Canonical URLs must be absolute URLs if they are not fragment references', `${path}.url`, contained ? 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_CONTAINED' : 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_ABSOLUTE');
   }
   if (rt === 'CodeSystem') checkCodeSystem(run, res, path);
-  if (rt === 'ValueSet' && isObj(res.compose)) {
-    for (const part of ['include', 'exclude'] as const) {
-      const list = res.compose[part];
-      if (!Array.isArray(list)) continue;
-      list.forEach((inc, i) => {
-        if (isObj(inc) && typeof inc.system === 'string' && !ABSOLUTE_URI.test(inc.system)) {
-          run.add('error', 'invalid', `URI values in ValueSet.compose.${part}.system must be absolute`, `${path}.compose.${part}[${i}]`, 'VALUESET_INCLUDE_SYSTEM_ABSOLUTE');
-        }
-        if (isObj(inc) && inc.system === SNOMED_CT && Array.isArray(inc.concept) && run.engine.opts.terminology !== 'off') {
-          inc.concept.forEach((c, k) => {
-            if (isObj(c) && typeof c.code === 'string' && !plausibleSctId(c.code)) {
-              run.add('error', 'business-rule', `The code '${c.code.slice(0, 64)}' is not a valid SNOMED CT identifier`, `${path}.compose.${part}[${i}].concept[${k}]`, 'VALUESET_INCLUDE_INVALID_CONCEPT_CODE');
-            }
-          });
-        }
-      });
-    }
-  }
+  if (rt === 'ValueSet') checkValueSet(run, res, path);
+  if (rt === 'SearchParameter') checkSearchParameter(run, res, path);
+  if (rt === 'CapabilityStatement') checkCapabilityStatement(run, res, path);
+  if (rt === 'StructureDefinition') checkStructureDefinition(run, res, path);
+  if (rt === 'OperationDefinition') checkOperationDefinition(run, res, path);
+  if (rt === 'Questionnaire') checkQuestionnaire(run, res, path);
+  if (rt === 'QuestionnaireResponse') checkQuestionnaireResponse(run, res, path);
 }
 
 /** CodeSystem rules (R4 CodeSystem.supplements, CodeSystem.property). */

@@ -15,6 +15,7 @@ import { checkBundle } from './bundle';
 import { deepMatches, deepEqual } from './match';
 import { impliedProfiles } from './implied';
 import { checkSpecial } from './special';
+import { checkExpression } from './conformance-rules';
 import { ABSOLUTE_URI, isObj, type Item, type Obj } from './json-value';
 
 export interface WalkCtx extends InvariantContext {
@@ -111,7 +112,16 @@ export function walkObject(run: Run, owner: ENode, prof: CompiledProfile, obj: O
   const found: Entry[] = [];
   for (const key in obj) {
     if (isResource && key === 'resourceType') continue;
-    if (key === 'fhir_comments') continue;
+    if (key === 'fhir_comments') {
+      // R4 JSON has no comment property (fhir_comments was DSTU2 only): the reference parser reports it as unrecognised
+      run.add('error', 'structure', "Unrecognized property 'fhir_comments' (JSON comments are not part of FHIR R4)", `${path}.fhir_comments`, 'UNRECOGNISED_PROPERTY_');
+      continue;
+    }
+    if (key === '_id' && owner.byName.has('id')) {
+      // Resource.id and Element.id are FHIRPath System.String in R4: no `_id`, so no extensions on them (R4 JSON schema)
+      run.add('error', 'structure', "Unrecognized property '_id': Resource.id and Element.id cannot carry extensions", `${path}._id`, 'UNRECOGNISED_PROPERTY_');
+      continue;
+    }
     const isExt = key.charCodeAt(0) === 95; // '_'
     const name = isExt ? key.slice(1) : key;
     let c = owner.byName.get(name);
@@ -253,6 +263,7 @@ export function validateItem(run: Run, node0: ENode, prof: CompiledProfile, type
     case 'Coding': checkCoding(run, v, path); break;
     case 'Attachment': checkAttachment(run, v, path); break;
     case 'Reference': checkReferenceTarget(run, node, v, path); break;
+    case 'Expression': checkExpression(run, v, path); break;
     case 'Quantity': case 'Age': case 'Duration': case 'Distance': case 'Count': case 'SimpleQuantity': case 'MoneyQuantity':
       if (typeof v.value === 'number' && (node.minValue !== undefined || node.maxValue !== undefined)) checkRange(run, node, v.value, path, true);
       checkQuantityUnit(run, v, path);
