@@ -111,7 +111,8 @@ class EclParser extends Scanner {
         this.subExpressionConstraint();
         this.ws();
         if (op === 'minus') {
-          if (this.binaryOp()) this.fail('MINUS takes exactly two operands: use brackets to combine it with other operators');
+          const at = this.i;
+          if (this.binaryOp()) this.fail('MINUS takes exactly two operands: use brackets to combine it with other operators', at);
         } else {
           for (;;) {
             const save = this.i;

@@ -225,6 +225,11 @@ function checkValue(run: Run, system: string, cs: Obj | undefined, property: str
     case 'code': {
       if (v0.trim() !== v0 || v0 === '') { run.add('error', 'invalid', `The value for a filter based on property '${property.slice(0, 64)}' must be a valid code, not '${v0.slice(0, 64)}'`, at, 'VALUESET_BAD_FILTER_VALUE_CODE'); return; }
       if (!tx || rules.validateCode === 'none') return;
+      if (system === SNOMED_CT && !/^[0-9]+$/.test(v0) && parseEcl(v0).ok) {
+        // an ECL expression where a concept id belongs: meaningful to a server, but not this property's form
+        run.add('warning', 'invalid', `The value '${v0.slice(0, 64)}' for property '${property.slice(0, 64)}' is an ECL expression, not a concept id (use the 'constraint' property for ECL)`, at, 'VALUESET_BAD_FILTER_VALUE_VALID_CODE');
+        return;
+      }
       if (codeKnown(system, cs, v0) === 'bad') {
         run.add(rules.validateCode === 'error' ? 'error' : 'warning', 'invalid', `The value for a filter based on property '${property.slice(0, 64)}' must be a valid code from the system '${system.slice(0, 200)}', and '${v0.slice(0, 64)}' is not`, at, 'VALUESET_BAD_FILTER_VALUE_VALID_CODE');
       }
