@@ -102,8 +102,60 @@ export function checkOperationDefinition(run: Run, od: Obj, path: string): void 
   }
 }
 
-/** StructureDefinition: every constraint expression in the snapshot and differential is FHIRPath that parses. */
+/** Does `elPath` name an element of `type` (following datatypes and renamed choices)? */
+function pathExists(run: Run, type: string, elPath: string): boolean {
+  const segs = elPath.split('.');
+  let sd = run.engine.src.structureDefinition(type);
+  if (!sd || segs[0] !== (sd.type ?? type)) return !sd; // an unknown type is not ours to judge
+  let prefix = segs[0]!;
+  for (let k = 1; k < segs.length; k++) {
+    const seg = segs[k]!;
+    const els = (sd?.snapshot?.element ?? []) as { path: string; type?: { code: string }[] }[];
+    const exact = els.find((e) => e.path === `${prefix}.${seg}`);
+    const choice = exact ? undefined : els.find((e) => e.path.endsWith('[x]') && e.path.startsWith(`${prefix}.`) && e.path.split('.').length === prefix.split('.').length + 1
+      && seg.startsWith(e.path.slice(prefix.length + 1, -3)) && (seg.endsWith('[x]') || (e.type ?? []).some((t) => seg === e.path.slice(prefix.length + 1, -3) + t.code.charAt(0).toUpperCase() + t.code.slice(1))));
+    const el = exact ?? choice;
+    if (!el) return false;
+    prefix = el.path;
+    if (k < segs.length - 1 && !els.some((e) => e.path.startsWith(`${prefix}.`))) {
+      // descend into the element's datatype
+      const t = choice && !seg.endsWith('[x]') ? seg.slice(el.path.slice(el.path.lastIndexOf('.') + 1, -3).length) : el.type?.length === 1 ? el.type[0]!.code : undefined;
+      if (!t) return true; // several types and no rename: cannot tell which, so do not reject
+      const tsd = run.engine.src.structureDefinition(t);
+      if (!tsd) return true;
+      sd = tsd;
+      prefix = tsd.type ?? t;
+    }
+  }
+  return true;
+}
+
+/**
+ * StructureDefinition: differential element ids agree with their paths and name elements of the
+ * base type (what snapshot generation needs), and every constraint expression parses.
+ */
 export function checkStructureDefinition(run: Run, sd: Obj, path: string): void {
+  const diff = isObj(sd.differential) && Array.isArray(sd.differential.element) ? sd.differential.element : [];
+  const type = typeof sd.type === 'string' ? sd.type : undefined;
+  if (sd.derivation === 'constraint' && type && run.engine.src.structureDefinition(type)) {
+    diff.forEach((e, i) => {
+      if (!isObj(e) || typeof e.path !== 'string') return;
+      const at = `${path}.differential.element[${i}]`;
+      if (typeof e.id === 'string') {
+        const idSegs = e.id.split('.').map((x) => x.replace(/:.*$/, ''));
+        const idPath = idSegs.join('.');
+        const pSegs = e.path.split('.');
+        const agree = idSegs.length === pSegs.length && idSegs.every((x, k) => x === pSegs[k] || (x.endsWith('[x]') && pSegs[k]!.startsWith(x.slice(0, -3))));
+        if (!agree) {
+          run.add('error', 'invalid', `Error generating Snapshot: The path must be '${idPath.slice(0, 200)}' not '${e.path.slice(0, 200)}' (the element id and path disagree)`, at, 'SNAPSHOT_PATH_MISMATCH');
+          return;
+        }
+      }
+      if (!pathExists(run, type, e.path)) {
+        run.add('error', 'invalid', `Error generating Snapshot: The path '${e.path.slice(0, 200)}' is not an element of ${type}`, at, 'SNAPSHOT_PATH_UNKNOWN');
+      }
+    });
+  }
   for (const part of ['snapshot', 'differential'] as const) {
     const holder = sd[part];
     if (!isObj(holder) || !Array.isArray(holder.element)) continue;
