@@ -72,8 +72,8 @@ export function checkBundle(run: Run, b: Obj, path: string): void {
     if (!first.res) run.add('error', 'invalid', `The first entry of a ${type} bundle must have a resource`, `${path}.entry[0]`, 'BUNDLE_BUNDLE_ENTRY_NOFIRSTRESOURCE');
     else if (type === 'document' && first.type !== 'Composition') run.add('error', 'invalid', 'The first entry in a document must be a composition', `${path}.entry[0].resource`, 'BUNDLE_BUNDLE_ENTRY_DOCUMENT');
     else if (type === 'message' && first.type !== 'MessageHeader') run.add('error', 'invalid', 'The first entry in a message must be a MessageHeader', `${path}.entry[0].resource`, 'VALIDATION_BUNDLE_MESSAGE');
-    checkReferences(run, entriesRaw, entries, path, type);
   }
+  checkReferences(run, entries, path, type);
 }
 
 function checkLinks(run: Run, b: Obj, type: string, path: string): void {
@@ -136,53 +136,92 @@ function baseOf(fullUrl: string | undefined): string | undefined {
   return m ? (m[1] ?? '') : undefined;
 }
 
+interface Resolution { hits: Entry[]; refType?: string; problem?: { severity: 'error' | 'warning'; message: string; id: string } }
+
 /**
- * Entries a reference resolves to (R4 §2.36.4): the fullUrl itself; a relative `Type/id` against
- * the referring entry's base; a versioned reference also needs the entry's meta.versionId to agree.
- * `undefined` means the reference is not one a bundle must resolve (absolute outside the bundle).
+ * Entries a reference resolves to (R4 §2.36.4 "Resolving references in Bundles", as the reference
+ * validator reads it): absolute references by fullUrl; relative `Type/id[/_history/v]` against the
+ * referring entry's fullUrl (its RESTful base, or its `urn:` prefix); a versioned reference
+ * needs the entry's meta.versionId to agree. `undefined`: not resolvable inside a bundle.
  */
-function resolve(ref: string, from: Entry, entries: Entry[]): Entry[] | undefined {
+function resolve(ref: string, from: Entry, entries: Entry[], bundleType: string): Resolution | undefined {
   const hist = /^(.*)\/_history\/([^/]+)$/.exec(ref);
   const unversioned = hist ? hist[1]! : ref;
   const version = hist ? hist[2] : undefined;
-  const agree = (e: Entry): boolean => version === undefined || e.version === undefined || e.version === version;
-  if (ref.startsWith('urn:uuid:') || ref.startsWith('urn:oid:')) return entries.filter((e) => e.fullUrl === ref);
+  const agree = (e: Entry): boolean => version === undefined || e.version === version;
   if (ABSOLUTE_URI.test(ref)) {
-    const hits = entries.filter((e) => e.fullUrl !== undefined && (e.fullUrl === ref || e.fullUrl === unversioned) && agree(e));
-    return hits.length ? hits : undefined;
+    return { hits: entries.filter((e) => e.fullUrl !== undefined && e.fullUrl === unversioned && agree(e)) };
+  }
+  if (ref.includes('?')) return undefined; // a conditional (search) reference, resolved by a server
+  if (from.fullUrl === undefined) {
+    if (bundleType === 'batch-response' || bundleType === 'transaction-response') return undefined;
+    return { hits: [], problem: { severity: 'error', message: 'Relative Reference appears inside Bundle whose entry is missing a fullUrl', id: 'BUNDLE_BUNDLE_FULLURL_MISSING' } };
   }
   const m = LITERAL.exec(ref);
-  if (!m) return undefined;
-  const base = baseOf(from.fullUrl);
-  let hits: Entry[] = [];
-  if (base !== undefined) hits = entries.filter((e) => e.fullUrl === base + `${m[1]!}/${m[2]!}` && agree(e));
-  // an entry with a urn: (or no) fullUrl is still found by its type and id
-  if (!hits.length) hits = entries.filter((e) => e.type === m[1] && e.id === m[2] && agree(e) && (base === undefined || baseOf(e.fullUrl) === undefined));
-  return hits;
+  if (!m) {
+    const slashes = ref.split('/').length - 1;
+    if (slashes === 1 || slashes === 3) return undefined; // well-formed shape, just not a FHIR id: other rules judge the id
+    return { hits: [], problem: { severity: 'error', message: `Relative URLs must be of the format [ResourceName]/[id]. Encountered ${ref.slice(0, 100)}`, id: 'REFERENCE_REF_FORMAT2' } };
+  }
+  const [, type, id] = m as unknown as [string, string, string];
+  let target: string;
+  if (from.fullUrl.startsWith('urn:')) target = from.fullUrl.slice(0, from.fullUrl.lastIndexOf(':') + 1) + id;
+  else {
+    const base = baseOf(from.fullUrl) ?? from.fullUrl.split('/').slice(0, -2).join('/') + '/';
+    target = `${base}${type}/${id}`;
+  }
+  const hits = entries.filter((e) => e.fullUrl === target && agree(e));
+  return { hits, refType: type };
 }
 
-/** References inside document/message bundles resolve; document entries are all reachable from the Composition. */
-function checkReferences(run: Run, raw: unknown[], entries: Entry[], path: string, type: string): void {
+/** Same entry found by resource type and id, whatever its fullUrl (used only to link, never to fail). */
+function looseMatch(ref: string, entries: Entry[]): Entry[] {
+  const m = LITERAL.exec(ref) ?? /\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[^/]+)?$/.exec(ref);
+  const version = /\/_history\/([^/]+)$/.exec(ref)?.[1];
+  return m ? entries.filter((e) => e.type === m[1] && e.id === m[2] && (version === undefined || e.version === version)) : [];
+}
+
+/** Elements of the first entry whose references must resolve (reference BundleValidator.validateDocument / validateMessage). */
+const DOC_REQUIRED = /^\.entry\[0\]\.resource\.(subject|author\[\d+\]|encounter|custodian|attester\[\d+\]\.party|event\[\d+\]\.detail\[\d+\]|(section\[\d+\]\.)+(author\[\d+\]|focus|entry\[\d+\]))$/;
+const MSG_REQUIRED = /^\.entry\[0\]\.resource\.focus\[\d+\]$/;
+
+/**
+ * References inside any Bundle resolve sensibly (format, fullUrl present, one match, right
+ * type); in document/message bundles the Composition / MessageHeader references must resolve,
+ * others should, and document entries must all be reachable from the Composition.
+ */
+function checkReferences(run: Run, entries: Entry[], path: string, type: string): void {
+  const docOrMsg = type === 'document' || type === 'message';
   for (const e of entries) {
     if (!e.res) continue;
     const refs: { ref: string; at: string; link: boolean }[] = [];
     collect(e.res, `${path}.entry[${e.i}].resource`, refs, 0, '');
     const done = new Set<string>();
     for (const { ref, at, link } of refs) {
-      if (ref.startsWith('#') || done.has(ref)) continue;
-      done.add(ref);
-      const hits = resolve(ref, e, entries);
-      if (hits === undefined) continue;
-      if (hits.length === 0) {
-        if (!link) run.add('error', 'invalid', ref.startsWith('urn:') ? 'URN reference is not locally contained within the bundle' : `Can't find '${ref.slice(0, 100)}' in the bundle`, at, 'BUNDLE_BUNDLE_ENTRY_NOTFOUND');
-        continue;
+      if (ref === '' || ref.startsWith('#')) continue;
+      const r = link ? undefined : resolve(ref, e, entries, type);
+      if (r?.problem && !done.has(`${at}|p`)) { run.add(r.problem.severity, 'invalid', r.problem.message, at, r.problem.id); done.add(`${at}|p`); }
+      if (r && !r.problem) {
+        if (r.hits.length > 1) run.add('error', 'invalid', `Multiple matches in bundle for reference ${ref.slice(0, 100)}`, at, 'BUNDLE_BUNDLE_MULTIPLEMATCHES');
+        const hit = r.hits[0];
+        if (hit && r.refType && hit.type && hit.type !== r.refType) run.add('error', 'invalid', `Matching reference for reference ${ref.slice(0, 100)} has resourceType ${hit.type}`, at, 'REFERENCE_REF_RESOURCETYPE');
+        if (!hit) {
+          const loose = docOrMsg ? looseMatch(ref, entries) : [];
+          if (docOrMsg && !loose.length) {
+            const required = (type === 'document' ? DOC_REQUIRED : MSG_REQUIRED).test(at.slice(path.length)) && e.i === 0;
+            run.add(required ? 'error' : 'warning', 'invalid', ref.startsWith('urn:') ? `URN reference is not locally contained within the bundle ${ref.slice(0, 100)}` : `Can't find '${ref.slice(0, 100)}' in the bundle`, at, 'BUNDLE_BUNDLE_ENTRY_NOTFOUND');
+          } else if (!docOrMsg && ref.startsWith('urn:')) {
+            run.add('warning', 'invalid', `URN reference is not locally contained within the bundle ${ref.slice(0, 100)}`, at, 'BUNDLE_BUNDLE_NOT_LOCAL');
+          }
+          for (const h of loose) if (h !== e) e.targets.add(h.i);
+        }
       }
-      if (hits.length > 1 && !link) {
-        run.add('error', 'invalid', `Found ${hits.length} matches for '${ref.slice(0, 100)}' in the bundle`, at, 'BUNDLE_BUNDLE_MULTIPLE_MATCHES');
-      }
+      if (!docOrMsg) continue;
+      const hits = r?.hits.length ? r.hits : link ? entries.filter((x) => x.fullUrl === ref) : looseMatch(ref, entries);
       for (const h of hits) if (h !== e) e.targets.add(h.i);
     }
   }
+  if (!docOrMsg) return;
   // Reachability from the first entry, then entries that point into what is reachable (reverse links).
   const visited = new Set<number>();
   const visit = (i: number): void => {
@@ -204,7 +243,6 @@ function checkReferences(run: Run, raw: unknown[], entries: Entry[], path: strin
     if (type === 'document') run.add('error', 'informational', `Entry ${label} isn't reachable by traversing forwards from the Composition`, `${path}.entry[${e.i}]`, 'BUNDLE_BUNDLE_ENTRY_ORPHAN_DOCUMENT');
     else run.add('warning', 'informational', `Entry ${label} isn't reachable by traversing links (forward or backward) from the MessageHeader`, `${path}.entry[${e.i}]`, 'BUNDLE_BUNDLE_ENTRY_ORPHAN_MESSAGE');
   }
-  void raw;
 }
 
 /** Reference.reference values, and uri/url values that may link entries (these never fail resolution). */
