@@ -301,6 +301,7 @@ function validatePrimitive(run: Run, node: ENode, prof: CompiledProfile, type: s
         run.add('error', 'value', `Value does not match the pattern '${JSON.stringify(node.pattern).slice(0, 100)}' in the profile ${node.sdUrl}`, path, 'Profile_VAL_PatternValue');
       }
       if (node.binding && type === 'code' && typeof v === 'string') checkBinding(run, node, type, v, path);
+      if (type === 'canonical' && typeof v === 'string') checkCanonicalTarget(run, node, v, path, ctx);
       if (node.minValue !== undefined || node.maxValue !== undefined) checkRange(run, node, v, path);
       for (const inv of node.invariants) evaluate(run, inv, v, path, ctx);
     }
@@ -461,9 +462,10 @@ const LITERAL_REF = /^(?:https?:\/\/\S+\/)?([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64
  */
 const targetTypesCache = new WeakMap<ENode, string[] | undefined>();
 
-function targetTypes(run: Run, node: ENode): string[] | undefined {
-  if (targetTypesCache.has(node)) return targetTypesCache.get(node);
-  const targets = node.types.find((t) => t.code === 'Reference')?.targetProfiles ?? [];
+function targetTypes(run: Run, node: ENode, code = 'Reference'): string[] | undefined {
+  const cache = code === 'Reference' ? targetTypesCache : canonicalTypesCache;
+  if (cache.has(node)) return cache.get(node);
+  const targets = node.types.find((t) => t.code === code)?.targetProfiles ?? [];
   let out: string[] | undefined = targets.length ? [] : undefined;
   for (const t of targets) {
     const url = t.split('|')[0]!;
@@ -471,8 +473,32 @@ function targetTypes(run: Run, node: ENode): string[] | undefined {
     if (type === undefined || type === 'Resource') { out = undefined; break; } // unknown profile: cannot judge
     out!.push(type);
   }
-  targetTypesCache.set(node, out);
+  cache.set(node, out);
   return out;
+}
+
+const canonicalTypesCache = new WeakMap<ENode, string[] | undefined>();
+
+/**
+ * A canonical that resolves (a contained `#id`, or a definition the packages hold) must be a
+ * resource of a type its element allows (ElementDefinition.type.targetProfile on canonical).
+ */
+function checkCanonicalTarget(run: Run, node: ENode, v: string, path: string, ctx: WalkCtx): void {
+  const allowed = targetTypes(run, node, 'canonical');
+  if (!allowed?.length) return;
+  let found: string | undefined;
+  if (v.startsWith('#')) {
+    const root = ctx.rootResource;
+    const c = isObj(root) && Array.isArray(root.contained) ? (root.contained as unknown[]).find((x) => isObj(x) && x.id === v.slice(1)) : undefined;
+    found = isObj(c) && typeof c.resourceType === 'string' ? c.resourceType : undefined;
+  } else if (/^https?:/.test(v)) {
+    const src = run.engine.src;
+    const url = v.split('|')[0]!;
+    found = src.valueSet(url) ? 'ValueSet' : src.codeSystem(url) ? 'CodeSystem' : src.structureDefinition(url) && !/^[A-Za-z]+$/.test(url) ? 'StructureDefinition' : undefined;
+  }
+  if (found && !allowed.includes(found)) {
+    run.add('error', 'invalid', `Canonical URL '${v.slice(0, 200)}' refers to a resource that has the wrong type. Found ${found} expecting one of [${allowed.join(', ')}]`, path, 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_TYPE');
+  }
 }
 
 /**

@@ -131,6 +131,8 @@ describe('conformance resources and FHIRPath expressions', () => {
   ]);
 });
 
+const vs0 = (include: R): R => ({ resourceType: 'ValueSet', status: 'draft', compose: { include: [include] } });
+
 describe('Questionnaire and QuestionnaireResponse', () => {
   const q = (items: R[]): R => ({ resourceType: 'Questionnaire', id: 'q', status: 'draft', item: items });
   const item = (linkId: string, type: string, extra: R = {}): R => ({ linkId, text: linkId, type, ...extra });
@@ -151,6 +153,9 @@ describe('Questionnaire and QuestionnaireResponse', () => {
     ['an answer outside the answer options', qr([{ linkId: 'smoker', answer: [{ valueBoolean: false }] }, { linkId: 'colour', answer: [{ valueCoding: { system: 'http://example.org/c', code: 'green' } }] }], qItems), 'QUESTIONNAIRE_QR_ITEM_NOOPTIONS'],
     ['items out of order', qr([{ linkId: 'colour', answer: [{ valueCoding: { system: 'http://example.org/c', code: 'red' } }] }, { linkId: 'smoker', answer: [{ valueBoolean: false }] }], qItems), 'QUESTIONNAIRE_QR_ITEM_ORDER'],
     ['text that differs from the Questionnaire', qr([{ linkId: 'smoker', text: 'Do you vape?', answer: [{ valueBoolean: false }] }], qItems), 'QUESTIONNAIRE_QR_ITEM_TEXT'],
+    ['an answerValueSet pointing at a contained ValueSet', { resourceType: 'Questionnaire', status: 'draft', contained: [{ resourceType: 'ValueSet', id: 'vs', status: 'draft' }], item: [{ linkId: 'a', type: 'choice', answerValueSet: '#vs' }] }, undefined],
+    ['an answerValueSet pointing at a contained CodeSystem', { resourceType: 'Questionnaire', status: 'draft', contained: [{ resourceType: 'CodeSystem', id: 'cs', url: 'http://example.org/fhir/cs', status: 'draft', content: 'complete' }], item: [{ linkId: 'a', type: 'choice', answerValueSet: '#cs' }] }, 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_TYPE'],
+    ['a value set import naming a code system', vs0({ valueSet: ['http://hl7.org/fhir/administrative-gender'] }), 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_TYPE'],
     ['a questionnaire reference that resolves to another resource type', { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: '#q', contained: [{ resourceType: 'ValueSet', id: 'q', status: 'draft' }] }, 'QUESTIONNAIRE_QR_Q_WRONG_TYPE'],
   ]);
 });
