@@ -344,6 +344,13 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
     } else if (!contextAllows(target, ctxNames)) {
       run.add('error', 'structure', `The extension ${url.slice(0, 200)} is not allowed to be used at this point (this element is [${ctxNames.join(', ')}])`, path, 'Extension_EXT_Context_Wrong');
     }
+    if (target && target.type === 'Extension') {
+      // R4 §2.5.3 "Modifier Extensions": a modifier extension goes in modifierExtension, and only there
+      const isModifier = target.sd.snapshot?.element?.[0]?.isModifier === true;
+      const inModifier = node.name === 'modifierExtension';
+      if (isModifier && !inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must be used as a modifierExtension`, path, 'Extension_EXT_Modifier_Y');
+      else if (!isModifier && inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must not be used as a modifierExtension (it is not a modifier)`, path, 'Extension_EXT_Modifier_N');
+    }
   }
   const kids = target ? { owner: target.root, prof: target } : childrenOf(run, node, prof, 'Extension');
   if (kids) {

@@ -39,6 +39,9 @@ describe('resource-level JSON rules (R4 JSON representation)', () => {
     ['fhir_comments (DSTU2 only) at the root', { ...patient, fhir_comments: ['note'] }, 'UNRECOGNISED_PROPERTY_'],
     ['fhir_comments inside a datatype', { ...patient, name: [{ family: 'A', fhir_comments: ['x'] }] }, 'UNRECOGNISED_PROPERTY_'],
     ['extensions on Resource.id (_id)', { ...patient, _id: { extension: [{ url: 'http://example.org/x', valueString: 'a' }] } }, 'UNRECOGNISED_PROPERTY_'],
+    ['a modifier extension in modifierExtension', { resourceType: 'NutritionOrder', status: 'active', intent: 'order', patient: { reference: 'Patient/p1' }, dateTime: '2024-01-01', modifierExtension: [{ url: 'http://hl7.org/fhir/StructureDefinition/request-doNotPerform', valueBoolean: true }] }, undefined],
+    ['a modifier extension in extension', { resourceType: 'NutritionOrder', status: 'active', intent: 'order', patient: { reference: 'Patient/p1' }, dateTime: '2024-01-01', extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/request-doNotPerform', valueBoolean: true }] }, 'Extension_EXT_Modifier_Y'],
+    ['an ordinary extension in modifierExtension', { ...patient, modifierExtension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { city: 'Leeds' } }] }, 'Extension_EXT_Modifier_N'],
     ['extensions on Element.id (_id)', { ...patient, name: [{ family: 'A', id: 'n', _id: { extension: [{ url: 'http://example.org/x', valueString: 'a' }] } }] }, 'UNRECOGNISED_PROPERTY_'],
   ]);
 });
