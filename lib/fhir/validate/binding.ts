@@ -107,9 +107,47 @@ export function checkCoding(run: Run, c: Obj, path: string): void {
     run.add('error', 'code-invalid', `The code '${c.code.slice(0, 64)}' is not a valid SNOMED CT identifier`, `${path}.code`, 'Terminology_TX_Code_Unknown');
     return;
   }
-  if (typeof c.code === 'string' && run.engine.expander.inCodeSystem(system, c.code) === 'not-in-vs') {
+  if (typeof c.code !== 'string') return;
+  const known = run.engine.expander.inCodeSystem(system, c.code);
+  if (known === 'not-in-vs') {
     // PDS still sends the older NHS number verification-status system and codes.
     const lenient = run.engine.opts.nhsNumberVerificationLenient && /NHSNumberVerificationStatus/i.test(system);
     run.add(lenient ? 'information' : 'error', 'code-invalid', `Unknown code '${c.code.slice(0, 64)}' in the CodeSystem '${system.slice(0, 200)}'`, `${path}.code`, 'Terminology_TX_Code_Unknown');
+  } else if (known === 'ok' && typeof c.display === 'string') {
+    checkDisplay(run, system, c.code, c.display, path);
   }
+}
+
+const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
+
+/**
+ * Coding.display against a code system we hold completely (FHIR R4 Coding.display: "a
+ * representation of the meaning of the code in the system"): it must be the concept's display
+ * or one of its designations; case and whitespace are not judged. Only for R4's own code systems
+ * is a mismatch an error.
+ */
+function checkDisplay(run: Run, system: string, code: string, display: string, path: string): void {
+  const cs = run.engine.src.codeSystem(system);
+  if (!cs || cs.content !== 'complete') return;
+  const concept = findConcept(cs.concept, code);
+  if (!concept || typeof concept.display !== 'string') return;
+  const valid = [concept.display, ...(Array.isArray(concept.designation) ? concept.designation : []).map((d) => (isObj(d) && typeof d.value === 'string' ? d.value : undefined))].filter((x): x is string => typeof x === 'string');
+  const want = norm(display);
+  if (valid.some((x) => norm(x) === want)) return;
+  // Code systems of the R4 specification itself are fixed at 4.0.1: a wrong display is an error, as
+  // the reference reports it. Others (terminology.hl7.org, package-defined) change displays between
+  // versions the reference may resolve differently: a warning, so valid data is never rejected.
+  const fixed = system.startsWith('http://hl7.org/fhir/');
+  run.add(fixed ? 'error' : 'warning', 'code-invalid', `Wrong Display Name '${display.slice(0, 100)}' for ${system.slice(0, 200)}#${code.slice(0, 64)}. Valid display is ${valid.length > 1 ? 'one of ' : ''}${valid.map((x) => `'${x.slice(0, 100)}'`).join(', ')}`, `${path}.display`, 'Display_Name_for__should_be_one_of__instead_of');
+}
+
+function findConcept(list: unknown, code: string): Obj | undefined {
+  if (!Array.isArray(list)) return undefined;
+  for (const c of list) {
+    if (!isObj(c)) continue;
+    if (c.code === code) return c;
+    const hit = findConcept(c.concept, code);
+    if (hit) return hit;
+  }
+  return undefined;
 }

@@ -36,6 +36,9 @@ describe('resource-level JSON rules (R4 JSON representation)', () => {
   table([
     ['a plain Patient', patient, undefined],
     ['extensions on a primitive (_birthDate)', { ...patient, birthDate: '1980-01-01', _birthDate: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthTime', valueDateTime: '1980-01-01T10:00:00Z' }] } }, undefined],
+    ['a display that is the code system display, in another case', { ...patient, maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M', display: 'married' }] } }, undefined],
+    ['a wrong display for a terminology.hl7.org code (only a warning: displays change between versions)', { ...patient, maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M', display: 'Wedded' }] } }, undefined],
+    ['a wrong display for a code of an R4 code system', { resourceType: 'Basic', code: { coding: [{ system: 'http://hl7.org/fhir/administrative-gender', code: 'male', display: 'Man' }] } }, 'Display_Name_for__should_be_one_of__instead_of'],
     ['fhir_comments (DSTU2 only) at the root', { ...patient, fhir_comments: ['note'] }, 'UNRECOGNISED_PROPERTY_'],
     ['fhir_comments inside a datatype', { ...patient, name: [{ family: 'A', fhir_comments: ['x'] }] }, 'UNRECOGNISED_PROPERTY_'],
     ['extensions on Resource.id (_id)', { ...patient, _id: { extension: [{ url: 'http://example.org/x', valueString: 'a' }] } }, 'UNRECOGNISED_PROPERTY_'],
