@@ -15,7 +15,7 @@ const SEARCH_LINKS = ['first', 'previous', 'prev', 'next', 'last'];
 const RESTFUL = /^(https?:\/\/([A-Za-z0-9\\.:%$-]*\/)*)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
 const LITERAL = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/([A-Za-z0-9\-.]{1,64}))?$/;
 /** uri/url elements that are not links to other entries (BundleValidator.findReferences). */
-const NOT_LINKS = new Set(['system', 'fullUrl', 'profile', 'url', 'endpoint', 'address', 'div']);
+const NOT_LINKS = new Set(['system', 'fullUrl', 'profile', 'endpoint', 'address', 'div']);
 
 interface Entry { i: number; fullUrl?: string; res?: Obj; type?: string; id?: string; version?: string; targets: Set<number> }
 
@@ -154,7 +154,8 @@ function resolve(ref: string, from: Entry, entries: Entry[], bundleType: string)
   }
   if (ref.includes('?')) return undefined; // a conditional (search) reference, resolved by a server
   if (from.fullUrl === undefined) {
-    if (bundleType === 'batch-response' || bundleType === 'transaction-response') return undefined;
+    // transactions and batches address the server: relative references there are the server's to resolve
+    if (['transaction', 'batch', 'transaction-response', 'batch-response'].includes(bundleType)) return undefined;
     return { hits: [], problem: { severity: 'error', message: 'Relative Reference appears inside Bundle whose entry is missing a fullUrl', id: 'BUNDLE_BUNDLE_FULLURL_MISSING' } };
   }
   const m = LITERAL.exec(ref);
@@ -245,19 +246,24 @@ function checkReferences(run: Run, entries: Entry[], path: string, type: string)
   }
 }
 
-/** Reference.reference values, and uri/url values that may link entries (these never fail resolution). */
-function collect(x: unknown, at: string, out: { ref: string; at: string; link: boolean }[], depth: number, key: string): void {
+/**
+ * Reference.reference values, and uri/url values that may link entries (these never fail
+ * resolution). References inside contained resources count as links only (they resolve in
+ * their container first).
+ */
+function collect(x: unknown, at: string, out: { ref: string; at: string; link: boolean }[], depth: number, key: string, inContained = false): void {
   if (depth > 64 || out.length > 2000) return;
-  if (Array.isArray(x)) { x.forEach((y, i) => collect(y, `${at}[${i}]`, out, depth + 1, key)); return; }
+  if (Array.isArray(x)) { x.forEach((y, i) => collect(y, `${at}[${i}]`, out, depth + 1, key, inContained)); return; }
   if (!isObj(x)) return;
   if (typeof x.resourceType === 'string' && depth > 0 && x.resourceType === 'Bundle') return; // not into a sub-bundle
+  const isExtension = Object.keys(x).some((k) => k.startsWith('value') || k === 'extension') && typeof x.url === 'string' && !('resourceType' in x);
   for (const k in x) {
-    if (k === 'contained') continue; // contained resources resolve inside their container
     const v = x[k];
-    if (k === 'reference' && typeof v === 'string') out.push({ ref: v, at, link: false });
+    if (k === 'reference' && typeof v === 'string') out.push({ ref: v, at, link: inContained });
     else if (typeof v === 'string') {
-      if (!NOT_LINKS.has(k) && (/^(https?:|urn:uuid:|urn:oid:)/.test(v) || LITERAL.test(v))) out.push({ ref: v, at: `${at}.${k}`, link: true });
-    } else if (typeof v === 'object' && v !== null) collect(v, `${at}.${k}`, out, depth + 1, k);
+      if (NOT_LINKS.has(k) || (k === 'url' && isExtension)) continue;
+      if (/^(https?:|urn:uuid:|urn:oid:)/.test(v) || LITERAL.test(v)) out.push({ ref: v, at: `${at}.${k}`, link: true });
+    } else if (typeof v === 'object' && v !== null) collect(v, `${at}.${k}`, out, depth + 1, k, inContained || k === 'contained');
   }
   void key;
 }

@@ -43,7 +43,7 @@ export function checkSearchParameter(run: Run, sp: Obj, path: string): void {
       run.add('error', 'invalid', `Error in search expression '${sp.expression.slice(0, 200)}': ${err}`, `${path}.expression`, 'SEARCHPARAMETER_EXPRESSION_ERROR');
     } else if (!generic && bases.length) {
       for (const n of firstNames(sp.expression)) {
-        if (bases.includes(n) || run.engine.profile(n)?.kind !== 'resource') continue;
+        if (bases.includes(n) || n === 'Resource' || n === 'DomainResource' || run.engine.profile(n)?.kind !== 'resource') continue;
         run.add('error', 'invalid', `Error in search expression '${sp.expression.slice(0, 200)}': The name '${n}' is not valid for any of the possible types: [${bases.join(', ')}]`, `${path}.expression`, 'SEARCHPARAMETER_EXPRESSION_ERROR');
         break;
       }

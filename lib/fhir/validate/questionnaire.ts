@@ -17,6 +17,9 @@ const ANSWER_TYPES: Record<string, string[]> = {
   'open-choice': ['Coding', 'String', 'Integer', 'Date', 'Time'], attachment: ['Attachment'], reference: ['Reference'], quantity: ['Quantity'],
 };
 
+/** enableWhen.answer[x] types that fit a question type (R4 enableWhen.answer[x] has no uri/Attachment). */
+const ENABLE_TYPES: Record<string, string[]> = { ...ANSWER_TYPES, url: ['String', 'Uri'], attachment: [] };
+
 const items = (x: Obj): Obj[] => (Array.isArray(x.item) ? x.item.filter(isObj) : []);
 
 function valueKey(o: Obj, prefix: string): string | undefined {
@@ -67,8 +70,8 @@ export function checkQuestionnaire(run: Run, q: Obj, path: string): void {
         if (!ak || !tType) return;
         const got = ak.slice('answer'.length);
         if (ew.operator === 'exists') return; // que-7: exists takes a boolean, whatever the question
-        const allowed = tType === 'group' || tType === 'display' ? [] : ANSWER_TYPES[tType];
-        if (allowed && !allowed.includes(got)) {
+        const allowed = tType === 'group' || tType === 'display' ? [] : ENABLE_TYPES[tType];
+        if (allowed && allowed.length && !allowed.includes(got)) {
           run.add('error', 'business-rule', `The enableWhen answer type ${got} does not fit the type '${tType}' of question '${ew.question.slice(0, 64)}'`, `${ewAt}.${ak}`, 'QUESTIONNAIRE_Q_ENABLEWHEN_TYPE');
         }
       });
@@ -88,7 +91,7 @@ function containedQuestionnaire(qr: Obj): Obj | undefined | null {
 export function checkQuestionnaireResponse(run: Run, qr: Obj, path: string): void {
   const q = containedQuestionnaire(qr);
   if (q === null) return; // a canonical we cannot fetch here: the reference validator only warns
-  if (!q) { run.add('error', 'not-found', `The questionnaire '${String(qr.questionnaire).slice(0, 100)}' could not be resolved`, `${path}.questionnaire`, 'QUESTIONNAIRE_QR_Q_NOTFOUND'); return; }
+  if (!q) { run.add('warning', 'not-found', `The questionnaire '${String(qr.questionnaire).slice(0, 100)}' could not be resolved`, `${path}.questionnaire`, 'QUESTIONNAIRE_QR_Q_NOTFOUND'); return; }
   if (q.resourceType !== 'Questionnaire') {
     run.add('error', 'invalid', `The questionnaire reference '${String(qr.questionnaire).slice(0, 100)}' resolves to a ${String(q.resourceType)}, not a Questionnaire`, `${path}.questionnaire`, 'QUESTIONNAIRE_QR_Q_WRONG_TYPE');
     return;
