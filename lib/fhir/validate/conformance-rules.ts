@@ -107,7 +107,7 @@ function pathExists(run: Run, type: string, elPath: string): boolean {
   const segs = elPath.split('.');
   let sd = run.engine.src.structureDefinition(type);
   if (!sd || segs[0] !== (sd.type ?? type)) return !sd; // an unknown type is not ours to judge
-  let prefix = segs[0]!;
+  let prefix: string = sd.type ?? type;
   for (let k = 1; k < segs.length; k++) {
     const seg = segs[k]!;
     const els = (sd?.snapshot?.element ?? []) as { path: string; type?: { code: string }[] }[];
