@@ -115,7 +115,11 @@ function pathExists(run: Run, type: string, elPath: string): boolean {
     const choice = exact ? undefined : els.find((e) => e.path.endsWith('[x]') && e.path.startsWith(`${prefix}.`) && e.path.split('.').length === prefix.split('.').length + 1
       && seg.startsWith(e.path.slice(prefix.length + 1, -3)) && (seg.endsWith('[x]') || (e.type ?? []).some((t) => seg === e.path.slice(prefix.length + 1, -3) + t.code.charAt(0).toUpperCase() + t.code.slice(1))));
     const el = exact ?? choice;
-    if (!el) return false;
+    if (!el) {
+      // a base whose snapshot lists a choice by its renamed forms (valueString, …) still has value[x]
+      if (seg.endsWith('[x]') && els.some((e) => e.path.startsWith(`${prefix}.${seg.slice(0, -3)}`))) return true;
+      return false;
+    }
     prefix = el.path;
     if (k < segs.length - 1 && !els.some((e) => e.path.startsWith(`${prefix}.`))) {
       // descend into the element's datatype
