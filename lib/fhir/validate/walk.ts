@@ -352,6 +352,7 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
       else if (!isModifier && inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must not be used as a modifierExtension (it is not a modifier)`, path, 'Extension_EXT_Modifier_N');
     }
   }
+  if (target && Array.isArray(v.extension)) checkSubExtensions(target, v.extension as unknown[], path, run);
   const kids = target ? { owner: target.root, prof: target } : childrenOf(run, node, prof, 'Extension');
   if (kids) {
     run.level++;
@@ -360,6 +361,25 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
     runInvariants(run, kids.owner, v, path, ctx);
   }
   if (node !== kids?.owner) runInvariants(run, node, v, path, ctx);
+}
+
+/**
+ * A complex extension's relative sub-extension urls must be ones its definition slices
+ * (reference Extension_EXT_SubExtension_Invalid); absolute urls are extensions in their own right.
+ */
+function checkSubExtensions(target: CompiledProfile, subs: unknown[], path: string, run: Run): void {
+  const slot = target.root.byName.get('extension');
+  if (!slot || slot.max === 0 || slot.slices.length === 0) return;
+  const urls = new Set<string>();
+  for (const sl of slot.slices) {
+    const u = sl.byName.get('url')?.fixed;
+    if (typeof u === 'string') urls.add(u);
+  }
+  if (urls.size === 0) return;
+  subs.forEach((x, i) => {
+    if (!isObj(x) || typeof x.url !== 'string' || ABSOLUTE_URI.test(x.url) || urls.has(x.url)) return;
+    run.add('error', 'structure', `Sub-extension url '${x.url.slice(0, 100)}' is not defined by the Extension ${target.url}`, `${path}.extension[${i}]`, 'Extension_EXT_SubExtension_Invalid');
+  });
 }
 
 /** StructureDefinition.context (R4: type element/extension/fhirpath). */

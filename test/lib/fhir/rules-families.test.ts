@@ -45,6 +45,8 @@ describe('resource-level JSON rules (R4 JSON representation)', () => {
     ['a modifier extension in modifierExtension', { resourceType: 'NutritionOrder', status: 'active', intent: 'order', patient: { reference: 'Patient/p1' }, dateTime: '2024-01-01', modifierExtension: [{ url: 'http://hl7.org/fhir/StructureDefinition/request-doNotPerform', valueBoolean: true }] }, undefined],
     ['a modifier extension in extension', { resourceType: 'NutritionOrder', status: 'active', intent: 'order', patient: { reference: 'Patient/p1' }, dateTime: '2024-01-01', extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/request-doNotPerform', valueBoolean: true }] }, 'Extension_EXT_Modifier_Y'],
     ['an ordinary extension in modifierExtension', { ...patient, modifierExtension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { city: 'Leeds' } }] }, 'Extension_EXT_Modifier_N'],
+    ['a complex extension with its defined sub-extensions', { ...patient, extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-nationality', extension: [{ url: 'code', valueCodeableConcept: { text: 'British' } }] }] }, undefined],
+    ['a complex extension with a sub-extension it does not define', { ...patient, extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-nationality', extension: [{ url: 'colour', valueString: 'x' }] }] }, 'Extension_EXT_SubExtension_Invalid'],
     ['extensions on Element.id (_id)', { ...patient, name: [{ family: 'A', id: 'n', _id: { extension: [{ url: 'http://example.org/x', valueString: 'a' }] } }] }, 'UNRECOGNISED_PROPERTY_'],
   ]);
 });
