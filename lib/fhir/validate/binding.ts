@@ -127,11 +127,8 @@ const norm = (s: string): string => s.trim().replace(/\s+/g, ' ').toLowerCase();
  * is a mismatch an error.
  */
 function checkDisplay(run: Run, system: string, code: string, display: string, path: string): void {
-  const cs = run.engine.src.codeSystem(system);
-  if (!cs || cs.content !== 'complete') return;
-  const concept = findConcept(cs.concept, code);
-  if (!concept || typeof concept.display !== 'string') return;
-  const valid = [concept.display, ...(Array.isArray(concept.designation) ? concept.designation : []).map((d) => (isObj(d) && typeof d.value === 'string' ? d.value : undefined))].filter((x): x is string => typeof x === 'string');
+  const valid = displaysOf(run, system, code);
+  if (!valid) return;
   const want = norm(display);
   if (valid.some((x) => norm(x) === want)) return;
   // Code systems of the R4 specification itself are fixed at 4.0.1: a wrong display is an error, as
@@ -139,6 +136,26 @@ function checkDisplay(run: Run, system: string, code: string, display: string, p
   // versions the reference may resolve differently: a warning, so valid data is never rejected.
   const fixed = system.startsWith('http://hl7.org/fhir/');
   run.add(fixed ? 'error' : 'warning', 'code-invalid', `Wrong Display Name '${display.slice(0, 100)}' for ${system.slice(0, 200)}#${code.slice(0, 64)}. Valid display is ${valid.length > 1 ? 'one of ' : ''}${valid.map((x) => `'${x.slice(0, 100)}'`).join(', ')}`, `${path}.display`, 'Display_Name_for__should_be_one_of__instead_of');
+}
+
+/** Valid displays per engine, system and code (looked up once: codings repeat on every message). */
+const displayCache = new WeakMap<object, Map<string, string[] | null>>();
+
+function displaysOf(run: Run, system: string, code: string): string[] | undefined {
+  let m = displayCache.get(run.engine);
+  if (!m) { m = new Map(); displayCache.set(run.engine, m); }
+  const k = `${system}\u0000${code}`;
+  let hit = m.get(k);
+  if (hit === undefined) {
+    hit = null;
+    const cs = run.engine.src.codeSystem(system);
+    const concept = cs && cs.content === 'complete' ? findConcept(cs.concept, code) : undefined;
+    if (concept && typeof concept.display === 'string') {
+      hit = [concept.display, ...(Array.isArray(concept.designation) ? concept.designation : []).map((d) => (isObj(d) && typeof d.value === 'string' ? d.value : undefined))].filter((x): x is string => typeof x === 'string');
+    }
+    if (m.size < 100_000) m.set(k, hit);
+  }
+  return hit ?? undefined;
 }
 
 function findConcept(list: unknown, code: string): Obj | undefined {

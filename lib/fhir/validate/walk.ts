@@ -112,16 +112,7 @@ export function walkObject(run: Run, owner: ENode, prof: CompiledProfile, obj: O
   const found: Entry[] = [];
   for (const key in obj) {
     if (isResource && key === 'resourceType') continue;
-    if (key === 'fhir_comments') {
-      // R4 JSON has no comment property (fhir_comments was DSTU2 only): the reference parser reports it as unrecognised
-      run.add('error', 'structure', "Unrecognized property 'fhir_comments' (JSON comments are not part of FHIR R4)", `${path}.fhir_comments`, 'UNRECOGNISED_PROPERTY_');
-      continue;
-    }
-    if (key === '_id' && owner.byName.has('id')) {
-      // Resource.id and Element.id are FHIRPath System.String in R4: no `_id`, so no extensions on them (R4 JSON schema)
-      run.add('error', 'structure', "Unrecognized property '_id': Resource.id and Element.id cannot carry extensions", `${path}._id`, 'UNRECOGNISED_PROPERTY_');
-      continue;
-    }
+    if ((key === 'fhir_comments' || key === '_id') && legacyKey(run, owner, key, path)) continue;
     const isExt = key.charCodeAt(0) === 95; // '_'
     const name = isExt ? key.slice(1) : key;
     let c = owner.byName.get(name);
@@ -173,6 +164,22 @@ export function walkObject(run: Run, owner: ENode, prof: CompiledProfile, obj: O
       validateItem(run, assigned?.[k] ?? ch, prof, type, it, itemPath, ctx, childCtxNames, ctxNames);
     }
   }
+}
+
+/**
+ * JSON properties R4 does not have although they look familiar: `fhir_comments` (DSTU2 only; the
+ * reference parser reports it as unrecognised) and `_id` (Resource.id and Element.id are FHIRPath
+ * System.String in R4: no `_id`, so no extensions on them, per the R4 JSON schema). Kept out of
+ * walkObject so the hot loop stays small.
+ */
+function legacyKey(run: Run, owner: ENode, key: string, path: string): boolean {
+  if (key === 'fhir_comments') {
+    run.add('error', 'structure', "Unrecognized property 'fhir_comments' (JSON comments are not part of FHIR R4)", `${path}.fhir_comments`, 'UNRECOGNISED_PROPERTY_');
+    return true;
+  }
+  if (!owner.byName.has('id')) return false;
+  run.add('error', 'structure', "Unrecognized property '_id': Resource.id and Element.id cannot carry extensions", `${path}._id`, 'UNRECOGNISED_PROPERTY_');
+  return true;
 }
 
 interface Entry { node: ENode; key: string; type: string | undefined; v: unknown; e: unknown; hasV: boolean; hasE: boolean }
@@ -344,13 +351,7 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
     } else if (!contextAllows(target, ctxNames)) {
       run.add('error', 'structure', `The extension ${url.slice(0, 200)} is not allowed to be used at this point (this element is [${ctxNames.join(', ')}])`, path, 'Extension_EXT_Context_Wrong');
     }
-    if (target && target.type === 'Extension') {
-      // R4 §2.5.3 "Modifier Extensions": a modifier extension goes in modifierExtension, and only there
-      const isModifier = target.sd.snapshot?.element?.[0]?.isModifier === true;
-      const inModifier = node.name === 'modifierExtension';
-      if (isModifier && !inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must be used as a modifierExtension`, path, 'Extension_EXT_Modifier_Y');
-      else if (!isModifier && inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must not be used as a modifierExtension (it is not a modifier)`, path, 'Extension_EXT_Modifier_N');
-    }
+    if (target) checkModifier(run, target, node, url, path);
   }
   if (target && Array.isArray(v.extension)) checkSubExtensions(target, v.extension as unknown[], path, run);
   const kids = target ? { owner: target.root, prof: target } : childrenOf(run, node, prof, 'Extension');
@@ -363,21 +364,40 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
   if (node !== kids?.owner) runInvariants(run, node, v, path, ctx);
 }
 
+/** R4 §2.5.3 "Modifier Extensions": a modifier extension goes in modifierExtension, and only there. */
+function checkModifier(run: Run, target: CompiledProfile, node: ENode, url: string, path: string): void {
+  if (target.type !== 'Extension') return;
+  const isModifier = target.sd.snapshot?.element?.[0]?.isModifier === true;
+  const inModifier = node.name === 'modifierExtension';
+  if (isModifier && !inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must be used as a modifierExtension`, path, 'Extension_EXT_Modifier_Y');
+  else if (!isModifier && inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must not be used as a modifierExtension (it is not a modifier)`, path, 'Extension_EXT_Modifier_N');
+}
+
 /**
  * A complex extension's relative sub-extension urls must be ones its definition slices
  * (reference Extension_EXT_SubExtension_Invalid); absolute urls are extensions in their own right.
  */
+const subExtensionUrls = new WeakMap<CompiledProfile, Set<string> | null>();
+
 function checkSubExtensions(target: CompiledProfile, subs: unknown[], path: string, run: Run): void {
-  const slot = target.root.byName.get('extension');
-  if (!slot || slot.max === 0 || slot.slices.length === 0) return;
-  const urls = new Set<string>();
-  for (const sl of slot.slices) {
-    const u = sl.byName.get('url')?.fixed;
-    if (typeof u === 'string') urls.add(u);
+  let urls = subExtensionUrls.get(target);
+  if (urls === undefined) {
+    const slot = target.root.byName.get('extension');
+    urls = null;
+    if (slot && slot.max !== 0 && slot.slices.length) {
+      const set = new Set<string>();
+      for (const sl of slot.slices) {
+        const u = sl.byName.get('url')?.fixed;
+        if (typeof u === 'string') set.add(u);
+      }
+      if (set.size) urls = set;
+    }
+    subExtensionUrls.set(target, urls);
   }
-  if (urls.size === 0) return;
+  if (!urls) return;
+  const known = urls;
   subs.forEach((x, i) => {
-    if (!isObj(x) || typeof x.url !== 'string' || ABSOLUTE_URI.test(x.url) || urls.has(x.url)) return;
+    if (!isObj(x) || typeof x.url !== 'string' || known.has(x.url) || ABSOLUTE_URI.test(x.url)) return;
     run.add('error', 'structure', `Sub-extension url '${x.url.slice(0, 100)}' is not defined by the Extension ${target.url}`, `${path}.extension[${i}]`, 'Extension_EXT_SubExtension_Invalid');
   });
 }
