@@ -4,27 +4,29 @@
  *
  *   nhs-fhir-validate <file|dir…> [--profile url]… [--package dir]… [--cached name#version]…
  *                     [--no-cache] [--cache dir] [--terminology strict|lenient|off] [--downgrade id,…] [--json]
- *   nhs-fhir-validate install <package.tgz> [--cache dir]
+ *   nhs-fhir-validate install <package.tgz | name#version> [--registry url] [--force] [--cache dir]
  *
  * One file: prints its OperationOutcome. A directory (or several files): one line per file and a
  * total. Exit status 0 when no file has an error or fatal issue, 1 when any has, 2 when the
  * command itself cannot run (usage, packages that cannot be loaded).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { hasErrors, isError, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
 import { defaultCacheDir, FhirPackages } from '../lib/fhir/packages';
 import { installPackageTgz } from '../lib/fhir/tgz';
+import { installFromRegistry, type RegistryOptions } from '../lib/fhir/registry';
 import { createValidator } from '../lib/fhir/validator';
 
 const USAGE = `usage:
   nhs-fhir-validate <file|dir>... [--profile url]... [--package dir]... [--cached name#version]...
                     [--no-cache] [--cache dir] [--terminology strict|lenient|off] [--downgrade id,...] [--json]
-  nhs-fhir-validate install <package.tgz> [--cache dir]`;
+  nhs-fhir-validate install <package.tgz | name#version> [--registry url] [--force] [--cache dir]`;
 
 interface Args {
   inputs: string[]; profiles: string[]; folders: string[]; cached: string[]; downgrade: string[];
   useCache: boolean; cacheDir: string; terminology: 'strict' | 'lenient' | 'off'; json: boolean;
+  registry?: string; force: boolean;
 }
 
 class UsageError extends Error {}
@@ -32,7 +34,7 @@ class UsageError extends Error {}
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { inputs: [], profiles: [], folders: [], cached: [], downgrade: [], useCache: true, cacheDir: defaultCacheDir(), terminology: 'lenient', json: false };
+  const a: Args = { inputs: [], profiles: [], folders: [], cached: [], downgrade: [], useCache: true, cacheDir: defaultCacheDir(), terminology: 'lenient', json: false, force: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -48,6 +50,8 @@ function parseArgs(argv: string[]): Args {
       case '--no-cache': a.useCache = false; break;
       case '--downgrade': a.downgrade.push(...value().split(',').filter(Boolean)); break;
       case '--json': a.json = true; break;
+      case '--registry': a.registry = value(); break;
+      case '--force': a.force = true; break;
       case '--terminology': {
         const v = value();
         if (v !== 'strict' && v !== 'lenient' && v !== 'off') throw new UsageError(`--terminology must be strict, lenient or off`);
@@ -128,9 +132,17 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (argv[0] === 'install') {
       const args = parseArgs(argv.slice(1));
-      if (args.inputs.length !== 1) throw new UsageError('install needs exactly one package .tgz');
-      const ref = installPackageTgz(args.inputs[0]!, args.cacheDir);
-      process.stdout.write(`installed ${ref.name}#${ref.version} into ${args.cacheDir}\n`);
+      if (args.inputs.length !== 1) throw new UsageError('install needs exactly one package .tgz or <name>#<version>');
+      const what = args.inputs[0]!;
+      if (what.endsWith('.tgz') || existsSync(what)) {
+        const ref = installPackageTgz(what, args.cacheDir);
+        process.stdout.write(`installed ${ref.name}#${ref.version} into ${args.cacheDir}\n`);
+        return 0;
+      }
+      const opts: RegistryOptions = { cacheDir: args.cacheDir, force: args.force, onPackage: (r, status) => process.stdout.write(`${status} ${r.name}#${r.version}\n`) };
+      if (args.registry) opts.registry = args.registry;
+      const refs = await installFromRegistry(what, opts);
+      process.stdout.write(`${refs.length} package(s) ready in ${args.cacheDir}\n`);
       return 0;
     }
     return await validate(parseArgs(argv));

@@ -81,9 +81,14 @@ function safeName(name: string): string | undefined {
  * copy of the same name#version (written to a temporary folder first, then renamed into place).
  */
 export function installPackageTgz(tgzFile: string, cacheDir: string, maxBytes = MAX_UNPACKED_BYTES): PackageRef {
+  return installPackageBuffer(readFileSync(tgzFile), cacheDir, maxBytes);
+}
+
+/** As installPackageTgz, from the tarball's bytes (a registry download, already checksum-verified). */
+export function installPackageBuffer(tgz: Buffer, cacheDir: string, maxBytes = MAX_UNPACKED_BYTES): PackageRef {
   let tar: Buffer;
   try {
-    tar = gunzipSync(readFileSync(tgzFile), { maxOutputLength: maxBytes });
+    tar = gunzipSync(tgz, { maxOutputLength: maxBytes });
   } catch (e) {
     const tooBig = (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
     throw new NhsError(tooBig ? 'FHIR_TGZ_TOO_LARGE' : 'FHIR_TGZ_INVALID', tooBig ? `package unpacks to more than ${maxBytes} bytes` : 'not a gzip file', { cause: e });

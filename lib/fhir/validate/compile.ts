@@ -4,7 +4,7 @@
  * defines the slicing; R4 "type slices" (`value[x]:valueQuantity`) are keyed by type code.
  */
 import type { ElementDefinition, StructureDefinition } from './source';
-import { compileInvariants, type Invariant } from '../invariants';
+import { compileInvariants, type Invariant } from './invariants';
 
 export interface TypeRef { code: string; profiles: string[]; targetProfiles: string[] }
 

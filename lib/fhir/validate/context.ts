@@ -3,7 +3,7 @@
  * validation run (the issue list). Issues are built with the one builder, lib/outcome.ts.
  */
 import { issue, type Issue, type IssueSeverity, type IssueType } from '../../outcome';
-import { ValueSetExpander } from '../valueset';
+import { ValueSetExpander } from '../../terminology/valueset';
 import { compileProfile, type CompiledProfile } from './compile';
 import type { PackageSource } from './source';
 

@@ -45,6 +45,31 @@ function nodeAt(run: Run, slice: ENode, path: string): ENode | { url: string } |
   return node;
 }
 
+/**
+ * For value/pattern discriminators whose path runs through an element that is itself sliced (R4
+ * vital signs: `component` by `code.coding.code`, the fixed code sitting on the required slice
+ * `code.coding:SBPCode`), the value comes from a required slice of that inner element: a
+ * required slice guarantees a matching item exists, which is what the discriminator asks.
+ */
+function valueNodeAt(run: Run, slice: ENode, path: string): ENode | { url: string } | undefined {
+  const direct = nodeAt(run, slice, path);
+  if ((direct && 'url' in direct) || direct?.fixed !== undefined || direct?.pattern !== undefined || path === '$this') return direct;
+  const segs = path.split('.');
+  let node: ENode | undefined = slice;
+  for (let k = 0; k < segs.length - 1 && node; k++) {
+    const next = nodeAt(run, node, segs[k]!);
+    if (!next || 'url' in next) return direct;
+    node = next;
+    const rest = segs.slice(k + 1).join('.');
+    for (const inner of node.slices) {
+      if (inner.min < 1) continue;
+      const hit = nodeAt(run, inner, rest);
+      if (hit && !('url' in hit) && (hit.fixed !== undefined || hit.pattern !== undefined)) return hit;
+    }
+  }
+  return direct;
+}
+
 function expectation(run: Run, d: { type: string }, n: ENode | { url: string } | undefined): Expect | undefined {
   if (!n) return undefined;
   if ('url' in n) return { kind: 'value', value: n.url };
@@ -70,7 +95,7 @@ function checks(run: Run, sliced: ENode, slice: ENode): Check[] {
   hit = [];
   for (const d of sliced.slicing?.discriminator ?? []) {
     const path = d.path.replace(/^\$this\./, '');
-    const e = expectation(run, d, nodeAt(run, slice, path));
+    const e = expectation(run, d, d.type === 'value' || d.type === 'pattern' ? valueNodeAt(run, slice, path) : nodeAt(run, slice, path));
     if (e) hit.push({ ...e, segs: d.path === '$this' ? undefined : path.split('.') });
   }
   checkCache.set(slice, hit);

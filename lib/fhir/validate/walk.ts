@@ -3,11 +3,11 @@
  * JSON representation; §2.27 ElementDefinition: cardinality, types, choice types, fixed/pattern,
  * bindings, constraints, slicing). One pass, collecting every issue into the run.
  */
-import { checkPrimitive, jsonKind, PRIMITIVE_TYPES } from '../primitives';
-import type { InvariantContext } from '../invariants';
+import { checkPrimitive, jsonKind, PRIMITIVE_TYPES } from './primitives';
+import type { InvariantContext } from './invariants';
 import type { CompiledProfile, ENode } from './compile';
 import type { Run } from './context';
-import { checkBinding, checkCoding } from './binding';
+import { checkBinding, checkCoding, checkQuantityUnit } from './binding';
 import { assignSlices } from './slicing';
 import { checkXhtml } from './xhtml';
 import { checkIdentifier } from './nhs';
@@ -15,6 +15,7 @@ import { checkBundle } from './bundle';
 import { deepMatches, deepEqual } from './match';
 import { impliedProfiles } from './implied';
 import { checkSpecial } from './special';
+import { checkExpression } from './conformance-rules';
 import { ABSOLUTE_URI, isObj, type Item, type Obj } from './json-value';
 
 export interface WalkCtx extends InvariantContext {
@@ -111,7 +112,7 @@ export function walkObject(run: Run, owner: ENode, prof: CompiledProfile, obj: O
   const found: Entry[] = [];
   for (const key in obj) {
     if (isResource && key === 'resourceType') continue;
-    if (key === 'fhir_comments') continue;
+    if ((key === 'fhir_comments' || key === '_id') && legacyKey(run, owner, key, path)) continue;
     const isExt = key.charCodeAt(0) === 95; // '_'
     const name = isExt ? key.slice(1) : key;
     let c = owner.byName.get(name);
@@ -163,6 +164,22 @@ export function walkObject(run: Run, owner: ENode, prof: CompiledProfile, obj: O
       validateItem(run, assigned?.[k] ?? ch, prof, type, it, itemPath, ctx, childCtxNames, ctxNames);
     }
   }
+}
+
+/**
+ * JSON properties R4 does not have although they look familiar: `fhir_comments` (DSTU2 only; the
+ * reference parser reports it as unrecognised) and `_id` (Resource.id and Element.id are FHIRPath
+ * System.String in R4: no `_id`, so no extensions on them, per the R4 JSON schema). Kept out of
+ * walkObject so the hot loop stays small.
+ */
+function legacyKey(run: Run, owner: ENode, key: string, path: string): boolean {
+  if (key === 'fhir_comments') {
+    run.add('error', 'structure', "Unrecognized property 'fhir_comments' (JSON comments are not part of FHIR R4)", `${path}.fhir_comments`, 'UNRECOGNISED_PROPERTY_');
+    return true;
+  }
+  if (!owner.byName.has('id')) return false;
+  run.add('error', 'structure', "Unrecognized property '_id': Resource.id and Element.id cannot carry extensions", `${path}._id`, 'UNRECOGNISED_PROPERTY_');
+  return true;
 }
 
 interface Entry { node: ENode; key: string; type: string | undefined; v: unknown; e: unknown; hasV: boolean; hasE: boolean }
@@ -253,8 +270,10 @@ export function validateItem(run: Run, node0: ENode, prof: CompiledProfile, type
     case 'Coding': checkCoding(run, v, path); break;
     case 'Attachment': checkAttachment(run, v, path); break;
     case 'Reference': checkReferenceTarget(run, node, v, path); break;
+    case 'Expression': checkExpression(run, v, path); break;
     case 'Quantity': case 'Age': case 'Duration': case 'Distance': case 'Count': case 'SimpleQuantity': case 'MoneyQuantity':
       if (typeof v.value === 'number' && (node.minValue !== undefined || node.maxValue !== undefined)) checkRange(run, node, v.value, path, true);
+      checkQuantityUnit(run, v, path);
       break;
     default: break;
   }
@@ -289,6 +308,7 @@ function validatePrimitive(run: Run, node: ENode, prof: CompiledProfile, type: s
         run.add('error', 'value', `Value does not match the pattern '${JSON.stringify(node.pattern).slice(0, 100)}' in the profile ${node.sdUrl}`, path, 'Profile_VAL_PatternValue');
       }
       if (node.binding && type === 'code' && typeof v === 'string') checkBinding(run, node, type, v, path);
+      if (type === 'canonical' && typeof v === 'string') checkCanonicalTarget(run, node, v, path, ctx);
       if (node.minValue !== undefined || node.maxValue !== undefined) checkRange(run, node, v, path);
       for (const inv of node.invariants) evaluate(run, inv, v, path, ctx);
     }
@@ -331,7 +351,9 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
     } else if (!contextAllows(target, ctxNames)) {
       run.add('error', 'structure', `The extension ${url.slice(0, 200)} is not allowed to be used at this point (this element is [${ctxNames.join(', ')}])`, path, 'Extension_EXT_Context_Wrong');
     }
+    if (target) checkModifier(run, target, node, url, path);
   }
+  if (target && Array.isArray(v.extension)) checkSubExtensions(target, v.extension as unknown[], path, run);
   const kids = target ? { owner: target.root, prof: target } : childrenOf(run, node, prof, 'Extension');
   if (kids) {
     run.level++;
@@ -340,6 +362,44 @@ function validateExtension(run: Run, node: ENode, prof: CompiledProfile, v: Obj,
     runInvariants(run, kids.owner, v, path, ctx);
   }
   if (node !== kids?.owner) runInvariants(run, node, v, path, ctx);
+}
+
+/** R4 §2.5.3 "Modifier Extensions": a modifier extension goes in modifierExtension, and only there. */
+function checkModifier(run: Run, target: CompiledProfile, node: ENode, url: string, path: string): void {
+  if (target.type !== 'Extension') return;
+  const isModifier = target.sd.snapshot?.element?.[0]?.isModifier === true;
+  const inModifier = node.name === 'modifierExtension';
+  if (isModifier && !inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must be used as a modifierExtension`, path, 'Extension_EXT_Modifier_Y');
+  else if (!isModifier && inModifier) run.add('error', 'structure', `The Extension '${url.slice(0, 200)}' must not be used as a modifierExtension (it is not a modifier)`, path, 'Extension_EXT_Modifier_N');
+}
+
+/**
+ * A complex extension's relative sub-extension urls must be ones its definition slices
+ * (reference Extension_EXT_SubExtension_Invalid); absolute urls are extensions in their own right.
+ */
+const subExtensionUrls = new WeakMap<CompiledProfile, Set<string> | null>();
+
+function checkSubExtensions(target: CompiledProfile, subs: unknown[], path: string, run: Run): void {
+  let urls = subExtensionUrls.get(target);
+  if (urls === undefined) {
+    const slot = target.root.byName.get('extension');
+    urls = null;
+    if (slot && slot.max !== 0 && slot.slices.length) {
+      const set = new Set<string>();
+      for (const sl of slot.slices) {
+        const u = sl.byName.get('url')?.fixed;
+        if (typeof u === 'string') set.add(u);
+      }
+      if (set.size) urls = set;
+    }
+    subExtensionUrls.set(target, urls);
+  }
+  if (!urls) return;
+  const known = urls;
+  subs.forEach((x, i) => {
+    if (!isObj(x) || typeof x.url !== 'string' || known.has(x.url) || ABSOLUTE_URI.test(x.url)) return;
+    run.add('error', 'structure', `Sub-extension url '${x.url.slice(0, 100)}' is not defined by the Extension ${target.url}`, `${path}.extension[${i}]`, 'Extension_EXT_SubExtension_Invalid');
+  });
 }
 
 /** StructureDefinition.context (R4: type element/extension/fhirpath). */
@@ -449,9 +509,10 @@ const LITERAL_REF = /^(?:https?:\/\/\S+\/)?([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64
  */
 const targetTypesCache = new WeakMap<ENode, string[] | undefined>();
 
-function targetTypes(run: Run, node: ENode): string[] | undefined {
-  if (targetTypesCache.has(node)) return targetTypesCache.get(node);
-  const targets = node.types.find((t) => t.code === 'Reference')?.targetProfiles ?? [];
+function targetTypes(run: Run, node: ENode, code = 'Reference'): string[] | undefined {
+  const cache = code === 'Reference' ? targetTypesCache : canonicalTypesCache;
+  if (cache.has(node)) return cache.get(node);
+  const targets = node.types.find((t) => t.code === code)?.targetProfiles ?? [];
   let out: string[] | undefined = targets.length ? [] : undefined;
   for (const t of targets) {
     const url = t.split('|')[0]!;
@@ -459,8 +520,32 @@ function targetTypes(run: Run, node: ENode): string[] | undefined {
     if (type === undefined || type === 'Resource') { out = undefined; break; } // unknown profile: cannot judge
     out!.push(type);
   }
-  targetTypesCache.set(node, out);
+  cache.set(node, out);
   return out;
+}
+
+const canonicalTypesCache = new WeakMap<ENode, string[] | undefined>();
+
+/**
+ * A canonical that resolves (a contained `#id`, or a definition the packages hold) must be a
+ * resource of a type its element allows (ElementDefinition.type.targetProfile on canonical).
+ */
+function checkCanonicalTarget(run: Run, node: ENode, v: string, path: string, ctx: WalkCtx): void {
+  const allowed = targetTypes(run, node, 'canonical');
+  if (!allowed?.length) return;
+  let found: string | undefined;
+  if (v.startsWith('#')) {
+    const root = ctx.rootResource;
+    const c = isObj(root) && Array.isArray(root.contained) ? (root.contained as unknown[]).find((x) => isObj(x) && x.id === v.slice(1)) : undefined;
+    found = isObj(c) && typeof c.resourceType === 'string' ? c.resourceType : undefined;
+  } else if (/^https?:/.test(v)) {
+    const src = run.engine.src;
+    const url = v.split('|')[0]!;
+    found = src.valueSet(url) ? 'ValueSet' : src.codeSystem(url) ? 'CodeSystem' : src.structureDefinition(url) && !/^[A-Za-z]+$/.test(url) ? 'StructureDefinition' : undefined;
+  }
+  if (found && !allowed.includes(found)) {
+    run.add('error', 'invalid', `Canonical URL '${v.slice(0, 200)}' refers to a resource that has the wrong type. Found ${found} expecting one of [${allowed.join(', ')}]`, path, 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_TYPE');
+  }
 }
 
 /**

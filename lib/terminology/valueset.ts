@@ -4,7 +4,7 @@
  * do not hold (SNOMED CT, LOINC) or whose CodeSystem is a fragment cannot be enumerated, so a
  * code from it is "unknown" (not "wrong") and the caller decides by terminology strictness.
  */
-import type { Json, PackageSource } from './validate/source';
+import type { Json, PackageSource } from '../fhir/validate/source';
 
 /** Result of asking whether a code is in a ValueSet. */
 export type CodeCheck = 'ok' | 'not-in-vs' | 'unknown';

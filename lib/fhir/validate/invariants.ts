@@ -7,7 +7,7 @@
  * evaluated only where its element occurs; an expression that fails to compile or throws is a
  * warning, never a crash.
  */
-import type { ElementDefinition } from './validate/source';
+import type { ElementDefinition } from './source';
 
 export interface InvariantContext {
   /** The resource the element belongs to (%resource). */
@@ -127,12 +127,32 @@ export function compareDateTimes(a: string, b: string): number {
 }
 
 // fhirpath.js is loaded lazily: a validator that only ever meets native invariants never pays for it.
-interface FhirpathModule { compile: (expr: unknown, model?: unknown, opts?: unknown) => (res: unknown, env?: Record<string, unknown>) => unknown[] }
+interface FhirpathModule { compile: (expr: unknown, model?: unknown, opts?: unknown) => (res: unknown, env?: Record<string, unknown>) => unknown[]; parse: (expr: string) => unknown }
 let fp: { mod: FhirpathModule; model: unknown } | undefined;
 function fhirpath(): { mod: FhirpathModule; model: unknown } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   fp ??= { mod: require('fhirpath') as FhirpathModule, model: require('fhirpath/fhir-context/r4') as unknown };
   return fp;
+}
+
+const syntaxCache = new Map<string, string | null>();
+
+/**
+ * The FHIRPath (N1, §"Grammar") syntax error in `expression`, or undefined when it parses. Used
+ * for Expression values, SearchParameter expressions and invariants in definitions.
+ */
+export function fhirpathSyntaxError(expression: string): string | undefined {
+  let hit = syntaxCache.get(expression);
+  if (hit === undefined) {
+    try {
+      fhirpath().mod.parse(expression);
+      hit = null;
+    } catch (e) {
+      hit = (e as Error).message.split('\n')[0]!.slice(0, 200);
+    }
+    if (syntaxCache.size < 10_000) syntaxCache.set(expression, hit);
+  }
+  return hit ?? undefined;
 }
 
 const compiled = new Map<string, ((res: unknown, env?: Record<string, unknown>) => unknown[]) | { error: string }>();
