@@ -19,6 +19,7 @@ import {
   toAudit, toMessage, toOutbox, toQuarantine, whereSql, type AuditDraft, type MessageRow,
 } from './common';
 import { GroupCommitter, type Settleable } from './group-commit';
+import { SqliteEsrState, type EsrState } from './esr-state';
 import { SQLITE_MIGRATIONS } from './schema';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
@@ -90,6 +91,11 @@ export class SqliteStore extends StoreBase implements Store {
     return this.committer?.drain() ?? Promise.resolve();
   }
 
+  esrState(): EsrState {
+    if (!this.readable() || !this.db) throw closedError();
+    return new SqliteEsrState(this.db);
+  }
+
   protected release(): void {
     this.db?.close();
   }
@@ -126,13 +132,13 @@ export class SqliteStore extends StoreBase implements Store {
   private migrate(db: Database.Database): void {
     db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-      const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null };
-      let v = row.v ?? 0;
+      // Every listed version not yet applied, in list order: a lower version merged in after a
+      // higher one shipped (v3 landing after v4) still runs.
+      const applied = new Set((db.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version));
       for (const m of SQLITE_MIGRATIONS) {
-        if (m.version <= v) continue;
+        if (applied.has(m.version)) continue;
         db.exec(m.sql);
         db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
-        v = m.version;
       }
     }).immediate();
   }

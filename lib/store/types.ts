@@ -11,6 +11,7 @@
  */
 
 import type { NhsError } from '../errors';
+import type { EsrState } from './esr-state';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -376,6 +377,9 @@ export interface Store {
    * the same transaction when the item exists (as transitionQuarantine).
    */
   patchQuarantine(id: string, patch: QuarantinePatch, audit?: NewAuditRecord): Promise<QuarantineItem | undefined>;
+
+  /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
+  esrState?(): EsrState;
 
   /** Counters of the write path (group commit evidence for tests and the bench). */
   stats?(): StoreStats;
