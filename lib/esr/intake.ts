@@ -278,24 +278,25 @@ export class EsrIntake {
       const ids = idsOf(checked);
       diff.prime(await this.state.loadPeople(this.o.source, ids.people), await this.state.loadAssignments(this.o.source, ids.assignments));
       const events: JmlEvent[] = [];
+      const bad: CheckedRow[] = [];
       for (const c of checked) {
         counts.rows++;
         sinceStart++;
-        const esr: EsrMsgInfo = { file: name, line: c.line, recordType: c.recordType, action: c.action };
         if (c.issues.length > 0) {
           counts.invalid++;
-          await this.invalidRow(c, esr);
+          bad.push(c);
           continue;
         }
         counts.valid++;
         this.sink.record({
           topic: c.recordType,
           payload: { recordType: c.recordType, record: c.schema!.name, fields: c.fields, named: namedFields(c.schema!, c.fields) },
-          esr,
+          esr: { file: name, line: c.line, recordType: c.recordType, action: c.action },
           outcome: operationOutcome([]),
         });
         for (const ev of diff.apply(c)) events.push(ev);
       }
+      if (bad.length > 0) await this.invalidRows(name, bad);
       await this.emitEvents(events, counts);
       const changed = diff.drain();
       await this.state.commitBatch({ source: this.o.source, name, hash: info.hash, line: lastLine, counts, people: changed.people, assignments: changed.assignments, at: this.clock().toISOString() });
@@ -320,30 +321,37 @@ export class EsrIntake {
     return { name, outcome: 'processed', hash: info.hash, counts };
   }
 
+  /** Count, audit (one record per event, group committed together) and hand on a batch's events. */
   private async emitEvents(events: JmlEvent[], counts: FileCounts): Promise<void> {
     for (const ev of events) {
       if (ev.type === 'joiner') counts.joiners++;
       else if (ev.type === 'mover') counts.movers++;
       else counts.leavers++;
-      if (this.o.auditEvents !== false) {
-        await this.audit({
-          action: `esr.${ev.type}`, outcome: 'success', correlationId: `${ev.file}:${ev.line}`,
-          detail: { entity: ev.entity, reason: ev.reason, personId: ev.personId, ...(ev.assignmentId ? { assignmentId: ev.assignmentId } : {}) },
-        });
-      }
-      this.sink.event(ev);
     }
+    if (this.o.auditEvents !== false) {
+      // Issued together so the store commits them in one transaction, in this order.
+      await Promise.all(events.map((ev) => this.audit({
+        action: `esr.${ev.type}`, outcome: 'success', correlationId: `${ev.file}:${ev.line}`,
+        detail: { entity: ev.entity, reason: ev.reason, personId: ev.personId, ...(ev.assignmentId ? { assignmentId: ev.assignmentId } : {}) },
+      })));
+    }
+    for (const ev of events) this.sink.event(ev);
   }
 
-  private async invalidRow(c: CheckedRow, esr: EsrMsgInfo): Promise<void> {
-    const outcome = operationOutcome(c.issues);
-    const msg: EsrInvalidMsg = { topic: c.recordType, payload: c.fields.join('~'), esr, outcome };
-    const reason = `ESR row invalid: ${c.issues.length} issue(s), first: ${c.issues[0]?.diagnostics ?? ''}`.slice(0, 500);
-    const item = await park(this.o.store, {
-      msg: msg as unknown as Record<string, unknown>, reasonCode: 'ESR_ROW_INVALID', reason, owner: this.o.owner ?? 'workforce team',
-      node: this.o.node, flow: this.o.flow ?? null, correlationId: `${esr.file}:${esr.line}`, contentType: 'text', detail: outcome as unknown as Record<string, unknown>,
+  /** Quarantine a batch's bad rows (one store transaction), then hand them on in file order. */
+  private async invalidRows(file: string, rows: CheckedRow[]): Promise<void> {
+    const msgs = rows.map((c): EsrInvalidMsg => ({
+      topic: c.recordType, payload: c.fields.join('~'), esr: { file, line: c.line, recordType: c.recordType, action: c.action }, outcome: operationOutcome(c.issues),
+    }));
+    const items = await Promise.all(msgs.map((msg, i) => park(this.o.store, {
+      msg: msg as unknown as Record<string, unknown>, reasonCode: 'ESR_ROW_INVALID', owner: this.o.owner ?? 'workforce team',
+      reason: `ESR row invalid: ${rows[i]!.issues.length} issue(s), first: ${rows[i]!.issues[0]?.diagnostics ?? ''}`.slice(0, 500),
+      node: this.o.node, flow: this.o.flow ?? null, correlationId: `${file}:${msg.esr.line}`, contentType: 'text', detail: msg.outcome as unknown as Record<string, unknown>,
+    })));
+    msgs.forEach((msg, i) => {
+      const item = items[i]!;
+      msg.quarantine = { id: item.id, reason: item.reason, code: item.reasonCode, owner: item.owner, at: item.createdAt };
+      this.sink.invalid(msg);
     });
-    msg.quarantine = { id: item.id, reason: item.reason, code: item.reasonCode, owner: item.owner, at: item.createdAt };
-    this.sink.invalid(msg);
   }
 }
