@@ -4,6 +4,7 @@
  * with the core `tls-config` node's CA) — which files (pattern), when (interval or cron) and
  * where processed files go (archive folder). Secrets are credentials, never in the flow.
  */
+import { isAbsolute, resolve } from 'node:path';
 import { createFileSource, type FileSource, type FileSourceSettings } from '../lib/remote';
 import { parseSchedule, type Schedule } from '../lib/remote/schedule';
 import { configNumber, configText } from './shared/config';
@@ -25,18 +26,21 @@ export = function (RED: RED) {
       node.schedule = { kind: 'interval', seconds: 300 };
     }
     const creds = node.credentials ?? {};
+    // A relative local folder is relative to where the core file nodes read and write.
+    const base = configText(RED.settings.fileWorkingDirectory) || process.cwd();
+    const local = (f: string): string => (protocol === 'folder' && f && !isAbsolute(f) ? resolve(base, f) : f);
     node.createSource = (): FileSource => {
       const tls = protocol === 'ftps' ? coreTlsOptions(RED, def) : undefined;
       const settings: FileSourceSettings = {
         protocol,
-        folder: configText(def.folder) || '.',
+        folder: local(configText(def.folder) || '.'),
         host: configText(def.host),
         username: configText(def.username),
         hostKeys: configText(def.hostKey).split(/[\s,]+/).filter(Boolean),
         allowUnknownHostKey: def.allowUnknownHostKey === true,
         timeoutMs: configNumber(def.timeout, 10) * 1000,
         ...(configNumber(def.port, 0) > 0 ? { port: configNumber(def.port, 0) } : {}),
-        ...(configText(def.archiveFolder) ? { archiveFolder: configText(def.archiveFolder) } : {}),
+        ...(configText(def.archiveFolder) ? { archiveFolder: local(configText(def.archiveFolder)) } : {}),
         ...(creds.password ? { password: creds.password } : {}),
         ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
         ...(creds.passphrase ? { passphrase: creds.passphrase } : {}),
