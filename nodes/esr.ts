@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MqttPublisher } from '../lib/audit/mqtt';
 import type { EsrAlert } from '../lib/esr/alerts';
+import { checkCsvFormat } from '../lib/esr/csv';
 import { EsrIntake, type EsrProgress, type FileResult } from '../lib/esr/intake';
 import type { JmlEvent } from '../lib/esr/jml';
 import { NhsError } from '../lib/errors';
@@ -75,12 +76,13 @@ export = function (RED: RED) {
     const ready: Promise<EsrIntake> = (async () => {
       if (!cfg || typeof cfg.createSource !== 'function') throw new NhsError('ESR_SOURCE_MISSING', t('errors.noSource'));
       const store = await resolveStore(RED, node, storeConfigId(def));
+      const csv = def.format === 'csv' ? checkCsvFormat(JSON.parse(configText(def.csvFormat) || 'null')) : undefined;
       intake = new EsrIntake({
         source: cfg.id, node: node.id, ...(node.z ? { flow: node.z } : {}), store, pattern: cfg.pattern,
         tempDir: join(tmpdir(), `nhs-esr-${node.id}`),
         leaversFromFullExtract: def.leaversFromFull === true, reprocessDuplicates: def.reprocessDuplicates === true,
         allowOutOfSequence: def.allowOutOfSequence === true, stableMs: configNumber(def.stableSeconds, 5) * 1000,
-        owner: configText(def.owner) || 'workforce team', ...(configText(def.expectBy) ? { expectBy: configText(def.expectBy) } : {}),
+        owner: configText(def.owner) || 'workforce team', ...(configText(def.expectBy) ? { expectBy: configText(def.expectBy) } : {}), ...(csv ? { csv } : {}),
       }, sink as never);
       return intake;
     })();

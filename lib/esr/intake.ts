@@ -24,7 +24,9 @@ import type { FileSource, RemoteEntry } from '../remote/source';
 import { namePattern } from '../remote/source';
 import type { EsrAlert } from './alerts';
 import { MissingFileWatch } from './alerts';
-import { checkEnvelope, checkGoRow, goRows, inspectGoFile, parseGoFileName, type CheckedRow, type GoFileInfo } from './go';
+import { checkCsvFile, checkCsvRow, csvRows, csvSchema, type CsvFormat } from './csv';
+import { checkEnvelope, checkGoRow, goRows, inspectGoFile, parseGoFileName, type CheckedRow, type GoFileInfo, type GoRow } from './go';
+import type { RecordSchema } from './records';
 import { idsOf, JmlDiff, type JmlEvent } from './jml';
 import { namedFields } from './records';
 
@@ -116,6 +118,8 @@ export interface IntakeOptions {
   expectBy?: string;
   /** Write one audit record per event (default true). */
   auditEvents?: boolean;
+  /** Plain CSV extracts (ESR BI reports) with this column schema instead of GO files. */
+  csv?: CsvFormat;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -241,12 +245,12 @@ export class EsrIntake {
       if (dup && !this.o.reprocessDuplicates) {
         return this.reject(src, name, info, 'duplicate', 'duplicate', 'duplicate', `${name} has the same content as ${dup.name}, already processed: skipped`);
       }
-      const issues = checkEnvelope(name, info);
+      const issues = this.o.csv ? await checkCsvFile(name, path, this.o.csv) : checkEnvelope(name, info);
       if (issues.length > 0) {
         const reason = issues.some((i) => i.diagnostics?.includes('record count') || i.code === 'incomplete') ? 'trailer-mismatch' : 'header-invalid';
         return this.reject(undefined, name, info, 'rejected', 'rejected', reason, `${name} rejected: ${issues.map((i) => i.diagnostics).join('; ')}`);
       }
-      const go = parseGoFileName(name);
+      const go = this.o.csv ? undefined : parseGoFileName(name);
       const last = await this.state.lastSeq(this.o.source);
       if (go && last !== undefined && go.seq <= last && !this.o.allowOutOfSequence) {
         return this.reject(undefined, name, info, 'rejected', 'out-of-sequence', 'out-of-sequence',
@@ -257,7 +261,14 @@ export class EsrIntake {
   }
 
   private async rows(src: FileSource | undefined, name: string, path: string, info: GoFileInfo): Promise<FileResult> {
-    const go = parseGoFileName(name);
+    const csv = this.o.csv;
+    const go = csv ? undefined : parseGoFileName(name);
+    const schema: RecordSchema | undefined = csv ? csvSchema(csv) : undefined;
+    const source: AsyncGenerator<GoRow[]> = csv ? csvRows(path, csv, this.o.batch ?? 500) : goRows(path, { batch: this.o.batch ?? 500 });
+    const check = (r: GoRow): CheckedRow => (schema ? checkCsvRow(name, r, schema) : checkGoRow(name, r));
+    // Frame rows: HDR/TRL of a GO file, the header row of a CSV report.
+    const frame = (r: GoRow): boolean => (csv ? csv.header !== false && r === firstRow : r.fields[0] === 'HDR' || r.fields[0] === 'TRL');
+    let firstRow: GoRow | undefined;
     const rec = await this.state.beginFile({ source: this.o.source, name, hash: info.hash, seq: go?.seq ?? null, kind: go?.kind ?? null, size: info.size, at: this.clock().toISOString() });
     const counts: FileCounts = { ...newCounts(), ...rec.counts };
     const resumeAfter = rec.committedLine;
@@ -265,14 +276,14 @@ export class EsrIntake {
     const started = Date.now();
     let lastLine = resumeAfter;
     let sinceStart = 0;
-    for await (const batch of goRows(path, { batch: this.o.batch ?? 500 })) {
+    for await (const batch of source) {
       const checked: CheckedRow[] = [];
       for (const r of batch) {
+        firstRow ??= r;
         if (r.line <= resumeAfter) continue;
-        const t = r.fields[0];
         lastLine = r.line;
-        if (t === 'HDR' || t === 'TRL') continue;
-        checked.push(checkGoRow(name, r));
+        if (frame(r)) continue;
+        checked.push(check(r));
       }
       if (checked.length === 0) continue;
       const ids = idsOf(checked);
