@@ -139,7 +139,7 @@ export interface GoRowsOptions {
  */
 export async function* goRows(input: string | Readable, o: GoRowsOptions = {}): AsyncGenerator<GoRow[]> {
   const size = o.batch ?? 500;
-  const src = typeof input === 'string' ? createReadStream(input, { encoding: o.encoding ?? 'latin1', highWaterMark: 1 << 20 }) : input;
+  const src = typeof input === 'string' ? createReadStream(input, { encoding: o.encoding ?? 'latin1', highWaterMark: 64 * 1024 }) : input;
   if (typeof input !== 'string') input.setEncoding(o.encoding ?? 'latin1');
   // Every record is one physical line (quoting off, `\n` ends a record; a CR before it is
   // stripped here), so the line number is the record count: csv-parse's `info` would cost a third
