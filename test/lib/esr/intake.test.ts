@@ -121,6 +121,21 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(s2.records.length, 1);
     });
 
+    it('leaves a file that is still growing for the next poll (size not stable)', async () => {
+      const { inbox, src, opts } = await setup({ stableMs: 300 });
+      const name = goName('GOC', 1);
+      const full = goFile(name, Array.from({ length: 20 }, (_, i) => personRow({ id: `P${i}` })));
+      writeFileSync(join(inbox, name), full.slice(0, 500));
+      const s = sink();
+      const intake = new EsrIntake(opts, s);
+      const growing = setTimeout(() => writeFileSync(join(inbox, name), full), 100);
+      assert.deepEqual((await intake.poll(src)).map((r) => r.outcome), ['unstable']);
+      clearTimeout(growing);
+      assert.equal(s.records.length, 0);
+      assert.deepEqual((await intake.poll(src)).map((r) => r.outcome), ['processed']);
+      assert.equal(s.records.length, 20);
+    });
+
     it('processes in sequence order and rejects a file older than the last one processed', async () => {
       const { inbox, src, opts } = await setup();
       for (const seq of [3, 1, 2]) writeFileSync(join(inbox, goName('GOC', seq)), goFile(goName('GOC', seq), [personRow({ id: `P${seq}` })]));
