@@ -109,6 +109,34 @@ describe('SFTP source against a real OpenSSH server', { skip: skipWithoutSshd },
     }
   });
 
+  it('runs the intake over SFTP on the samples: the mixed-record and ISO-8859-1 rows framed as a GO file', { skip: skipWithoutShared('data/esr-go-samples') }, async () => {
+    const { inbox, archive } = folders();
+    const fx = join(sharedDir, 'data', 'esr-go-samples', 'fixtures');
+    const lines = (f: string): Buffer[] => readFileSync(join(fx, f)).toString('latin1').split('\n').filter((l) => l.trim() && !l.startsWith('HDR') && !l.startsWith('TRL')).map((l) => Buffer.from(l.replace(/\r$/, ''), 'latin1'));
+    const rows = [...lines('good_imports-mixed_import-Out-mixed_import_20201015_00001157_DAT'), ...lines('good_imports-iso_8859_1-Out-iso_8859_1_encoding_20201015_00001157_DAT')];
+    const name = goName('GOC', 1);
+    const crlf = Buffer.from('\r\n');
+    writeFileSync(join(inbox, name), Buffer.concat([Buffer.from(`HDR~${name}~20201015 010203`), crlf, ...rows.flatMap((r) => [r, crlf]), Buffer.from(`TRL~${rows.length}`), crlf]));
+    const s = await store();
+    try {
+      const records: EsrRecordMsg[] = [];
+      let invalid = 0;
+      const intake = new EsrIntake({ source: 'sftp-samples', node: 'n1', store: s, tempDir: join(work, 'tmp3'), pattern: 'GO_*.DAT' },
+        { ...noop, record: (m) => { records.push(m); }, invalid: () => { invalid++; } });
+      const [r] = await intake.poll(source(inbox, archive));
+      assert.equal(r!.outcome, 'processed');
+      assert.equal(invalid, 0);
+      assert.equal(records.length, 33);
+      assert.deepEqual([...new Set(records.map((m) => m.topic))].sort(), ['ABA', 'ASA', 'CDA', 'CMA', 'COA', 'DTA', 'ELA', 'ETA', 'LCA', 'LOV', 'ORA', 'PIA', 'POA', 'PRA', 'QLA', 'STA', 'TRA']);
+      assert.equal(records.at(-1)!.payload.fields[6], 'Town Wells Café', 'ISO-8859-1 decoded');
+      // One assignment joins; the person row already carries its termination date: a leaver.
+      assert.deepEqual(r!.counts, { rows: 33, valid: 33, invalid: 0, joiners: 1, movers: 0, leavers: 1 });
+      assert.ok(existsSync(join(archive, name)));
+    } finally {
+      await s.close();
+    }
+  });
+
   it('takes the ISO-8859-1 sample over SFTP byte for byte', { skip: skipWithoutShared('data/esr-go-samples') }, async () => {
     const { inbox, archive } = folders();
     const sample = join(sharedDir, 'data', 'esr-go-samples', 'fixtures', 'good_imports-iso_8859_1-Out-iso_8859_1_encoding_20201015_00001157_DAT');
