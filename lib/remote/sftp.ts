@@ -4,6 +4,7 @@
  * authentication, and with no pin the connection is refused too unless `allowUnknownHostKey` is
  * set — the error then names the fingerprint seen, so it can be checked out of band and pinned.
  */
+import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import SftpClient from 'ssh2-sftp-client';
 import { NhsError } from '../errors';
@@ -95,7 +96,19 @@ export class SftpSource implements FileSource {
   download(name: string, localPath: string): Promise<number> {
     const remote = remoteJoin(this.o.folder, name);
     return this.run('REMOTE_DOWNLOAD_FAILED', 'SFTP download failed', async (c) => {
-      await c.get(remote, localPath);
+      // Our own stream, awaited until closed: get() can resolve before a file it opened itself
+      // is flushed, and a size read then would be short.
+      const ws = createWriteStream(localPath);
+      const closed = new Promise<void>((resolve, reject) => { ws.once('close', resolve); ws.once('error', reject); });
+      // A failed transfer may destroy the stream with an error: that rejection is reported by get().
+      closed.catch(() => undefined);
+      try {
+        await c.get(remote, ws);
+        if (!ws.writableEnded) ws.end();
+        await closed;
+      } finally {
+        ws.destroy();
+      }
       return (await stat(localPath)).size;
     });
   }
