@@ -15,6 +15,7 @@ import { closedError, OpFailure, resolveOptions } from './options';
 import { messageRecordOf, outboxRecordOf, type MessageRow, type OutboxRow } from './rows';
 import { GroupCommitter } from './group-commit';
 import { duplicateId, INSERT_SIZES, isConnectionLevel, mapError, PgSql, SPLIT_FLOOR, type PgJob } from './postgres-sql';
+import { PostgresEsrState, type EsrState } from './esr-state';
 import { postgresMigrations } from './schema';
 import type { StoreLocation, StoreOptions } from './types';
 
@@ -64,6 +65,12 @@ export abstract class PostgresEngine extends StoreBase {
     await this.lastSettled;
   }
 
+  /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
+  esrState(): EsrState {
+    if (!this.readable() || !this.pool) throw closedError();
+    return new PostgresEsrState(this.pool, this.schema);
+  }
+
   protected async release(): Promise<void> {
     await this.pipe?.then((c) => c.end()).catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
@@ -91,13 +98,13 @@ export abstract class PostgresEngine extends StoreBase {
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nhs-interop-migrate:${this.schema}`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${this.t.version} (version INTEGER NOT NULL)`);
-      const r = await c.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${this.t.version}`);
-      let v = r.rows[0]?.v ?? 0;
+      // Every listed version not yet applied, in list order (a lower one merged in late still runs).
+      const r = await c.query<{ version: number }>(`SELECT version FROM ${this.t.version}`);
+      const applied = new Set(r.rows.map((x) => Number(x.version)));
       for (const m of postgresMigrations(this.schema)) {
-        if (m.version <= v) continue;
+        if (applied.has(m.version)) continue;
         await c.query(m.sql);
         await c.query(`INSERT INTO ${this.t.version} (version) VALUES ($1)`, [m.version]);
-        v = m.version;
       }
     });
     this.committer = new GroupCommitter<PgJob>((jobs) => this.commit(jobs), this.o.groupCommit, (q) => this.batchSize(q));

@@ -18,6 +18,7 @@ import {
   QUARANTINE_INSERT_COLUMNS, type MessageRow,
 } from './rows';
 import { GroupCommitter, type Settleable } from './group-commit';
+import { SqliteEsrState, type EsrState } from './esr-state';
 import { SQLITE_MIGRATIONS } from './schema';
 import type { AuditRecord, MessageRecord, NewMessage, StoreLocation, StoreOptions } from './types';
 
@@ -89,6 +90,12 @@ export abstract class SqliteEngine extends StoreBase {
     return this.committer?.drain() ?? Promise.resolve();
   }
 
+  /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
+  esrState(): EsrState {
+    if (!this.readable() || !this.db) throw closedError();
+    return new SqliteEsrState(this.db);
+  }
+
   protected release(): void {
     this.db?.close();
   }
@@ -125,13 +132,13 @@ export abstract class SqliteEngine extends StoreBase {
   private migrate(db: Database.Database): void {
     db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-      const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null };
-      let v = row.v ?? 0;
+      // Every listed version not yet applied, in list order: a lower version merged in after a
+      // higher one (v3 landing after v4) still runs.
+      const applied = new Set((db.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version));
       for (const m of SQLITE_MIGRATIONS) {
-        if (m.version <= v) continue;
+        if (applied.has(m.version)) continue;
         db.exec(m.sql);
         db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
-        v = m.version;
       }
     }).immediate();
   }

@@ -15,6 +15,7 @@ import type { AuditLog } from './audit-log';
 import type { MessageLog } from './message-log';
 import type { Outbox } from './outbox';
 import type { Quarantine } from './quarantine';
+import type { EsrState } from './esr-state';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -84,6 +85,9 @@ export interface Store extends MessageLog, Outbox, AuditLog, Quarantine {
   open(): Promise<void>;
   /** Flush queued writes, then close. Later calls reject with STORE_CLOSED. */
   close(): Promise<void>;
+
+  /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
+  esrState?(): EsrState;
 
   /** Counters of the write path (group commit evidence for tests and the bench). */
   stats?(): StoreStats;
