@@ -57,7 +57,10 @@ export type MapFormat = 'csv' | 'conceptmap' | 'rf2' | 'read';
 /** The source code as looked up. */
 export interface SourceCode { system?: string; code: string; display?: string }
 
-/** Result of a lookup: `mapped` is true when at least one target has a code and is not negative. */
+/**
+ * Result of a lookup: `mapped` is true when at least one target has a code and is not negative.
+ * Results may be shared between lookups: copy before changing (the node copies onto `msg`).
+ */
 export interface MapResult {
   mapped: boolean;
   source: SourceCode;
@@ -84,7 +87,7 @@ export interface MapTable {
   lookup(code: string, system?: string, ctx?: PatientContext): MapResult | undefined;
 }
 
-interface Entry { system: string; code: string; display?: string; targets: MapTarget[] }
+interface Entry { system: string; code: string; display?: string; targets: MapTarget[]; result?: MapResult }
 
 /**
  * Source code → entries, keyed by code alone so that a code whose system the message does not
@@ -158,17 +161,20 @@ export class SimpleMapTable implements MapTable {
   lookup(code: string, system?: string): MapResult | undefined {
     const e = this.index.get(code, system);
     if (!e) return undefined;
-    return {
+    // Built once per code and shared: a loaded table never changes (a reload builds a new one).
+    return (e.result ??= {
       mapped: e.targets.some((t) => t.code !== '' && !isNegative(t.equivalence)),
-      source: { system: e.system, code: e.code, ...(e.display ? { display: e.display } : {}) },
-      targets: e.targets.map((t) => ({ ...t })),
+      source: { ...(e.system ? { system: e.system } : {}), code: e.code, ...(e.display ? { display: e.display } : {}) },
+      targets: e.targets,
       provenance: this.provenance,
-    };
+    });
   }
 }
 
 /** RF2 map rows of one concept, sorted by group then priority at load. */
-interface Rf2Entry { system: string; code: string; rows: Rf2Row[] }
+interface Rf2Entry { system: string; code: string; rows: Rf2Row[]; fixed?: MapResult | null }
+
+const CONTEXT_FREE = new Set(['', 'TRUE', 'OTHERWISE TRUE']);
 
 /** SNOMED CT RF2 extended / complex map reference set (active rows only). */
 export class Rf2MapTable implements MapTable {
@@ -190,16 +196,20 @@ export class Rf2MapTable implements MapTable {
   }
 
   lookup(code: string, system?: string, ctx?: PatientContext): MapResult | undefined {
-    const e = this.index.get(code, system === undefined ? undefined : system);
+    const e = this.index.get(code, system);
     if (!e) return undefined;
+    if (e.fixed) return e.fixed;
     const { targets, advice } = evaluateGroups(e.rows, this.targetSystem, ctx ?? {});
-    return {
+    const r: MapResult = {
       mapped: targets.some((t) => t.code !== '' && !isNegative(t.equivalence)),
       source: { system: e.system, code: e.code },
       targets,
       provenance: this.provenance,
       ...(advice.length ? { advice } : {}),
     };
+    // Rows whose rules need no patient context give the same answer every time: keep it.
+    if (e.fixed === undefined) e.fixed = e.rows.every((x) => CONTEXT_FREE.has(x.rule)) ? r : null;
+    return r;
   }
 }
 
@@ -228,7 +238,7 @@ export class ConceptMapTable implements MapTable {
     const groups = this.groups.filter((g) => system === undefined || g.source === '' || g.source === system);
     for (const g of groups) {
       const r = g.index.lookup(code, system === undefined ? undefined : g.source);
-      if (r) return { ...r, provenance: this.provenance };
+      if (r) return r;
     }
     for (const g of groups) {
       const u = g.unmapped;

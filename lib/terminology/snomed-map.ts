@@ -293,7 +293,8 @@ async function one(slot: Slot, o: SnomedMapOptions, ctx: PatientContext, issues:
   for (const c of tried) {
     const r = tables?.lookup(c.code, c.system ?? (o.mode === 'translate' ? SNOMED_CT : o.sourceSystem), ctx);
     if (!r) continue;
-    const targets = r.targets.filter((t) => (o.mode === 'map' || t.system === target));
+    // Copies: lookup results are shared by the table, and msg is the flow's to change.
+    const targets = r.targets.filter((t) => o.mode === 'map' || t.system === target).map((t) => ({ ...t }));
     result = { ...base, source: { ...c, ...(r.source.display && !c.display ? { display: r.source.display } : {}) }, status: r.mapped ? 'mapped' : 'unmapped', targets, provenance: { map: r.provenance.map, ...(r.provenance.version ? { version: r.provenance.version } : {}), ...(r.provenance.effectiveTime ? { effectiveTime: r.provenance.effectiveTime } : {}) } };
     if (!r.mapped && r.advice?.length) result.targets = [];
     if (r.advice?.length && !r.mapped) issues.push(issue('error', 'not-found', `no ${o.mode === 'map' ? 'mapping' : 'translation'} for ${c.code}: ${r.advice.join('; ').slice(0, 300)}`, where));

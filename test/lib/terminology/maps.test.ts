@@ -252,3 +252,33 @@ async function waitFor(pred: () => boolean, ms = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('CSV reading agrees with csv-parse', () => {
+  it('quoted fields, escaped quotes, commas and newlines inside quotes, CRLF, BOM, blank and comment lines', async () => {
+    const { parse } = require('csv-parse/sync');
+    const text = '\uFEFFsource code,source display,target code,target display\r\n' +
+      'A, Plain ,22298006,Myocardial infarction\r\n' +
+      '\r\n# a comment line\r\n' +
+      '"B","Quoted, with comma",271062006,"Says ""hello"""\r\n' +
+      'C,"Two\r\nlines",1022431000000105,x\r\n' +
+      'D,,,\r\n';
+    const p = file('quoted.csv', text);
+    const t = await loadMapFile(p);
+    const expected = (parse(text, { bom: true, comment: '#', relax_column_count: true, skip_empty_lines: true, trim: true }) as string[][]).slice(1);
+    for (const [code, display, tcode, tdisplay] of expected) {
+      const r = t.lookup(code!)!;
+      assert.ok(r, code);
+      assert.equal(r.source.display ?? '', display!.replace(/\r\n/g, '\n'), code); // line breaks in a field are read as \n
+      assert.equal(r.targets[0]?.code ?? '', tcode, code);
+      assert.equal(r.targets[0]?.display ?? '', tdisplay, code);
+    }
+    assert.equal(t.size, expected.length);
+    assert.equal(t.lookup('C')!.source.display, 'Two\nlines');
+    await assert.rejects(loadMapFile(file('open.csv', 'source code,target code\n"A,1\n')), (e) => hasCode(e, 'TERMINOLOGY_MAP_INVALID'));
+  });
+
+  it('lookup results are shared, so the node copies them (the table cannot be changed through msg)', async () => {
+    const t = await loadMapFile(file('shared.csv', 'source code,target code\nA,22298006\n'));
+    assert.equal(t.lookup('A'), t.lookup('A'));
+  });
+});
