@@ -99,6 +99,7 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
   const table = new SimpleMapTable(provenanceOf(name, 'csv', meta));
   const intern = new Interner();
   let cols: Record<string, number> | undefined;
+  let ix = { ss: -1, sc: -1, sd: -1, ts: -1, tc: -1, td: -1, eq: -1 };
   let row = 0;
   await forEachCsvRecord(file, (rec) => {
     row++;
@@ -108,19 +109,22 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
       if (cols.sourcecode === undefined || cols.targetcode === undefined) {
         throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: the header row must name "source code" and "target code" columns`);
       }
+      const at = (k: string): number => cols![k] ?? -1;
+      ix = { ss: at('sourcesystem'), sc: at('sourcecode'), sd: at('sourcedisplay'), ts: at('targetsystem'), tc: at('targetcode'), td: at('targetdisplay'), eq: at('equivalence') };
       return;
     }
-    const get = (k: string): string => { const i = cols![k]; return i === undefined ? '' : rec[i] ?? ''; };
-    const code = get('sourcecode');
+    const code = rec[ix.sc] ?? '';
     if (!code) { table.issues.push({ row, message: 'empty source code' }); return; }
-    const equivalence = toEquivalence(get('equivalence'));
+    const equivalence = toEquivalence(ix.eq < 0 ? '' : rec[ix.eq]);
     if (!equivalence) { table.issues.push({ row, message: 'unknown equivalence' }); return; }
-    const tcode = get('targetcode');
-    const tdisplay = get('targetdisplay');
-    const target: MapTarget | undefined = tcode
-      ? { system: intern.of(get('targetsystem') || SNOMED_CT), code: tcode, equivalence, ...(tdisplay ? { display: tdisplay } : {}) }
-      : undefined;
-    table.add(intern.of(get('sourcesystem')), code, get('sourcedisplay') || undefined, target);
+    const tcode = rec[ix.tc] ?? '';
+    let target: MapTarget | undefined;
+    if (tcode) {
+      target = { system: intern.of((ix.ts < 0 ? '' : rec[ix.ts]) || SNOMED_CT), code: tcode, equivalence };
+      const td = ix.td < 0 ? '' : rec[ix.td];
+      if (td) target.display = td;
+    }
+    table.add(intern.of(ix.ss < 0 ? '' : rec[ix.ss] ?? ''), code, (ix.sd < 0 ? '' : rec[ix.sd]) || undefined, target);
   });
   if (!cols) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: empty map (no header row)`);
   return table;
@@ -263,50 +267,67 @@ export async function loadRf2Map(file: string, opts: LoadOptions = {}): Promise<
   let latest = '';
   let refset = '';
   const issues: { row: number; message: string }[] = [];
-  // id → row, so a Full release's history collapses to each member's current state.
-  const byId = new Map<string, { et: string; active: boolean; code: string; row: Rf2Row }>();
+  // Rows are kept per concept while loading; a Full release's history (one member id on several
+  // rows, always for the same concept) collapses to each member's latest state at the end, so no
+  // file-wide id index is needed.
+  const byConcept = new Map<string, { id: string; et: string; active: boolean; row: Rf2Row }[]>();
+  let c: Record<string, number> = {};
+  let catCol: number | undefined;
   await forEachLine(file, (text, line) => {
     const f = text.split('\t');
     if (!cols) {
       if (f[0]?.startsWith('#')) return;
       cols = {};
       f.forEach((h, i) => { cols![norm(h.replace(/^\uFEFF/, ''))] = i; });
-      const missing = RF2_COLUMNS.filter((c) => cols![c] === undefined);
+      const missing = RF2_COLUMNS.filter((k) => cols![k] === undefined);
       if (missing.length) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: not an RF2 map refset (missing ${missing.join(', ')})`);
+      c = cols;
+      catCol = c.mapcategoryid;
       return;
     }
-    const c = cols;
     const id = f[c.id!] ?? '';
-    const et = f[c.effectivetime!] ?? '';
     const code = f[c.referencedcomponentid!] ?? '';
     const group = Number(f[c.mapgroup!]);
     const priority = Number(f[c.mappriority!]);
     if (!id || !code || !Number.isInteger(group) || !Number.isInteger(priority)) { issues.push({ row: line, message: 'malformed RF2 row' }); return; }
-    const prev = byId.get(id);
-    if (prev && prev.et >= et) return;
     if (!refset && c.refsetid !== undefined) refset = f[c.refsetid] ?? '';
-    const cat = c.mapcategoryid !== undefined ? f[c.mapcategoryid] : undefined;
     const row: Rf2Row = {
       group, priority,
       rule: intern.of(f[c.maprule!] ?? ''),
       advice: intern.of(f[c.mapadvice!] ?? ''),
       target: intern.of(f[c.maptarget!] ?? ''),
       correlation: intern.of(f[c.correlationid!] ?? ''),
-      ...(cat ? { category: intern.of(cat) } : {}),
+      category: undefined,
+      chosen: undefined,
+      cand: undefined,
     };
-    byId.set(id, { et, active: f[c.active!] === '1', code, row });
+    const cat = catCol !== undefined ? f[catCol] : undefined;
+    if (cat) row.category = intern.of(cat);
+    const item = { id, et: f[c.effectivetime!] ?? '', active: f[c.active!] === '1', row };
+    const list = byConcept.get(code);
+    if (list) list.push(item);
+    else byConcept.set(code, [item]);
   });
   if (!cols) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: empty map (no header row)`);
   const release = /_([A-Z]{2,}\d*)_(\d{8})(?:T\d+Z?)?\.(?:txt|tsv)$/i.exec(name);
   const prov: Provenance = { map: name, format: 'rf2' };
   const table = new Rf2MapTable(prov, SNOMED_CT, opts.targetSystem ?? REFSET_TARGETS[refset] ?? ICD_10);
   table.issues.push(...issues);
-  for (const { et, active, code, row } of byId.values()) {
-    if (!active) continue;
-    if (et > latest) latest = et;
-    table.entry(code).rows.push(row);
+  for (const [code, items] of byConcept) {
+    let current = items;
+    if (items.length > 1) {
+      const latestById = new Map<string, (typeof items)[number]>();
+      for (const it of items) { const p = latestById.get(it.id); if (!p || it.et > p.et) latestById.set(it.id, it); }
+      if (latestById.size !== items.length) current = [...latestById.values()];
+    }
+    let rows: Rf2Row[] | undefined;
+    for (const it of current) {
+      if (!it.active) continue;
+      if (it.et > latest) latest = it.et;
+      (rows ??= table.entry(code).rows).push(it.row);
+    }
   }
-  byId.clear();
+  byConcept.clear();
   table.sortRows();
   if (release) prov.version = `${release[1]}_${release[2]}`;
   if (latest) prov.effectiveTime = latest;

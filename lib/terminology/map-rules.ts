@@ -20,6 +20,9 @@ export interface Rf2Row {
   target: string;
   correlation: string;
   category?: string;
+  /** The row's target as chosen / as a candidate, built on first use and shared afterwards. */
+  chosen?: MapTarget;
+  cand?: MapTarget;
 }
 
 /** SNOMED CT map correlation (RF2 correlationId) → FHIR R4 ConceptMapEquivalence. */
@@ -58,48 +61,73 @@ function conjuncts(rule: string): string[] {
   return out;
 }
 
+type Check = (ctx: PatientContext) => boolean | undefined;
+const ALWAYS: Check = () => true;
+const UNKNOWN: Check = () => undefined;
+
+/** Compile one conjunct (`IFA concept | term | [op value unit]`) into a check. */
+function compileCondition(part: string): Check {
+  const m = CONDITION.exec(part);
+  if (!m) return UNKNOWN;
+  const [, concept, op, value, unit] = m;
+  if (concept === MALE || concept === FEMALE) {
+    if (op) return UNKNOWN;
+    const want = concept === MALE ? 'male' : 'female';
+    return (ctx) => (ctx.sex === undefined || ctx.sex === 'unknown' ? undefined : ctx.sex === want);
+  }
+  if (AGE.has(concept!) && op && value && unit) {
+    const factor = UNIT_YEARS[unit.toLowerCase()];
+    if (factor === undefined) return UNKNOWN;
+    const limit = Number(value) * factor;
+    const cmp = op === '<' ? (a: number) => a < limit : op === '<=' ? (a: number) => a <= limit : op === '>' ? (a: number) => a > limit : op === '>=' ? (a: number) => a >= limit : (a: number) => a === limit;
+    return (ctx) => (ctx.age === undefined || !Number.isFinite(ctx.age) ? undefined : cmp(ctx.age));
+  }
+  return UNKNOWN; // co-morbidity or other finding: needs the patient record
+}
+
+function compileRule(rule: string): Check {
+  const r = rule.trim();
+  if (r === '' || r === 'TRUE' || r === 'OTHERWISE TRUE') return ALWAYS;
+  const checks = conjuncts(r).map(compileCondition);
+  if (checks.length === 1) return checks[0]!;
+  return (ctx) => {
+    let result: boolean | undefined = true;
+    for (const ch of checks) {
+      const v = ch(ctx);
+      if (v === false) return false;
+      if (v === undefined) result = undefined;
+    }
+    return result;
+  };
+}
+
+/** Rules are few and repeated across rows: compile each text once. */
+const compiled = new Map<string, Check>();
+
 /**
  * Evaluate one rule: true, false, or undefined when patient context is missing or the rule
  * names something we cannot judge from a message (another finding, an unknown form).
  */
 export function evaluateRule(rule: string, ctx: PatientContext): boolean | undefined {
-  const r = rule.trim();
-  if (r === '' || r === 'TRUE' || r === 'OTHERWISE TRUE') return true;
-  let result: boolean | undefined = true;
-  for (const part of conjuncts(r)) {
-    const m = CONDITION.exec(part);
-    if (!m) return undefined;
-    const [, concept, op, value, unit] = m;
-    let v: boolean | undefined;
-    if (concept === MALE || concept === FEMALE) {
-      if (op) return undefined;
-      if (ctx.sex === undefined || ctx.sex === 'unknown') v = undefined;
-      else v = ctx.sex === (concept === MALE ? 'male' : 'female');
-    } else if (AGE.has(concept!) && op && value && unit) {
-      const factor = UNIT_YEARS[unit.toLowerCase()];
-      if (factor === undefined) return undefined;
-      if (ctx.age === undefined || !Number.isFinite(ctx.age)) v = undefined;
-      else {
-        const limit = Number(value) * factor;
-        const a = ctx.age;
-        v = op === '<' ? a < limit : op === '<=' ? a <= limit : op === '>' ? a > limit : op === '>=' ? a >= limit : a === limit;
-      }
-    } else {
-      v = undefined; // co-morbidity or other finding: needs the patient record
-    }
-    if (v === false) return false;
-    if (v === undefined) result = undefined;
+  let ch = compiled.get(rule);
+  if (!ch) {
+    ch = compileRule(rule);
+    if (compiled.size < 50_000) compiled.set(rule, ch);
   }
-  return result;
+  return ch(ctx);
 }
 
 function toTarget(row: Rf2Row, system: string, candidate: boolean): MapTarget {
+  const hit = candidate ? row.cand : row.chosen;
+  if (hit) return hit;
   const t: MapTarget = { system, code: row.target, equivalence: correlationToEquivalence(row.correlation), group: row.group, priority: row.priority };
   if (row.rule) t.rule = row.rule;
   if (row.advice) t.advice = row.advice;
-  if (candidate) t.candidate = true;
+  if (candidate) { t.candidate = true; row.cand = t; } else row.chosen = t;
   return t;
 }
+
+const NO_ADVICE: string[] = [];
 
 /**
  * Walk each map group in priority order: the first row whose rule holds is the group's target.
@@ -108,7 +136,7 @@ function toTarget(row: Rf2Row, system: string, candidate: boolean): MapTarget {
  */
 export function evaluateGroups(rows: readonly Rf2Row[], system: string, ctx: PatientContext): { targets: MapTarget[]; advice: string[] } {
   const targets: MapTarget[] = [];
-  const advice: string[] = [];
+  let advice = NO_ADVICE;
   let i = 0;
   while (i < rows.length) {
     const group = rows[i]!.group;
@@ -122,12 +150,12 @@ export function evaluateGroups(rows: readonly Rf2Row[], system: string, ctx: Pat
       if (v === undefined || undecided) {
         undecided = true;
         if (row.target) targets.push(toTarget(row, system, true));
-        else if (row.advice) advice.push(row.advice);
+        else if (row.advice) (advice === NO_ADVICE ? (advice = []) : advice).push(row.advice);
         continue;
       }
       chosen = true;
       if (row.target) targets.push(toTarget(row, system, false));
-      else if (row.advice) advice.push(row.advice);
+      else if (row.advice) (advice === NO_ADVICE ? (advice = []) : advice).push(row.advice);
     }
   }
   return { targets, advice };

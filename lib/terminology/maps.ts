@@ -87,7 +87,7 @@ export interface MapTable {
   lookup(code: string, system?: string, ctx?: PatientContext): MapResult | undefined;
 }
 
-interface Entry { system: string; code: string; display?: string; targets: MapTarget[]; result?: MapResult }
+interface Entry { system: string; code: string; display: string | undefined; targets: MapTarget[]; result: MapResult | undefined }
 
 /**
  * Source code → entries, keyed by code alone so that a code whose system the message does not
@@ -144,6 +144,15 @@ export class Interner {
   }
 }
 
+const NO_TARGETS: MapTarget[] = [];
+
+function resultOf(e: Entry, provenance: Provenance): MapResult {
+  const source: SourceCode = { code: e.code };
+  if (e.system) source.system = e.system;
+  if (e.display) source.display = e.display;
+  return { mapped: e.targets.some((t) => t.code !== '' && !isNegative(t.equivalence)), source, targets: e.targets, provenance };
+}
+
 /** A simple code → targets table (CSV, Read/CTV3, one ConceptMap group set). */
 export class SimpleMapTable implements MapTable {
   readonly issues: LoadIssue[] = [];
@@ -154,25 +163,25 @@ export class SimpleMapTable implements MapTable {
   get sourceSystems(): ReadonlySet<string> { return this.index.systems; }
 
   add(system: string, code: string, display: string | undefined, target: MapTarget | undefined): void {
-    const e = this.index.getOrAdd(code, system, () => ({ system, code, targets: [], ...(display ? { display } : {}) }));
-    if (target && !e.targets.some((t) => t.system === target.system && t.code === target.code)) e.targets.push(target);
+    const e = this.index.getOrAdd(code, system, () => ({ system, code, display, targets: target ? [target] : NO_TARGETS, result: undefined }));
+    if (!target || e.targets[0] === target) return;
+    if (e.targets.some((t) => t.system === target.system && t.code === target.code)) return;
+    // Arrays are made to size: most codes have one target, and a million spare slots add up.
+    e.targets = e.targets === NO_TARGETS ? [target] : [...e.targets, target];
   }
 
   lookup(code: string, system?: string): MapResult | undefined {
     const e = this.index.get(code, system);
-    if (!e) return undefined;
+    if (e === undefined) return undefined;
     // Built once per code and shared: a loaded table never changes (a reload builds a new one).
-    return (e.result ??= {
-      mapped: e.targets.some((t) => t.code !== '' && !isNegative(t.equivalence)),
-      source: { ...(e.system ? { system: e.system } : {}), code: e.code, ...(e.display ? { display: e.display } : {}) },
-      targets: e.targets,
-      provenance: this.provenance,
-    });
+    return e.result ?? (e.result = resultOf(e, this.provenance));
   }
 }
 
 /** RF2 map rows of one concept, sorted by group then priority at load. */
-interface Rf2Entry { system: string; code: string; rows: Rf2Row[]; fixed?: MapResult | null }
+interface Rf2Entry { system: string; code: string; rows: Rf2Row[]; fixed?: MapResult | null; source?: SourceCode }
+
+const NO_CONTEXT: PatientContext = {};
 
 const CONTEXT_FREE = new Set(['', 'TRUE', 'OTHERWISE TRUE']);
 
@@ -199,14 +208,11 @@ export class Rf2MapTable implements MapTable {
     const e = this.index.get(code, system);
     if (!e) return undefined;
     if (e.fixed) return e.fixed;
-    const { targets, advice } = evaluateGroups(e.rows, this.targetSystem, ctx ?? {});
-    const r: MapResult = {
-      mapped: targets.some((t) => t.code !== '' && !isNegative(t.equivalence)),
-      source: { system: e.system, code: e.code },
-      targets,
-      provenance: this.provenance,
-      ...(advice.length ? { advice } : {}),
-    };
+    const { targets, advice } = evaluateGroups(e.rows, this.targetSystem, ctx ?? NO_CONTEXT);
+    let mapped = false;
+    for (const t of targets) if (t.code !== '' && !isNegative(t.equivalence)) { mapped = true; break; }
+    const r: MapResult = { mapped, source: e.source ??= { system: e.system, code: e.code }, targets, provenance: this.provenance };
+    if (advice.length) r.advice = advice;
     // Rows whose rules need no patient context give the same answer every time: keep it.
     if (e.fixed === undefined) e.fixed = e.rows.every((x) => CONTEXT_FREE.has(x.rule)) ? r : null;
     return r;
