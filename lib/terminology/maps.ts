@@ -87,27 +87,32 @@ export interface MapTable {
   lookup(code: string, system?: string, ctx?: PatientContext): MapResult | undefined;
 }
 
-interface Entry { system: string; code: string; display: string | undefined; targets: MapTarget[]; result: MapResult | undefined }
 
 /**
  * Source code → entries, keyed by code alone so that a code whose system the message does not
  * state (HL7 CWE with an empty coding system) still finds its row; a second system with the same
  * code turns the slot into a short array.
  */
-class CodeIndex<E extends { system: string }> {
-  private readonly m = new Map<string, E | E[]>();
+class CodeIndex<E> {
+  /** The first entry per code: a lookup without a system is one probe, no object touched. */
+  private readonly m = new Map<string, E>();
+  /** Codes that occur in several systems: every entry, in load order. */
+  private readonly multi = new Map<string, E[]>();
   readonly systems = new Set<string>();
   size = 0;
+  constructor(private readonly sys: (e: E) => string) {}
 
   get(code: string, system?: string): E | undefined {
     const hit = this.m.get(code);
-    if (hit === undefined) return undefined;
-    if (!Array.isArray(hit)) return system === undefined || system === hit.system ? hit : undefined;
-    return system === undefined ? hit[0] : hit.find((e) => e.system === system);
+    if (hit === undefined || system === undefined || this.sys(hit) === system) return hit;
+    return this.multi.get(code)?.find((e) => this.sys(e) === system);
   }
 
   forEach(fn: (e: E) => void): void {
-    for (const v of this.m.values()) if (Array.isArray(v)) v.forEach(fn); else fn(v);
+    for (const [code, e] of this.m) {
+      const all = this.multi.get(code);
+      if (all) all.forEach(fn); else fn(e);
+    }
   }
 
   getOrAdd(code: string, system: string, make: () => E): E {
@@ -119,16 +124,11 @@ class CodeIndex<E extends { system: string }> {
       this.size++;
       return e;
     }
-    if (!Array.isArray(hit)) {
-      if (hit.system === system) return hit;
-      const e = make();
-      this.m.set(code, [hit, e]);
-      this.systems.add(system);
-      this.size++;
-      return e;
-    }
-    let e = hit.find((x) => x.system === system);
-    if (!e) { e = make(); hit.push(e); this.systems.add(system); this.size++; }
+    if (this.sys(hit) === system) return hit;
+    let all = this.multi.get(code);
+    if (!all) { all = [hit]; this.multi.set(code, all); }
+    let e = all.find((x) => this.sys(x) === system);
+    if (!e) { e = make(); all.push(e); this.systems.add(system); this.size++; }
     return e;
   }
 }
@@ -146,35 +146,33 @@ export class Interner {
 
 const NO_TARGETS: MapTarget[] = [];
 
-function resultOf(e: Entry, provenance: Provenance): MapResult {
-  const source: SourceCode = { code: e.code };
-  if (e.system) source.system = e.system;
-  if (e.display) source.display = e.display;
-  return { mapped: e.targets.some((t) => t.code !== '' && !isNegative(t.equivalence)), source, targets: e.targets, provenance };
-}
-
 /** A simple code → targets table (CSV, Read/CTV3, one ConceptMap group set). */
 export class SimpleMapTable implements MapTable {
   readonly issues: LoadIssue[] = [];
-  private readonly index = new CodeIndex<Entry>();
+  private readonly index = new CodeIndex<MapResult>((e) => e.source.system ?? '');
   constructor(readonly provenance: Provenance) {}
 
   get size(): number { return this.index.size; }
   get sourceSystems(): ReadonlySet<string> { return this.index.systems; }
 
   add(system: string, code: string, display: string | undefined, target: MapTarget | undefined): void {
-    const e = this.index.getOrAdd(code, system, () => ({ system, code, display, targets: target ? [target] : NO_TARGETS, result: undefined }));
-    if (!target || e.targets[0] === target) return;
+    // The entry is the lookup's answer itself, built once and shared: a loaded table never
+    // changes (a reload builds a new one).
+    const e = this.index.getOrAdd(code, system, () => {
+      const source: SourceCode = { code };
+      if (system) source.system = system;
+      if (display) source.display = display;
+      return { mapped: false, source, targets: NO_TARGETS, provenance: this.provenance };
+    });
+    if (!target) return;
     if (e.targets.some((t) => t.system === target.system && t.code === target.code)) return;
     // Arrays are made to size: most codes have one target, and a million spare slots add up.
     e.targets = e.targets === NO_TARGETS ? [target] : [...e.targets, target];
+    if (target.code !== '' && !isNegative(target.equivalence)) e.mapped = true;
   }
 
   lookup(code: string, system?: string): MapResult | undefined {
-    const e = this.index.get(code, system);
-    if (e === undefined) return undefined;
-    // Built once per code and shared: a loaded table never changes (a reload builds a new one).
-    return e.result ?? (e.result = resultOf(e, this.provenance));
+    return this.index.get(code, system);
   }
 }
 
@@ -188,7 +186,7 @@ const CONTEXT_FREE = new Set(['', 'TRUE', 'OTHERWISE TRUE']);
 /** SNOMED CT RF2 extended / complex map reference set (active rows only). */
 export class Rf2MapTable implements MapTable {
   readonly issues: LoadIssue[] = [];
-  private readonly index = new CodeIndex<Rf2Entry>();
+  private readonly index = new CodeIndex<Rf2Entry>((e) => e.system);
   constructor(readonly provenance: Provenance, readonly sourceSystem: string, readonly targetSystem: string) {}
 
   get size(): number { return this.index.size; }
