@@ -164,3 +164,28 @@ describe('Retry-After', () => {
     assert.ok(d > 3000 && d <= 5000);
   });
 });
+
+describe('RemoteBindingCache (validator hook) against the stand-in', { skip }, () => {
+  it('prefetches ValueSet membership and answers synchronously; failures stay unknown', async () => {
+    const { RemoteBindingCache } = await import('../../../lib/terminology/remote-bindings');
+    const s = await startTerminologyStandIn();
+    try {
+      const c = new TerminologyClient({ baseUrl: s.base, rateLimit: 0, backoffMs: 1, retries: 0 });
+      const cache = new RemoteBindingCache(c);
+      assert.equal(cache.check(ETHNIC_VS, ETHNIC_CS, 'A'), 'unknown', 'not asked yet');
+      const r = await cache.prefetch([
+        { valueSet: ETHNIC_VS, system: ETHNIC_CS, code: 'A' },
+        { valueSet: ETHNIC_VS, system: ETHNIC_CS, code: 'ZZ' },
+        { valueSet: 'http://nope/vs', system: ETHNIC_CS, code: 'A' },
+      ]);
+      assert.equal(r.asked, 3);
+      assert.deepEqual(r.failed.map((f) => f.code), ['TERMINOLOGY_NOT_FOUND']);
+      assert.equal(cache.check(ETHNIC_VS, ETHNIC_CS, 'A'), 'ok');
+      assert.equal(cache.check(ETHNIC_VS, ETHNIC_CS, 'ZZ'), 'not-in-vs');
+      assert.equal(cache.check('http://nope/vs', ETHNIC_CS, 'A'), 'unknown');
+      assert.equal((await cache.prefetch([{ valueSet: ETHNIC_VS, system: ETHNIC_CS, code: 'A' }])).asked, 0, 'answered ones are not asked again');
+    } finally {
+      await s.close();
+    }
+  });
+});
