@@ -256,8 +256,9 @@ const RF2_COLUMNS = ['id', 'effectivetime', 'active', 'referencedcomponentid', '
 /**
  * SNOMED CT RF2 extended map (`der2_iisssccRefset_ExtendedMap…`, with `mapCategoryId`) or complex
  * map (`der2_iisssciRefset_ComplexMap…`) reference set, as NHS England publishes the SNOMED CT →
- * ICD-10 and → OPCS-4 maps: only active rows; for a Full file (one id on several rows) the row with
- * the latest effectiveTime wins. Provenance: the release named in the file name and the latest
+ * ICD-10 and → OPCS-4 maps: only active rows; in a Full or Delta file (one member id on several
+ * rows) the row with the latest effectiveTime wins. A file named `…Snapshot…` is taken to hold
+ * each member once, as RF2 Snapshots do. Provenance: the release named in the file name and the latest
  * effectiveTime.
  */
 export async function loadRf2Map(file: string, opts: LoadOptions = {}): Promise<Rf2MapTable> {
@@ -271,6 +272,10 @@ export async function loadRf2Map(file: string, opts: LoadOptions = {}): Promise<
   // rows, always for the same concept) collapses to each member's latest state at the end, so no
   // file-wide id index is needed.
   const byConcept = new Map<string, { id: string; et: string; active: boolean; row: Rf2Row }[]>();
+  const snapshot = /Snapshot/i.test(name);
+  // The target system is known only after the header (refsetId), so rows of a Snapshot are
+  // collected in a table whose target system is fixed at the end.
+  const direct = new Rf2MapTable({ map: name, format: 'rf2' }, SNOMED_CT, '');
   let c: Record<string, number> = {};
   let catCol: number | undefined;
   await forEachLine(file, (text, line) => {
@@ -303,15 +308,23 @@ export async function loadRf2Map(file: string, opts: LoadOptions = {}): Promise<
     };
     const cat = catCol !== undefined ? f[catCol] : undefined;
     if (cat) row.category = intern.of(cat);
-    const item = { id, et: f[c.effectivetime!] ?? '', active: f[c.active!] === '1', row };
+    const et = f[c.effectivetime!] ?? '';
+    const active = f[c.active!] === '1';
+    if (snapshot) {
+      // A Snapshot holds each member once: active rows go straight into the table.
+      if (active) { direct.entry(code).rows.push(row); if (et > latest) latest = et; }
+      return;
+    }
+    const item = { id, et, active, row };
     const list = byConcept.get(code);
     if (list) list.push(item);
     else byConcept.set(code, [item]);
   });
   if (!cols) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: empty map (no header row)`);
   const release = /_([A-Z]{2,}\d*)_(\d{8})(?:T\d+Z?)?\.(?:txt|tsv)$/i.exec(name);
-  const prov: Provenance = { map: name, format: 'rf2' };
-  const table = new Rf2MapTable(prov, SNOMED_CT, opts.targetSystem ?? REFSET_TARGETS[refset] ?? ICD_10);
+  const table = direct;
+  const prov = table.provenance;
+  table.targetSystem = opts.targetSystem ?? REFSET_TARGETS[refset] ?? ICD_10;
   table.issues.push(...issues);
   for (const [code, items] of byConcept) {
     let current = items;

@@ -187,7 +187,7 @@ const CONTEXT_FREE = new Set(['', 'TRUE', 'OTHERWISE TRUE']);
 export class Rf2MapTable implements MapTable {
   readonly issues: LoadIssue[] = [];
   private readonly index = new CodeIndex<Rf2Entry>((e) => e.system);
-  constructor(readonly provenance: Provenance, readonly sourceSystem: string, readonly targetSystem: string) {}
+  constructor(readonly provenance: Provenance, readonly sourceSystem: string, public targetSystem: string) {}
 
   get size(): number { return this.index.size; }
   get sourceSystems(): ReadonlySet<string> { return this.index.systems; }

@@ -141,10 +141,10 @@ describe('RF2 extended map (SNOMED CT → ICD-10)', () => {
   ];
   let path = '';
   it('loads active rows with provenance from the file name', async () => {
-    path = file('der2_iisssccRefset_ExtendedMapSnapshot_GB1000000_20240925.txt', lines.join('\r\n') + '\r\n');
+    path = file('der2_iisssccRefset_ExtendedMapFull_GB1000000_20240925.txt', lines.join('\r\n') + '\r\n');
     assert.equal(await detectFormat(path), 'rf2');
     const t = await loadMapFile(path);
-    assert.deepEqual(t.provenance, { map: 'der2_iisssccRefset_ExtendedMapSnapshot_GB1000000_20240925.txt', format: 'rf2', version: 'GB1000000_20240925', effectiveTime: '20240601' });
+    assert.deepEqual(t.provenance, { map: 'der2_iisssccRefset_ExtendedMapFull_GB1000000_20240925.txt', format: 'rf2', version: 'GB1000000_20240925', effectiveTime: '20240601' });
     assert.equal(t.lookup('500'), undefined, 'inactive row ignored');
     assert.equal(t.lookup('600'), undefined, 'latest state inactive');
     assert.equal(t.lookup('700')!.targets[0]!.code, 'NEW', 'latest state active');
@@ -191,9 +191,14 @@ describe('RF2 extended map (SNOMED CT → ICD-10)', () => {
   });
 
   it('a target system can be set (OPCS-4 complex map)', async () => {
-    const p = file('der2_iisssciRefset_ComplexMapSnapshot_GB1000000_20240925.txt', [RF2_HEADER.replace('\tmapCategoryId', ''), ['x1', '20240101', '1', 'm', '1126441000000105', '80146002', 1, 1, 'TRUE', '', 'H01.9', '447561005'].join('\t')].join('\n'));
+    const p = file('der2_iisssciRefset_ComplexMapSnapshot_GB1000000_20240925.txt', [RF2_HEADER.replace('\tmapCategoryId', ''),
+      ['x1', '20240101', '1', 'm', '1126441000000105', '80146002', 1, 1, 'TRUE', '', 'H01.9', '447561005'].join('\t'),
+      ['x2', '20240101', '0', 'm', '1126441000000105', '80146002', 1, 2, 'TRUE', '', 'H02.9', '447561005'].join('\t'),
+      ['x3', '20240101', '0', 'm', '1126441000000105', '12345006', 1, 1, 'TRUE', '', 'H03.9', '447561005'].join('\t')].join('\n'));
     const t = await loadMapFile(p, { targetSystem: 'http://example.org/opcs-4' });
-    assert.equal(t.lookup('80146002')!.targets[0]!.system, 'http://example.org/opcs-4');
+    assert.deepEqual(t.lookup('80146002')!.targets.map((x) => [x.system, x.code]), [['http://example.org/opcs-4', 'H01.9']], 'Snapshot: inactive rows ignored');
+    assert.equal(t.lookup('12345006'), undefined);
+    assert.equal(t.provenance.effectiveTime, '20240101');
   });
 });
 
