@@ -9,8 +9,7 @@
  * alternate identifier; a new `CodeableConcept.coding`), never in its place.
  */
 import { NhsError } from '../errors';
-import { fromJSON, parseHl7, parsePath, type Hl7Message, type Hl7Segment } from '../hl7';
-import { hl7DateTimeToIso } from '../hl7/datetime';
+import { fromJSON, hl7DateTimeToIso, parseHl7, parsePath, type Hl7Message, type Hl7Segment } from '../hl7';
 import { issue, operationOutcome, type Issue, type OperationOutcome } from '../outcome';
 import type { TerminologyClient } from './client';
 import { ICD_10, OPCS_4, SNOMED_CT } from './map-loaders';
