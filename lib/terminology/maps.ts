@@ -20,6 +20,7 @@ export function isNegative(e: Equivalence): boolean {
 
 /** Parse an equivalence text; empty means `equivalent`, unknown text is undefined. */
 export function toEquivalence(v: string | undefined): Equivalence | undefined {
+  if (v === 'equivalent' || v === undefined || v === '') return 'equivalent';
   const t = (v ?? '').trim().toLowerCase();
   if (t === '') return 'equivalent';
   return EQUIVALENCES.has(t) ? (t as Equivalence) : undefined;
@@ -115,6 +116,19 @@ class CodeIndex<E> {
     }
   }
 
+  /** Add an entry for a (code, system) not yet present (check with `get` first). */
+  put(code: string, system: string, e: E): void {
+    const hit = this.m.get(code);
+    if (system !== this.lastSystem) { this.systems.add(system); this.lastSystem = system; }
+    this.size++;
+    if (hit === undefined) { this.m.set(code, e); return; }
+    let all = this.multi.get(code);
+    if (!all) { all = [hit]; this.multi.set(code, all); }
+    all.push(e);
+  }
+
+  private lastSystem: string | undefined;
+
   getOrAdd(code: string, system: string, make: () => E): E {
     const hit = this.m.get(code);
     if (hit === undefined) {
@@ -136,11 +150,14 @@ class CodeIndex<E> {
 /** Repeated strings (systems, rules, advice) shared instead of copied per row. */
 export class Interner {
   private readonly m = new Map<string, string>();
+  private last = '';
   of(s: string): string {
+    // Map files repeat the same system on every row: compare with the last one first.
+    if (s === this.last) return this.last;
     const hit = this.m.get(s);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return (this.last = hit);
     if (this.m.size < 100_000) this.m.set(s, s);
-    return s;
+    return (this.last = s);
   }
 }
 
@@ -158,12 +175,14 @@ export class SimpleMapTable implements MapTable {
   add(system: string, code: string, display: string | undefined, target: MapTarget | undefined): void {
     // The entry is the lookup's answer itself, built once and shared: a loaded table never
     // changes (a reload builds a new one).
-    const e = this.index.getOrAdd(code, system, () => {
+    let e = this.index.get(code, system);
+    if (e === undefined) {
       const source: SourceCode = { code };
       if (system) source.system = system;
       if (display) source.display = display;
-      return { mapped: false, source, targets: NO_TARGETS, provenance: this.provenance };
-    });
+      e = { mapped: false, source, targets: NO_TARGETS, provenance: this.provenance };
+      this.index.put(code, system, e);
+    }
     if (!target) return;
     if (e.targets.some((t) => t.system === target.system && t.code === target.code)) return;
     // Arrays are made to size: most codes have one target, and a million spare slots add up.
