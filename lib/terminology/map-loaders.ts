@@ -8,7 +8,7 @@ import { open, readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { NhsError } from '../errors';
-import { ConceptMapTable, Interner, Rf2MapTable, SimpleMapTable, toEquivalence, type MapFormat, type MapTable, type MapTarget, type Provenance, type Unmapped } from './maps';
+import { ConceptMapTable, Interner, Rf2MapTable, SimpleMapTable, toEquivalence, type MapFormat, type MapTable, type Provenance, type Unmapped } from './maps';
 import type { Rf2Row } from './map-rules';
 
 export const SNOMED_CT = 'http://snomed.info/sct';
@@ -118,13 +118,10 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
     const equivalence = toEquivalence(ix.eq < 0 ? '' : rec[ix.eq]);
     if (!equivalence) { table.issues.push({ row, message: 'unknown equivalence' }); return; }
     const tcode = rec[ix.tc] ?? '';
-    let target: MapTarget | undefined;
-    if (tcode) {
-      target = { system: intern.of((ix.ts < 0 ? '' : rec[ix.ts]) || SNOMED_CT), code: tcode, equivalence };
-      const td = ix.td < 0 ? '' : rec[ix.td];
-      if (td) target.display = td;
-    }
-    table.add(intern.of(ix.ss < 0 ? '' : rec[ix.ss] ?? ''), code, (ix.sd < 0 ? '' : rec[ix.sd]) || undefined, target);
+    const sys = intern.of(ix.ss < 0 ? '' : rec[ix.ss] ?? '');
+    const display = ix.sd < 0 ? undefined : rec[ix.sd];
+    if (!tcode) { table.addRow(sys, code, display, undefined, '', undefined, undefined, undefined); return; }
+    table.addRow(sys, code, display, intern.of((ix.ts < 0 ? '' : rec[ix.ts]) || SNOMED_CT), tcode, ix.td < 0 ? undefined : rec[ix.td], equivalence, undefined);
   });
   if (!cols) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: empty map (no header row)`);
   return table;

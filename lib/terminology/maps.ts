@@ -161,37 +161,82 @@ export class Interner {
   }
 }
 
-const NO_TARGETS: MapTarget[] = [];
 
 /** A simple code → targets table (CSV, Read/CTV3, one ConceptMap group set). */
 export class SimpleMapTable implements MapTable {
   readonly issues: LoadIssue[] = [];
-  private readonly index = new CodeIndex<MapResult>((e) => e.source.system ?? '');
+  // Rows are held column by column (strings in arrays, no object per row) and a code's answer
+  // is built on its first lookup, then kept: a million-row map loads with a fraction of the
+  // allocations, and a loaded table never changes (a reload builds a new one).
+  private readonly sys: string[] = [];
+  private readonly code: string[] = [];
+  private readonly disp: (string | undefined)[] = [];
+  private readonly tsys: (string | undefined)[] = [];
+  private readonly tcode: string[] = [];
+  private readonly tdisp: (string | undefined)[] = [];
+  private readonly teq: (Equivalence | undefined)[] = [];
+  private readonly tadv: (string | undefined)[] = [];
+  /** Second and later targets of a row (rare). */
+  private readonly more = new Map<number, MapTarget[]>();
+  private readonly results: (MapResult | undefined)[] = [];
+  private readonly index = new CodeIndex<number>((i) => this.sys[i]!);
   constructor(readonly provenance: Provenance) {}
 
   get size(): number { return this.index.size; }
   get sourceSystems(): ReadonlySet<string> { return this.index.systems; }
 
   add(system: string, code: string, display: string | undefined, target: MapTarget | undefined): void {
-    // The entry is the lookup's answer itself, built once and shared: a loaded table never
-    // changes (a reload builds a new one).
-    let e = this.index.get(code, system);
-    if (e === undefined) {
-      const source: SourceCode = { code };
-      if (system) source.system = system;
-      if (display) source.display = display;
-      e = { mapped: false, source, targets: NO_TARGETS, provenance: this.provenance };
-      this.index.put(code, system, e);
+    if (target) this.addRow(system, code, display, target.system, target.code, target.display, target.equivalence, target.advice);
+    else this.addRow(system, code, display, undefined, '', undefined, undefined, undefined);
+  }
+
+  /** One row; `equivalence` undefined means the row names no target (a known, unmapped code). */
+  addRow(system: string, code: string, display: string | undefined, tsys: string | undefined, tcode: string, tdisp: string | undefined, eq: Equivalence | undefined, advice: string | undefined): void {
+    const i = this.index.get(code, system);
+    if (i === undefined) {
+      const n = this.sys.length;
+      this.sys.push(system); this.code.push(code); this.disp.push(display || undefined);
+      this.tsys.push(tsys); this.tcode.push(tcode); this.tdisp.push(tdisp || undefined); this.teq.push(eq); this.tadv.push(advice);
+      this.index.put(code, system, n);
+      return;
     }
-    if (!target) return;
-    if (e.targets.some((t) => t.system === target.system && t.code === target.code)) return;
-    // Arrays are made to size: most codes have one target, and a million spare slots add up.
-    e.targets = e.targets === NO_TARGETS ? [target] : [...e.targets, target];
-    if (target.code !== '' && !isNegative(target.equivalence)) e.mapped = true;
+    if (eq === undefined) return;
+    if (this.teq[i] === undefined) {
+      this.tsys[i] = tsys; this.tcode[i] = tcode; this.tdisp[i] = tdisp || undefined; this.teq[i] = eq; this.tadv[i] = advice;
+      return;
+    }
+    if (this.tsys[i] === tsys && this.tcode[i] === tcode) return;
+    const list = this.more.get(i) ?? [];
+    if (list.some((t) => t.system === tsys && t.code === tcode)) return;
+    const t: MapTarget = { system: tsys ?? '', code: tcode, equivalence: eq };
+    if (tdisp) t.display = tdisp;
+    if (advice) t.advice = advice;
+    list.push(t);
+    this.more.set(i, list);
   }
 
   lookup(code: string, system?: string): MapResult | undefined {
-    return this.index.get(code, system);
+    const i = this.index.get(code, system);
+    if (i === undefined) return undefined;
+    return this.results[i] ?? (this.results[i] = this.build(i));
+  }
+
+  private build(i: number): MapResult {
+    const source: SourceCode = { code: this.code[i]! };
+    if (this.sys[i]) source.system = this.sys[i];
+    const d = this.disp[i];
+    if (d) source.display = d;
+    const targets: MapTarget[] = [];
+    const eq = this.teq[i];
+    if (eq !== undefined) {
+      const t: MapTarget = { system: this.tsys[i] ?? '', code: this.tcode[i]!, equivalence: eq };
+      const td = this.tdisp[i];
+      const ta = this.tadv[i];
+      if (td) t.display = td;
+      if (ta) t.advice = ta;
+      targets.push(t, ...(this.more.get(i) ?? []));
+    }
+    return { mapped: targets.some((t) => t.code !== '' && !isNegative(t.equivalence)), source, targets, provenance: this.provenance };
   }
 }
 
