@@ -45,22 +45,27 @@ export interface SnomedMapOptions {
   expressionSyntax?: (text: string) => string | undefined;
 }
 
-/** One code found and what became of it (`msg.snomed.codes[n]`). */
-export interface CodeResult {
+/**
+ * One code found and what was found for it (`msg.snomed.codes[n]`). The verdict per code is in
+ * `msg.outcome` (an issue with the code's path in `expression`), never here (DESIGN.md §2).
+ */
+export interface SnomedCode {
   path: string;
-  status: 'mapped' | 'unmapped' | 'valid' | 'invalid';
   source: SourceCode;
   targets: MapTarget[];
   provenance?: Pick<Provenance, 'map' | 'version'> & { effectiveTime?: string };
   written?: boolean;
 }
 
+/** Internal: a code's result plus how it was judged (turned into issues, then dropped). */
+type CodeResult = SnomedCode & { status: 'mapped' | 'unmapped' | 'valid' | 'invalid' };
+
 /** `msg.snomed`: the first code's result at the top, every code in `codes`. */
 export interface SnomedResult {
   source: SourceCode | null;
   targets: MapTarget[];
-  provenance: CodeResult['provenance'] | null;
-  codes: CodeResult[];
+  provenance: SnomedCode['provenance'] | null;
+  codes: SnomedCode[];
 }
 
 export interface SnomedMapOutput {
@@ -239,10 +244,10 @@ export async function snomedMap(input: Input, o: SnomedMapOptions): Promise<Snom
   const slots = hl7 ? hl7Slots(hl7, o.path, o.sourceSystem) : fhirSlots(resource, o.path);
   if (slots.length === 0) return fail(issue('error', 'required', `no code at ${o.path}`, o.path));
   const ctx = patientContext(hl7, resource, input.context);
-  const codes: CodeResult[] = [];
+  const codes: SnomedCode[] = [];
   let written = false;
   for (const slot of slots) {
-    const r = await one(slot, o, ctx, issues);
+    const { status: _judged, ...r } = await one(slot, o, ctx, issues);
     if (r.written) written = true;
     codes.push(r);
   }

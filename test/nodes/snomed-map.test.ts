@@ -43,7 +43,7 @@ describe('nhs-snomed-map node', () => {
     const ok = h.next('ok');
     h.node('m1').receive({ payload: ORU });
     const msg = await ok;
-    assert.deepEqual(msg.snomed.codes.map((c: any) => c.status), ['mapped', 'mapped']);
+    assert.deepEqual(msg.snomed.codes.map((c: any) => [c.path, c.written]), [['OBX[1]-3', true], ['OBX[2]-3', true]]);
     assert.deepEqual(msg.snomed.provenance, { map: 'lab.csv', version: '3' });
     assert.equal(msg.snomed.targets[0].code, '1022431000000105');
     assert.match(msg.payload, /OBX\|1\|NM\|HB\^Haemoglobin\^L\^1022431000000105\^Haemoglobin level\^SCT\|/);
@@ -75,7 +75,9 @@ describe('nhs-snomed-map node', () => {
     assert.match(msg.outcome.issue[0].diagnostics, /check-digit/);
     const ok = h.next('ok');
     h.node('m1').receive({ payload: { resourceType: 'Condition', code: { coding: [{ system: SCT, code: '22298006' }] } } });
-    assert.equal((await ok).snomed.codes[0].status, 'valid');
+    const valid = await ok;
+    assert.equal(valid.outcome.issue[0].diagnostics, 'All OK');
+    assert.equal(valid.snomed.codes[0].source.code, '22298006');
   });
 
   it('map mode without a config node is a configuration error with a code', async () => {
@@ -100,10 +102,12 @@ describe('nhs-snomed-map node', () => {
       const obs = (code: string) => ({ resourceType: 'Observation', valueCodeableConcept: { coding: [{ system: 'https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland', code }] } });
       const ok = h.next('ok');
       h.node('m1').receive({ payload: obs('A') });
-      assert.equal((await ok).snomed.codes[0].status, 'valid');
+      assert.equal((await ok).outcome.issue[0].diagnostics, 'All OK');
       const bad = h.next('bad');
       h.node('m1').receive({ payload: obs('ZZ') });
-      assert.equal((await bad).snomed.codes[0].status, 'invalid');
+      const invalid = await bad;
+      assert.equal(invalid.outcome.issue[0].severity, 'error');
+      assert.deepEqual(invalid.outcome.issue[0].expression, ['Observation.valueCodeableConcept.coding']);
       assert.equal(s.counts.get('/token'), 1);
     });
   });

@@ -46,7 +46,8 @@ describe('snomed-map behaviour (lib)', () => {
   it('maps every OBX-3, adds SNOMED CT as the alternate identifier, routes the unmapped one', async () => {
     const r = await snomedMap({ payload: ORU }, opts({}));
     assert.equal(r.ok, false);
-    assert.deepEqual(r.snomed.codes.map((c) => [c.path, c.status]), [['OBX[1]-3', 'mapped'], ['OBX[2]-3', 'mapped'], ['OBX[3]-3', 'unmapped']]);
+    assert.deepEqual(r.snomed.codes.map((c) => [c.path, c.targets[0]?.code]), [['OBX[1]-3', '1022431000000105'], ['OBX[2]-3', '1000661000000107'], ['OBX[3]-3', undefined]]);
+    assert.ok(r.snomed.codes.every((c) => !('status' in c)), 'no verdict in msg.snomed (DESIGN §2)');
     assert.deepEqual(r.snomed.source, { code: 'HB', display: 'Haemoglobin' });
     assert.deepEqual(r.snomed.targets, [{ system: SNOMED_CT, code: '1022431000000105', display: 'Haemoglobin level', equivalence: 'equivalent' }]);
     assert.deepEqual(r.snomed.provenance, { map: 'lab.csv', version: '7' });
