@@ -219,6 +219,9 @@ export function patientContext(hl7: Hl7Message | undefined, resource: unknown, g
 
 interface Input { hl7?: unknown; payload?: unknown; context?: unknown }
 
+/** Largest HL7 / JSON text read (the HL7 node's default limit). */
+const MAX_TEXT = 10 * 1048576;
+
 /**
  * Run one message. Bad input (no HL7/FHIR content, no code at the path) is a result with
  * `ok: false`; only server failures throw (NhsError with a TERMINOLOGY_* code).
@@ -229,6 +232,8 @@ export async function snomedMap(input: Input, o: SnomedMapOptions): Promise<Snom
   let resource: unknown;
   let payloadWasText = false;
   const fail = (i: Issue): SnomedMapOutput => ({ ok: false, outcome: operationOutcome([i]), snomed: { source: null, targets: [], provenance: null, codes: [] } });
+  const p = input.payload;
+  if ((typeof p === 'string' || Buffer.isBuffer(p)) && p.length > MAX_TEXT) return fail(issue('error', 'too-long', `msg.payload is over ${MAX_TEXT / 1048576} MiB`));
   if (isHl7Path(o.path)) {
     const parsed = input.hl7 !== undefined ? fromJSON(input.hl7)
       : typeof input.payload === 'string' || Buffer.isBuffer(input.payload) ? parseHl7(String(input.payload)) : { issues: [issue('error', 'structure', 'no HL7 message: msg.hl7 and msg.payload are both absent or not HL7')] };

@@ -116,6 +116,10 @@ describe('snomed-map behaviour (lib)', () => {
     }
     assert.equal((await snomedMap({ payload: 'x' }, opts({ path: 'Observation.code' }))).ok, false);
     assert.equal((await snomedMap({ hl7: { segments: 'no' } }, opts({}))).ok, false);
+    const huge = await snomedMap({ payload: ORU + '\r' + 'NTE|1||'.padEnd(11 * 1048576, 'x') }, opts({}));
+    assert.equal(huge.outcome.issue[0]!.code, 'too-long');
+    const none = await snomedMap({ payload: ORU }, opts({ path: 'ZZZ-3' }));
+    assert.equal(none.outcome.issue[0]!.code, 'required', 'no code at the path');
   });
 
   it('configuration errors', () => {
