@@ -10,13 +10,13 @@ import { configText } from './shared/config';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
 import type { TerminologyConfigNode } from './shared/terminology-access';
+import { catalog } from './shared/i18n';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
-type Translate = (key: string, subs?: Record<string, unknown>) => string;
 const MODES: SnomedMapMode[] = ['map', 'translate', 'validate', 'valueset'];
 
 export = function (RED: RED) {
-  const t: Translate = (RED as RED & { _?: Translate })._ ?? ((k) => k);
+  const t = catalog(RED, 'snomed-map');
 
   RED.nodes.registerType('nhs-snomed-map', function (this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);

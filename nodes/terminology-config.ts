@@ -10,12 +10,12 @@ import { configNumber, configText } from './shared/config';
 import { onClose } from './shared/input';
 import { userDirOf } from './shared/store-access';
 import { resolveMapPath, type Terminology, type TerminologyConfigNode } from './shared/terminology-access';
+import { catalog } from './shared/i18n';
 import type { Node, NodeDef, RED } from './shared/types';
 
-type Translate = (key: string, subs?: Record<string, unknown>) => string;
 
 export = function (RED: RED) {
-  const t: Translate = (RED as RED & { _?: Translate })._ ?? ((k) => k);
+  const t = catalog(RED, 'terminology-config');
 
   RED.nodes.registerType('nhs-terminology', function (this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
