@@ -135,19 +135,19 @@ export const DEFAULT_TABLES: MappingTables = {
  * or a value of the wrong shape is an error (a typo must not silently fall back to the default).
  * @throws NhsError `TRANSFORM_TABLES`
  */
-export function mergeTables(overrides: unknown): MappingTables {
-  const out = JSON.parse(JSON.stringify(DEFAULT_TABLES)) as Record<string, Record<string, unknown>>;
+export function mergeTables(overrides: unknown, base: MappingTables = DEFAULT_TABLES): MappingTables {
+  const out = JSON.parse(JSON.stringify(base)) as Record<string, Record<string, unknown>>;
   if (overrides === undefined || overrides === null || overrides === '') return out as unknown as MappingTables;
   if (typeof overrides !== 'object' || Array.isArray(overrides)) throw new NhsError('TRANSFORM_TABLES', 'mapping tables must be a JSON object of tables');
   for (const [name, table] of Object.entries(overrides as Record<string, unknown>)) {
-    const base = out[name];
-    if (!base) throw new NhsError('TRANSFORM_TABLES', `unknown mapping table '${name}'`);
+    const target = out[name];
+    if (!target) throw new NhsError('TRANSFORM_TABLES', `unknown mapping table '${name}'`);
     if (typeof table !== 'object' || table === null || Array.isArray(table)) throw new NhsError('TRANSFORM_TABLES', `mapping table '${name}' must be an object`);
     const stringValued = typeof Object.values(DEFAULT_TABLES[name as keyof MappingTables])[0] === 'string';
     for (const [k, v] of Object.entries(table as Record<string, unknown>)) {
       const ok = stringValued ? typeof v === 'string' : typeof v === 'object' && v !== null && typeof (v as MappedCoding).code === 'string';
       if (!ok) throw new NhsError('TRANSFORM_TABLES', `mapping table '${name}' entry '${k}' must be ${stringValued ? 'a string' : 'an object with a code'}`);
-      base[k] = v;
+      target[k] = v;
     }
   }
   return out as unknown as MappingTables;
