@@ -39,8 +39,12 @@ function patientIdentifiers(ctx: Ctx, pid: Hl7Segment): { identifiers: Record<st
       }
       if (nhs) { ctx.warn(`${at(pid, p)}: a second NHS number is ignored`, at(pid, p), 'business-rule'); continue; }
       nhs = n;
-      const status = val(pid, '32[1]');
-      const mapped = status ? lookup<MappedCoding>(ctx, 'nhsNumberStatus', status, at(pid, '32')) : undefined;
+      // PID-32 repeats (other 0445 codes such as AL, ED may sit beside the NHS number status).
+      let mapped: MappedCoding | undefined;
+      for (let k = 1; k <= reps(ctx, pid, 32) && !mapped; k++) {
+        const status = val(pid, `32[${k}]`);
+        if (status) mapped = lookup<MappedCoding>(ctx, 'nhsNumberStatus', status, at(pid, `32[${k}]`));
+      }
       identifiers.push(clean({
         extension: mapped ? [{ url: `${UK}Extension-UKCore-NHSNumberVerificationStatus`, valueCodeableConcept: { coding: [coding(mapped)] } }] : undefined,
         system: NHS_NUMBER_SYSTEM, value: n, type: typeCc, assigner,

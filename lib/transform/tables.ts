@@ -11,6 +11,7 @@ export const V3_MARITAL = 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatu
 export const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 export const V3_ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 export const V3_INTERPRETATION = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
+const V2_0004 = 'http://terminology.hl7.org/CodeSystem/v2-0004';
 export const V3_NULL_FLAVOR = 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor';
 export const ETHNIC_ENGLAND = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland';
 export const NHS_VERIFICATION_ENGLAND = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland';
@@ -30,7 +31,7 @@ export interface MappingTables {
   maritalStatus: Record<string, MappedCoding>;
   /** NHS Data Dictionary ethnic category (PID-22) → Extension-UKCore-EthnicCategory. */
   ethnicCategory: Record<string, MappedCoding>;
-  /** NHS number status indicator (PID-32) → Extension-UKCore-NHSNumberVerificationStatus. */
+  /** NHS number status indicator (PID-32, table 0445 `NSTSnn` or `nn`) → Extension-UKCore-NHSNumberVerificationStatus. */
   nhsNumberStatus: Record<string, MappedCoding>;
   /** HL7 table 0063 relationship (NK1-3) → RelatedPerson.relationship (v3 RoleCode). */
   relationship: Record<string, MappedCoding>;
@@ -68,9 +69,12 @@ export const DEFAULT_TABLES: MappingTables = {
     I: c(V3_ACT_CODE, 'IMP', 'inpatient encounter'),
     O: c(V3_ACT_CODE, 'AMB', 'ambulatory'),
     P: c(V3_ACT_CODE, 'PRENC', 'pre-admission'),
-    R: c(V3_ACT_CODE, 'AMB', 'ambulatory'),
-    B: c(V3_ACT_CODE, 'IMP', 'inpatient encounter'),
-    N: c('http://terminology.hl7.org/CodeSystem/v3-NullFlavor', 'NA', 'not applicable'),
+    // The IG keeps the codes with no ActCode equivalent in the v2 table's own code system.
+    R: c(V2_0004, 'R', 'Recurring patient'),
+    B: c(V2_0004, 'B', 'Obstetrics'),
+    C: c(V2_0004, 'C', 'Commercial Account'),
+    N: c(V2_0004, 'N', 'Not Applicable'),
+    U: c(V2_0004, 'U', 'Unknown'),
   },
   admissionType: Object.fromEntries(
     [['A', 'Accident'], ['C', 'Elective'], ['E', 'Emergency'], ['L', 'Labor and Delivery'], ['N', 'Newborn'], ['R', 'Routine'], ['U', 'Urgent']]
@@ -94,11 +98,13 @@ export const DEFAULT_TABLES: MappingTables = {
       ['P', 'Black or Black British - Any other Black background'], ['R', 'Other Ethnic Groups - Chinese'], ['S', 'Other Ethnic Groups - Any other ethnic group'],
       ['Z', 'Not stated'], ['99', 'Not known']].map(([k, d]) => [k!, c(ETHNIC_ENGLAND, k!, d)]),
   ),
+  // PID-32 (HL7 table 0445) as the HL7 UK ADT specification sends it (NSTS01–NSTS08), or the
+  // bare NHS Data Dictionary code (01–08); the NSTS form is written back in FHIR → HL7.
   nhsNumberStatus: Object.fromEntries(
     [['01', 'Number present and verified'], ['02', 'Number present but not traced'], ['03', 'Trace required'],
       ['04', 'Trace attempted - No match or multiple match found'], ['05', 'Trace needs to be resolved - (NHS number or patient detail conflict)'],
       ['06', 'Trace in progress'], ['07', 'Number not present and trace not required'], ['08', 'Trace postponed (baby under six weeks old)']]
-      .map(([k, d]) => [k!, c(NHS_VERIFICATION_ENGLAND, k!, d)]),
+      .flatMap(([k, d]) => [[`NSTS${k!}`, c(NHS_VERIFICATION_ENGLAND, k!, d)], [k!, c(NHS_VERIFICATION_ENGLAND, k!, d)]]),
   ),
   relationship: {
     SPO: c(V3_ROLE_CODE, 'SPS', 'spouse'), DOM: c(V3_ROLE_CODE, 'DOMPART', 'domestic partner'), CHD: c(V3_ROLE_CODE, 'CHILD', 'child'),

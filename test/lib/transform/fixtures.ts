@@ -28,7 +28,7 @@ export const PID_FIELDS: Record<number, string> = {
   14: '01130000002^WPN^PH',
   16: 'M',
   22: 'A',
-  32: '01',
+  32: 'NSTS01',
 };
 export const PID = seg('PID', PID_FIELDS);
 export const PD1 = seg('PD1', { 3: 'TEST SURGERY^^^^^^^^^Y12345' });

@@ -98,6 +98,14 @@ describe('hl7ToFhir: every Bundle validates against UK Core STU2', { skip }, () 
     });
   }
 
+  it('every default patient class (HL7 table 0004) gives a valid Encounter', () => {
+    for (const cls of ['E', 'I', 'O', 'P', 'R', 'B', 'C', 'N', 'U']) {
+      const b = ok(GOOD['ADT^A04']!.replace('PV1|1|O|', `PV1|1|${cls}|`));
+      const o = v.validate(one(b, 'Encounter'), { profiles: ['https://fhir.hl7.org.uk/StructureDefinition/UKCore-Encounter'] });
+      assert.deepEqual(errorsOf(o.issue), [], `${cls}: ${show(o.issue)}`);
+    }
+  });
+
   it('the validator does see a broken entry (the check above can fail)', () => {
     const b = ok(GOOD['ADT^A01']!);
     const p = one(b, 'Patient');
