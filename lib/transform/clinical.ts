@@ -139,8 +139,18 @@ function obxValue(ctx: Ctx, obx: Hl7Segment, unit: Record<string, unknown>): { k
   }
 }
 
-/** One OBR and its OBX group → UK Core DiagnosticReport + Observations. */
+/**
+ * HL7 table 0074 diagnostic service sections that are pathology / laboratory medicine: their
+ * reports claim UKCore-DiagnosticReport-Lab and UKCore-Observation-Lab (category LAB/laboratory).
+ * A report without OBR-24 is taken as a laboratory report (ORU^R01's main use).
+ */
+const LAB_SECTIONS = new Set(['LAB', 'HM', 'CH', 'MB', 'MCB', 'MYC', 'BLB', 'BG', 'SP', 'CP', 'SR', 'TX', 'VR', 'OSL', 'IMM', 'CG']);
+const V2_0074 = 'http://terminology.hl7.org/CodeSystem/v2-0074';
+
+/** One OBR and its OBX group → UK Core DiagnosticReport(-Lab) + Observations(-Lab). */
 export function report(ctx: Ctx, obr: Hl7Segment, obxs: Hl7Segment[], subject: Reference, enc?: Reference, performer?: Reference): void {
+  const section = val(obr, '24');
+  const lab = section === undefined || LAB_SECTIONS.has(section);
   const code = cwe(ctx, obr, '4');
   if (!code) { ctx.error('OBR-4 universal service identifier is missing', at(obr, '4')); return; }
   const filler = val(obr, '3.1') ?? val(obr, '2.1');
@@ -167,7 +177,7 @@ export function report(ctx: Ctx, obr: Hl7Segment, obxs: Hl7Segment[], subject: R
       resourceType: 'Observation',
       id: ctx.id('Observation', key, val(obx, '1') ?? '', obx.occurrence),
       status,
-      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory', display: 'Laboratory' }] }],
+      category: lab ? [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory', display: 'Laboratory' }] }] : undefined,
       code: obsCode,
       subject,
       encounter: enc,
@@ -178,19 +188,21 @@ export function report(ctx: Ctx, obr: Hl7Segment, obxs: Hl7Segment[], subject: R
       referenceRange: referenceRange(val(obx, '7'), unit),
     });
     delete r.x;
-    results.push(ctx.put(r, 'UKCore-Observation'));
+    results.push(ctx.put(r, lab ? 'UKCore-Observation-Lab' : 'UKCore-Observation'));
   }
   const statusCode = val(obr, '25');
   const status = statusCode ? lookup<string>(ctx, 'reportStatus', statusCode, at(obr, '25'), 'error') : 'unknown';
   if (!statusCode) ctx.warn('OBR-25 result status is missing; DiagnosticReport.status is unknown', at(obr, '25'), 'required');
   if (!status) return;
-  const section = val(obr, '24');
   const r: Resource = clean({
     resourceType: 'DiagnosticReport',
     id: ctx.id('DiagnosticReport', key),
     identifier: filler ? [{ value: filler }] : undefined,
     status,
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: section ?? 'LAB' }] }],
+    category: [
+      lab ? { coding: [{ system: V2_0074, code: 'LAB', display: 'Laboratory' }] } : undefined,
+      section && section !== 'LAB' ? { coding: [{ system: V2_0074, code: section }] } : undefined,
+    ],
     code,
     subject,
     encounter: enc,
@@ -200,7 +212,7 @@ export function report(ctx: Ctx, obr: Hl7Segment, obxs: Hl7Segment[], subject: R
     result: results,
     presentedForm,
   });
-  ctx.put(r, 'UKCore-DiagnosticReport');
+  ctx.put(r, lab ? 'UKCore-DiagnosticReport-Lab' : 'UKCore-DiagnosticReport');
 }
 
 /** ORC (+ its OBR) → UK Core ServiceRequest. */
@@ -235,7 +247,8 @@ export function order(ctx: Ctx, orc: Hl7Segment | undefined, obr: Hl7Segment | u
     performer: performer ? [performer] : undefined,
     reasonCode: [cwe(ctx, obr, '31[1]')],
   });
-  ctx.put(r, 'UKCore-ServiceRequest');
+  // OML^O21 is the laboratory order message: its requests claim UKCore-ServiceRequest-Lab.
+  ctx.put(r, ctx.msg.get('MSH-9.1') === 'OML' ? 'UKCore-ServiceRequest-Lab' : 'UKCore-ServiceRequest');
 }
 
 /** RF1 + PRD (REF^I12) → UK Core ServiceRequest: PRD role RP is the requester, RT the performer. */

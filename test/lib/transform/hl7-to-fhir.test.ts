@@ -98,6 +98,12 @@ describe('hl7ToFhir: every Bundle validates against UK Core STU2', { skip }, () 
     });
   }
 
+  it('a non-laboratory ORU^R01 (radiology section) validates against the base UK Core profiles', () => {
+    const b = ok(GOOD['ORU^R01']!.replace('|HM|F', '|RAD|F'));
+    assert.deepEqual(errorsOf(v.validate(b).issue), []);
+    for (const e of b.entry) assert.deepEqual(errorsOf(v.validate(e.resource, { profiles: (e.resource.meta as { profile: string[] }).profile }).issue), []);
+  });
+
   it('every default patient class (HL7 table 0004) gives a valid Encounter', () => {
     for (const cls of ['E', 'I', 'O', 'P', 'R', 'B', 'C', 'N', 'U']) {
       const b = ok(GOOD['ADT^A04']!.replace('PV1|1|O|', `PV1|1|${cls}|`));
@@ -203,7 +209,15 @@ describe('hl7ToFhir: mappings', () => {
     assert.equal(dr.result.length, 9);
     assert.equal(dr.issued, '2024-03-16T08:59:00+00:00');
     assert.deepEqual(dr.presentedForm, [{ contentType: 'application/pdf', data: 'JVBERi0xLjQKJcfsj6IK', title: 'Laboratory report' }]);
-    assert.equal(dr.category[0].coding[0].code, 'HM');
+    assert.deepEqual(dr.category.map((c: any) => c.coding[0].code), ['LAB', 'HM']);
+    assert.equal(dr.meta.profile[0], 'https://fhir.hl7.org.uk/StructureDefinition/UKCore-DiagnosticReport-Lab');
+    assert.equal(hb.meta.profile[0], 'https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-Lab');
+    assert.equal(hb.category[0].coding[0].code, 'laboratory');
+    // A non-laboratory section (radiology) claims the base profiles, without the LAB category.
+    const rad = ok(GOOD['ORU^R01']!.replace('|HM|F', '|RAD|F'));
+    assert.equal(one(rad, 'DiagnosticReport').meta.profile[0], 'https://fhir.hl7.org.uk/StructureDefinition/UKCore-DiagnosticReport');
+    assert.deepEqual(one(rad, 'DiagnosticReport').category.map((c: any) => c.coding[0].code), ['RAD']);
+    assert.equal(all(rad, 'Observation')[0]!.category, undefined);
   });
 
   it('ORM^O01 / OML^O21 / REF^I12: ServiceRequest with identifiers, status, priority, requester, performer', () => {
@@ -218,6 +232,7 @@ describe('hl7ToFhir: mappings', () => {
     assert.equal(sr.performer[0].identifier.value, 'RX2', 'receiving facility performs');
     const oml = ok(GOOD['OML^O21']!);
     assert.equal(one(oml, 'ServiceRequest').priority, 'stat');
+    assert.equal(one(oml, 'ServiceRequest').meta.profile[0], 'https://fhir.hl7.org.uk/StructureDefinition/UKCore-ServiceRequest-Lab');
     const r = hl7ToFhir(GOOD['OML^O21']!);
     assert.ok(r.outcome.issue.some((i) => /Segments not transformed: SPM/.test(i.diagnostics ?? '')), 'SPM reported, not silently dropped');
     const ref = ok(GOOD['REF^I12']!);
