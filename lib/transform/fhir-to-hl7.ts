@@ -78,7 +78,8 @@ export function patientToAdt(patient: unknown, opts: PatientToAdtOptions = {}): 
     const type = firstCoding(id.type)?.code;
     const authority = str((id.assigner as J | undefined)?.display);
     if (id.system === NHS_NUMBER_SYSTEM) return comp(esc(value), '', '', esc(authority ?? 'NHS'), esc(type ?? 'NH'));
-    return comp(esc(value), '', '', esc(authority ?? ''), esc(type ?? ''));
+    const system = str(id.system);
+    return comp(esc(value), '', '', authority ? esc(authority) : system ? `&${esc(system)}&URI` : '', esc(type ?? ''));
   }).filter(Boolean);
   if (!cx.length) add('error', 'Patient has no identifier (PID-3 is required)', 'Patient.identifier');
   const nhsId = arr(p.identifier).find((id) => id.system === NHS_NUMBER_SYSTEM);

@@ -66,6 +66,11 @@ export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {
     msg = parsed.message;
   } else msg = input;
 
+  if (opts.zone !== undefined) {
+    try { new Intl.DateTimeFormat('en', { timeZone: opts.zone }); } catch {
+      return fail([issue('error', 'invalid', `Time zone '${String(opts.zone).slice(0, 40)}' is not an IANA zone`, undefined, 'NHS_TRANSFORM_ZONE')]);
+    }
+  }
   const ctx = new Ctx(msg, opts.tables ?? DEFAULT_TABLES, opts.zone);
   const code = msg.get('MSH-9.1');
   const event = msg.get('MSH-9.2') ?? '';

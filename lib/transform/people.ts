@@ -7,7 +7,7 @@
 import { checkNhsNumber, NHS_NUMBER_SYSTEM, normaliseNhsNumber } from '../nhs/nhs-number';
 import { isValidOdsCode, normaliseOdsCode, ODS_ORGANIZATION_SYSTEM } from '../nhs/ods';
 import type { Hl7Segment } from '../hl7';
-import { addresses, at, clean, coding, cwe, date, dateTime, lookup, names, ref, reps, telecoms, UK, val, type Ctx, type Reference, type Resource } from './context';
+import { addresses, at, clean, coding, date, dateTime, lookup, names, ref, reps, telecoms, UK, val, type Ctx, type Reference, type Resource } from './context';
 import type { MappedCoding } from './tables';
 
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
@@ -30,6 +30,8 @@ function patientIdentifiers(ctx: Ctx, pid: Hl7Segment): { identifiers: Record<st
     if (!value) continue;
     const typeCc = type ? { coding: [{ system: V2_0203, code: type }] } : undefined;
     const assigner = authority ? { display: authority } : undefined;
+    // CX.4 = `&<uri>&URI`: the identifier system itself (what FHIR → HL7 writes for a system with no assigner).
+    const uri = !authority && val(pid, `${p}.4.3`) === 'URI' ? val(pid, `${p}.4.2`) : undefined;
     if (isNhs(authority, type)) {
       const n = normaliseNhsNumber(value);
       const problem = checkNhsNumber(n);
@@ -50,8 +52,8 @@ function patientIdentifiers(ctx: Ctx, pid: Hl7Segment): { identifiers: Record<st
         system: NHS_NUMBER_SYSTEM, value: n, type: typeCc, assigner,
       }));
     } else {
-      identifiers.push(clean({ type: typeCc, value, assigner }));
-      key ??= `${authority ?? ctx.facility}|${value}`;
+      identifiers.push(clean({ system: uri, type: typeCc, value, assigner }));
+      key ??= `${authority ?? uri ?? ctx.facility}|${value}`;
     }
   }
   return { identifiers, nhs, key: nhs ? `nhs|${nhs}` : key };
@@ -193,7 +195,9 @@ export function relatedPerson(ctx: Ctx, nk1: Hl7Segment, patientRef: Reference):
   const mapped = rel ? lookup<MappedCoding>(ctx, 'relationship', rel, at(nk1, '3')) : undefined;
   const role = val(nk1, '7.1');
   const relationship = [
-    mapped ? { coding: [coding(mapped)] } : rel ? cwe(ctx, nk1, '3') && { text: val(nk1, '3.2') ?? rel } : undefined,
+    // An unmapped table 0063 code is kept as text (the warning above says so): its v2 coding is
+    // outside UK Core PersonRelationshipType.
+    mapped ? { coding: [coding(mapped)] } : rel ? { text: val(nk1, '3.2') ?? rel } : undefined,
     role ? { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0131', code: role, display: val(nk1, '7.2') }] } : undefined,
   ];
   const r: Resource = clean({

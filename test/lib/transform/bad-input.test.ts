@@ -98,6 +98,12 @@ describe('hl7ToFhir: bad input of each message type', () => {
     assert.ok(!r.bundle.entry.some((e) => e.resource.resourceType === 'Encounter'));
   });
 
+  it('an unknown time zone is one clear error, not an error per date', () => {
+    const r = hl7ToFhir(GOOD['ADT^A01']!, { zone: 'Mars/Olympus' });
+    assert.equal(r.bundle, undefined);
+    assert.deepEqual(r.outcome.issue.map((i) => i.code), ['invalid']);
+  });
+
   it('non-string, empty and oversized input never throw', () => {
     for (const bad of ['', 'MSH', 'x'.repeat(100)]) assert.equal(hl7ToFhir(bad).bundle, undefined);
     const big = hl7ToFhir(GOOD['ADT^A01']!, { maxLength: 100 });

@@ -320,6 +320,15 @@ describe('FHIR → HL7: Patient → ADT^A28 / A31', () => {
     assert.equal(parseHl7(a.message!).message!.type, 'ADT^A31');
   });
 
+  it('an identifier with a system but no assigner goes out as CX.4 `&<uri>&URI` and comes back with its system', () => {
+    const p = { resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }, { system: 'https://example.org/Id/mrn', value: 'M1' }], name: [{ family: 'TEST', given: ['PAT'] }] };
+    const a = patientToAdt(p, { timestamp: '20240101000000+0000', controlId: 'U1' });
+    assert.match(a.message!, /\|9000000009\^\^\^NHS\^NH~M1\^\^\^&https:\/\/example\.org\/Id\/mrn&URI\|/);
+    const back = one(ok(a.message!), 'Patient');
+    assert.equal(back.identifier[1].system, 'https://example.org/Id/mrn');
+    assert.equal(back.identifier[1].value, 'M1');
+  });
+
   it('not a Patient, or a Patient without identifiers → errors, no message', () => {
     for (const bad of [null, 'text', { resourceType: 'Observation' }, { resourceType: 'Patient' }]) {
       const r = patientToAdt(bad);
