@@ -56,6 +56,7 @@ const MAPPED: Record<string, string[]> = {
 /** Transform one HL7 v2 message (text or parsed). Never throws for bad data. */
 export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {}): TransformResult {
   let msg: Hl7Message;
+  let parseIssues: Issue[] = [];
   if (typeof input === 'string') {
     const max = opts.maxLength ?? 10 * 1024 * 1024;
     if (input.length > max) return fail([issue('error', 'too-long', `Message is longer than ${max} characters`, undefined, 'NHS_TRANSFORM_TOO_LONG')]);
@@ -64,6 +65,7 @@ export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {
       return fail(parsed.issues.length ? parsed.issues.filter((i) => i.severity !== 'information') : [issue('error', 'structure', 'Input is not an HL7 v2 message', undefined, 'NHS_TRANSFORM_NOT_HL7')]);
     }
     msg = parsed.message;
+    parseIssues = parsed.issues;
   } else msg = input;
 
   if (opts.zone !== undefined) {
@@ -72,6 +74,7 @@ export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {
     }
   }
   const ctx = new Ctx(msg, opts.tables ?? DEFAULT_TABLES, opts.zone);
+  ctx.issues.push(...parseIssues);
   const code = msg.get('MSH-9.1');
   const event = msg.get('MSH-9.2') ?? '';
   const type = code === undefined ? undefined : `${code}^${event}`;
