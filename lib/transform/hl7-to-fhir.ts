@@ -92,7 +92,8 @@ export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {
   try {
     const one = (name: string): Hl7Segment | undefined => msg.segments(name)[0];
     const sender = facilityOrganization(ctx, one('MSH')!, '4');
-    const pat = patient(ctx, one('PID'), one('PD1'));
+    if (type === 'ADT^A40') merges(ctx);
+    const pat = type === 'ADT^A40' ? undefined : patient(ctx, one('PID'), one('PD1'));
     if (pat) {
       if (code === 'ADT') adt(ctx, event, pat, sender);
       else if (code === 'ORU') oru(ctx, pat, sender);
@@ -128,7 +129,6 @@ const PERSON_LEVEL = new Set(['A28', 'A31', 'A40']);
 function adt(ctx: Ctx, event: string, pat: Reference, sender?: Reference): void {
   const one = (name: string): Hl7Segment | undefined => ctx.msg.segments(name)[0];
   for (const nk1 of ctx.msg.segments('NK1')) relatedPerson(ctx, nk1, pat);
-  if (event === 'A40') { mergedPatient(ctx, one('MRG'), pat); return; }
   const pv1 = one('PV1');
   // A28/A31 carry person data; their PV1 is a placeholder (often class N) with no visit.
   if (PERSON_LEVEL.has(event)) {
@@ -136,6 +136,34 @@ function adt(ctx: Ctx, event: string, pat: Reference, sender?: Reference): void 
     return;
   }
   encounter(ctx, pv1, pat, event, sender);
+}
+
+/**
+ * ADT^A40 (ADT_A39 structure): one merge per PATIENT group `PID [PD1] MRG [PV1]`; each group
+ * links its surviving Patient (PID) and the replaced one (MRG-1) both ways.
+ */
+function merges(ctx: Ctx): void {
+  let pid: Hl7Segment | undefined;
+  let pd1: Hl7Segment | undefined;
+  let groups = 0;
+  for (const s of ctx.msg.segments()) {
+    if (s.name === 'PID') {
+      if (pid) ctx.error('MRG segment is missing after a PID', at(pid, '3'), 'structure');
+      pid = s;
+      pd1 = undefined;
+    } else if (s.name === 'PD1') pd1 = s;
+    else if (s.name === 'MRG') {
+      if (!pid) { ctx.error('PID segment is missing before MRG', at(s, '1'), 'structure'); continue; }
+      const survivor = patient(ctx, pid, pd1);
+      if (survivor) mergedPatient(ctx, s, survivor);
+      pid = undefined;
+      groups++;
+    }
+  }
+  if (pid) {
+    patient(ctx, pid, pd1);
+    ctx.error('MRG segment is missing (required for a merge)', 'MRG');
+  } else if (groups === 0) ctx.error('PID segment is missing', 'PID');
 }
 
 /** ORU^R01: each OBR with the OBX segments that follow it. */

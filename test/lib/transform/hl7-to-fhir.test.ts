@@ -177,6 +177,17 @@ describe('hl7ToFhir: mappings', () => {
     assert.equal(old!.identifier[0].value, 'RX1000099');
   });
 
+  it('A40 with two PATIENT groups: two merges, each pair linked', () => {
+    const second = seg('PID', { 1: '2', 3: '9990001014^^^NHS^NH', 5: 'JONES^SAM^^^MX^^L', 7: '19900202', 8: 'U' });
+    const b = ok(`${GOOD['ADT^A40']!}${second}\rMRG|9990001022^^^NHS^NH\r`);
+    const ps = all(b, 'Patient');
+    assert.equal(ps.length, 4);
+    const byNhs = (n: string): Record<string, any> => ps.find((p) => p.identifier[0].value === n)!;
+    assert.equal(byNhs('9990001014').link[0].other.reference, `urn:uuid:${byNhs('9990001022').id}`);
+    assert.equal(byNhs('9990001022').link[0].type, 'replaced-by');
+    assert.equal(byNhs('9990001006').link[0].type, 'replaces');
+  });
+
   it('the same patient gets the same id across messages (idempotent PUT)', () => {
     assert.equal(one(ok(GOOD['ADT^A01']!), 'Patient').id, one(ok(GOOD['ADT^A08']!), 'Patient').id);
     assert.equal(one(ok(GOOD['ADT^A01']!), 'Encounter').id, one(ok(GOOD['ADT^A03']!), 'Encounter').id, 'same visit number');
