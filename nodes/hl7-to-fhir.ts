@@ -19,6 +19,7 @@ type Translate = (key: string, subs?: Record<string, unknown>) => string;
 const FALLBACK: Record<string, (s: Record<string, unknown>) => string> = {
   'status.counts': (s) => `valid ${String(s.valid)} / invalid ${String(s.invalid)}`,
   'status.tables': () => 'mapping tables invalid',
+  'errors.tables': (s) => `The mapping tables could not be read: ${String(s.message)}`,
 };
 
 export = function (RED: RED) {
@@ -81,7 +82,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   try { tables = tablesFrom(RED, def); } catch (e) {
     configError = e as Error;
     status.error(t('status.tables'));
-    node.error(configError.message);
+    node.error(t('errors.tables', { message: configError.message }));
   }
   let valid = 0;
   let invalid = 0;
