@@ -47,6 +47,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const batch = def.batch !== false && def.batch !== 'false';
   const output = def.output === 'bytes' ? 'bytes' : 'text';
   const rules = readRules(def.rules);
+  const parseOpts = { strict: def.strict === true || def.strict === 'true' };
   const status = new StatusReporter(node);
   let valid = 0;
   let invalid = 0;
@@ -103,7 +104,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
 
   /** Parse one text onto msg; returns the routing. */
   function parseOnto(msg: NodeMessage, text: string): [NodeMessage | null, NodeMessage | null] {
-    const r = parseHl7(text);
+    const r = parseHl7(text, parseOpts);
     if (!r.message) {
       delete msg.hl7;
       return result(msg, r.issues, undefined);
@@ -130,9 +131,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
 
   /** The message a serialize/fields action works on: msg.hl7, else the text input. */
   function current(msg: NodeMessage): { message?: Hl7Message; issues: Issue[] } {
-    if (msg.hl7 !== undefined) return fromJSON(msg.hl7);
+    if (msg.hl7 !== undefined) return fromJSON(msg.hl7, parseOpts);
     const t = inputText(msg);
-    return t.text === undefined ? { issues: t.issues } : parseHl7(t.text);
+    return t.text === undefined ? { issues: t.issues } : parseHl7(t.text, parseOpts);
   }
 
   onInput(node, async (msg: NodeMessage) => {

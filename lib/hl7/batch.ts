@@ -3,9 +3,24 @@
  * BTS 2.15.3, FHS 2.15.6, FTS 2.15.7): `[FHS] {[BHS] {MSH...} [BTS]} [FTS]`. Splitting returns
  * each message's original text (its own segment terminators included) and checks the trailer
  * counts BTS-1 and FTS-1 so a half-delivered batch is reported, not silently accepted.
+ *
+ * Files saved from an MLLP stream are split too: a byte-order mark or 0x0B start block before a
+ * header is skipped when recognising it (and stays in that message's text), and lines holding
+ * only 0x1C end blocks or blanks belong to the message before them, so `parseHl7` of each part
+ * reports them as the deviations they are.
  */
 import { issue, type Issue } from '../outcome';
 import { cutSegments } from './text';
+
+/** Length of a BOM / 0x0B run at the start of a line. */
+function leadLength(raw: string): number {
+  let k = 0;
+  while (k < raw.length && (raw.charCodeAt(k) === 0xfeff || raw.charCodeAt(k) === 0x0b)) k++;
+  return k;
+}
+
+// eslint-disable-next-line no-control-regex
+const FRAMING_OR_BLANK = /^[\u001c \t]*$/;
 
 /**
  * Split a batch file (or several concatenated messages without headers) into message texts.
@@ -33,9 +48,10 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
     return v === undefined || v === '' || !/^\d+$/.test(v) ? undefined : Number(v);
   };
   for (const s of cutSegments(text)) {
-    const name = s.raw.slice(0, 3);
+    const at = leadLength(s.raw);
+    const name = s.raw.slice(at, at + 3);
     const headerLike = name === 'FHS' || name === 'BHS' || name === 'MSH';
-    if (headerLike && s.raw.length > 3) fs = s.raw.charAt(3);
+    if (headerLike && s.raw.length > at + 3) fs = s.raw.charAt(at + 3);
     if (name === 'MSH') {
       flush();
       current = s.raw + s.eol;
@@ -63,7 +79,7 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
       inFile = false;
     } else if (current !== undefined) {
       current += s.raw + s.eol;
-    } else if (s.raw.trim() !== '') {
+    } else if (s.raw.trim() !== '' && !FRAMING_OR_BLANK.test(s.raw)) {
       stray++;
     }
   }
