@@ -21,6 +21,9 @@ function leadLength(raw: string): number {
 
 // eslint-disable-next-line no-control-regex
 const FRAMING_OR_BLANK = /^[\u001c \t]*$/;
+// What may stand on its own line before an MSH and still be that message's lead (see parseHl7).
+// eslint-disable-next-line no-control-regex
+const LEAD_LINE = /^[\ufeff\u000b \t]*$/;
 
 /**
  * Split a batch file (or several concatenated messages without headers) into message texts.
@@ -39,6 +42,8 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
   let batchCount = 0; // messages in the current batch
   let batches = 0; // batches in the file
   let stray = 0;
+  // Blank lines before a message outside any other message: kept as the start of that message.
+  let pending = '';
   const flush = (): void => {
     if (current !== undefined) { messages.push(current); batchCount++; }
     current = undefined;
@@ -54,8 +59,16 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
     if (headerLike && s.raw.length > at + 3) fs = s.raw.charAt(at + 3);
     if (name === 'MSH') {
       flush();
-      current = s.raw + s.eol;
-    } else if (name === 'FHS') {
+      current = pending + s.raw + s.eol;
+      pending = '';
+      continue;
+    }
+    if (current === undefined && LEAD_LINE.test(s.raw)) {
+      pending += s.raw + s.eol;
+      continue;
+    }
+    pending = '';
+    if (name === 'FHS') {
       flush();
       if (inFile) issues.push(issue('error', 'structure', 'FHS inside a file batch without FTS', 'FHS'));
       inFile = true;

@@ -223,7 +223,9 @@ export class Hl7Message {
       const s = this.segs[i] as Seg;
       if (s.eol !== first) uniform = false;
       const f = this.fieldsOf(s);
-      if (s.name === 'MSH') {
+      // A bare `MSH` line (only in a message already in error: a second MSH) has no MSH-1 to
+      // write, so it stays a one-cell row; `['MSH', fs]` would come back as `MSH|`.
+      if (s.name === 'MSH' && f.length > 1) {
         const row = new Array<string>(f.length + 1);
         row[0] = 'MSH';
         row[1] = fs;
@@ -312,6 +314,8 @@ export class Hl7Message {
     const isMsh = seg.name === 'MSH';
     if (isMsh && p.field <= 2) throw new NhsError('HL7_READ_ONLY', 'MSH-1 and MSH-2 (the delimiters) cannot be set');
     if (typeof value !== 'string') throw new NhsError('HL7_BAD_VALUE', 'HL7 field values must be strings');
+    if ((p.repetition ?? 1) > 1 && d.repetition === undefined) throw new NhsError('HL7_BAD_PATH', 'this message declares no repetition separator (short MSH-2)');
+    if ((p.subcomponent ?? 1) > 1 && d.subcomponent === undefined) throw new NhsError('HL7_BAD_PATH', 'this message declares no sub-component separator (short MSH-2)');
     let enc: string;
     if (raw) {
       // Only delimiters below the addressed level may appear, else the structure would shift.
@@ -326,8 +330,6 @@ export class Hl7Message {
       if (!canEncodeHl7(value, d)) throw new NhsError('HL7_BAD_VALUE', 'value holds a delimiter or line break, and this message declares no escape character (short MSH-2)');
       enc = escapeHl7(value, d);
     }
-    if ((p.repetition ?? 1) > 1 && d.repetition === undefined) throw new NhsError('HL7_BAD_PATH', 'this message declares no repetition separator (short MSH-2)');
-    if ((p.subcomponent ?? 1) > 1 && d.subcomponent === undefined) throw new NhsError('HL7_BAD_PATH', 'this message declares no sub-component separator (short MSH-2)');
     const f = this.fieldsOf(seg);
     const i = isMsh ? p.field - 1 : p.field;
     while (f.length <= i) f.push('');

@@ -196,7 +196,7 @@ export function fromJSON(json: unknown, opts?: ParseOptions): { message?: Hl7Mes
   if (typeof trail !== 'string' || !TRAIL.test(trail)) return bad('trail may only hold 0x1C and blank lines');
   let text = lead;
   rows.forEach((s, i) => {
-    text += s[0] === 'MSH' ? `MSH${fs}${s.slice(2).join(fs)}` : s.join(fs);
+    text += s[0] === 'MSH' && s.length > 1 ? `MSH${fs}${s.slice(2).join(fs)}` : s.join(fs);
     text += typeof eol === 'string' ? eol : (eol[i] ?? '');
   });
   return parseHl7(text + trail, opts);
