@@ -69,8 +69,8 @@ describe('delimitersFrom', () => {
 });
 
 describe('escapeHl7: a kept formatting escape never carries a raw delimiter (regression)', () => {
-  // Found by the property tests: `\Z…\` (locally defined escape) was kept verbatim even when its
-  // body held a delimiter, so set() could shift every following field.
+  // Found while writing the escape property (which now catches it too): `\Z…\` was kept verbatim even when its
+  // body held a delimiter or CR, so set() could shift every following field or segment.
   it('\\Zx|y^z\\ is escaped, not kept', () => {
     const out = escapeHl7('\\Zx|y^z\\', d);
     assert.ok(!/[|^~&]/.test(out), out);
