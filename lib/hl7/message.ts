@@ -154,10 +154,10 @@ export class Hl7Message {
     const whole = this.readAt(seg, { ...p, repetition: undefined, component: undefined, subcomponent: undefined }, true);
     if (whole === undefined) return [];
     const sep = this.delimiters.repetition;
-    const count = sep === undefined ? 1 : whole.split(sep).length;
-    const out: string[] = [];
-    for (let r = 1; r <= count; r++) out.push(this.readAt(seg, { ...p, repetition: r }, false) ?? '');
-    return out;
+    // Split once: walking to repetition r for each r is quadratic, and a hostile field of 200k
+    // `~` (well under the frame limit) then blocked the event loop for minutes (fuzzing found it).
+    const reps = sep === undefined ? [whole] : whole.split(sep);
+    return reps.map((r) => this.within(r, p, false) ?? '');
   }
 
   /**
@@ -281,13 +281,18 @@ export class Hl7Message {
     if (isMsh && p.field === 1) return d.field;
     // Reads do not split the segment: one indexOf walk to the field is cheaper than an array.
     const idx = isMsh ? p.field - 1 : p.field;
-    let t = seg.fields ? seg.fields[idx] : nth(seg.raw, d.field, idx + 1);
+    const t = seg.fields ? seg.fields[idx] : nth(seg.raw, d.field, idx + 1);
     if (t === undefined || t === '') return undefined;
     if (isMsh && p.field === 2) return t;
     if (raw && p.repetition === undefined && p.component === undefined) return t;
     const rep = nth(t, d.repetition, p.repetition ?? 1);
-    if (rep === undefined) return undefined;
-    t = rep;
+    return rep === undefined ? undefined : this.within(rep, p, raw);
+  }
+
+  /** The element `p` addresses inside one repetition's text (components, sub-components, escapes). */
+  private within(repetition: string, p: Hl7Path, raw: boolean): string | undefined {
+    const d = this.delimiters;
+    let t = repetition;
     let below: string | undefined = d.component;
     if (p.component !== undefined) {
       const c = nth(t, d.component, p.component);
