@@ -103,3 +103,16 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
   if (messages.length === 0 && issues.length === 0 && batches === 0) issues.push(issue('error', 'required', 'no MSH: the batch holds no messages', 'MSH'));
   return { messages, issues };
 }
+
+/**
+ * True when `text` should go through {@link splitBatch} rather than straight to `parseHl7`: it
+ * starts with FHS/BHS, or a second MSH starts a line, also behind a BOM or an MLLP start block
+ * (0x0B) as in a file saved from an MLLP stream.
+ */
+export function looksLikeBatch(text: string): boolean {
+  const at = leadLength(text);
+  const first = text.slice(at, at + 3);
+  if (first === 'FHS' || first === 'BHS') return true;
+  // eslint-disable-next-line no-control-regex
+  return /[\r\n][\ufeff\u000b]*MSH/.test(text);
+}

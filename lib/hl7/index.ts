@@ -9,5 +9,5 @@ export { escapeHl7, unescapeHl7, canEncodeHl7 } from './escape';
 export { parsePath, formatPath, type Hl7Path } from './path';
 export { decodeHl7Bytes, encodeHl7Text, charsetToEncoding } from './charset';
 export { buildAck, buildNak, ackMode, newControlId, type AckCode } from './ack';
-export { splitBatch } from './batch';
+export { splitBatch, looksLikeBatch } from './batch';
 export { hl7DateTimeToIso, formatHl7DateTime } from './datetime';

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildAck, buildNak, canEncodeHl7, escapeHl7, fromJSON, parseHl7, splitBatch, unescapeHl7, type Delimiters } from '../../../lib/hl7';
+import { buildAck, buildNak, canEncodeHl7, escapeHl7, fromJSON, looksLikeBatch, parseHl7, splitBatch, unescapeHl7, type Delimiters } from '../../../lib/hl7';
 import { hasErrors, type Issue } from '../../../lib/outcome';
 
 const NHS = '9990000018';
@@ -268,4 +268,18 @@ describe('splitBatch: files saved from an MLLP stream', () => {
     assert.deepEqual(r.messages.map((t) => parseHl7(t).message?.controlId), ['B1', 'B2']);
     for (const t of r.messages) assert.equal(hasErrors(parseHl7(t).issues), false);
   });
+});
+
+describe('looksLikeBatch: what should be split before parsing', () => {
+  const one = `${msh('^~\\&', 'K1')}\r${pid}\r`;
+  const rows: [string, string, boolean][] = [
+    ['one message', one, false],
+    ['one framed message', `\u000b${one}\u001c\r`, false],
+    ['two messages', one + one, true],
+    ['two framed messages (a saved MLLP stream)', `\u000b${one}\u001c\r\u000b${one}\u001c\r`, true],
+    ['LF-separated with a BOM on the second', `${one}\n\ufeff${one}`, true],
+    ['batch header', `BHS|^~\\&\r${one}BTS|1\r`, true],
+    ['file header behind a BOM', `\ufeffFHS|^~\\&\r${one}`, true],
+  ];
+  for (const [name, text, want] of rows) it(name, () => assert.equal(looksLikeBatch(text), want));
 });
