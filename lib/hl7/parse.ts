@@ -33,6 +33,9 @@ function isTrailChar(c: number): boolean {
   return c === FS || c === 0x20 || c === 0x09;
 }
 function isBlank(raw: string): boolean {
+  // Nearly every line starts with a segment ID: answer on the first character.
+  const c0 = raw.charCodeAt(0);
+  if (raw.length > 0 && c0 !== 0x20 && c0 !== 0x09) return false;
   for (let k = 0; k < raw.length; k++) {
     const c = raw.charCodeAt(k);
     if (c !== 0x20 && c !== 0x09) return false;
@@ -44,6 +47,12 @@ function allTrail(raw: string): boolean {
   return true;
 }
 
+/** One deviation: a warning naming it, or with `strict` an error giving the reason. */
+function deviationIssue(strict: boolean, what: string, expression?: string): Issue {
+  const sev: IssueSeverity = strict ? 'error' : 'warning';
+  return issue(sev, 'structure', `${what}${strict ? ' (rejected: strict parsing)' : ' (accepted)'}`, expression);
+}
+
 /**
  * Cut the trail off the segments (in place): trailing lines of only blanks and 0x1C, and a 0x1C
  * run glued to the end of the last segment (an end block without the segment's own CR).
@@ -53,7 +62,8 @@ function cutTrail(segs: Seg[]): string {
   while (k > 0 && allTrail((segs[k] as Seg).raw)) k--;
   let trail = '';
   for (let i = k + 1; i < segs.length; i++) trail += (segs[i] as Seg).raw + (segs[i] as Seg).eol;
-  segs.length = k + 1;
+  // Setting `length` takes V8's slow path even when unchanged: only cut when there is a trail.
+  if (k + 1 < segs.length) segs.length = k + 1;
   const last = segs[k] as Seg;
   const raw = last.raw;
   let j = raw.length;
@@ -90,10 +100,6 @@ export function parseHl7(text: string, opts?: ParseOptions): { message?: Hl7Mess
     return { issues };
   }
   const strict = opts?.strict === true;
-  const sev: IssueSeverity = strict ? 'error' : 'warning';
-  const deviation = (what: string, expression?: string): void => {
-    issues.push(issue(sev, 'structure', `${what}${strict ? ' (rejected: strict parsing)' : ' (accepted)'}`, expression));
-  };
   let leadLen = 0;
   while (leadLen < text.length && isLeadChar(text.charCodeAt(leadLen))) leadLen++;
   const lead = leadLen === 0 ? '' : text.slice(0, leadLen);
@@ -114,16 +120,19 @@ export function parseHl7(text: string, opts?: ParseOptions): { message?: Hl7Mess
     issues.push(issue('error', 'structure', shortForm ? `${d} (rejected: strict parsing)` : d, 'MSH-2'));
     return { issues };
   }
-  const enc = encodingCharacters(d);
-  if (enc.length < 4) deviation(`MSH-2 declares ${enc.length} encoding character${enc.length === 1 ? '' : 's'}, not 4: this message has no ${missingDelimiters(d).join(', no ')}`, 'MSH-2');
-  if (lead !== '') {
-    if (lead.includes('\ufeff')) deviation('byte-order mark (U+FEFF) before the MSH segment');
-    if (/[\r\n \t]/.test(lead)) deviation('blank lines or whitespace before the MSH segment');
+  if (d.repetition === undefined || d.escape === undefined || d.subcomponent === undefined) {
+    const enc = encodingCharacters(d);
+    issues.push(deviationIssue(strict, `MSH-2 declares ${enc.length} encoding character${enc.length === 1 ? '' : 's'}, not 4: this message has no ${missingDelimiters(d).join(', no ')}`, 'MSH-2'));
   }
-  const framed = lead.includes('\u000b') || trail.includes('\u001c');
-  if (framed) deviation('MLLP framing bytes (0x0B start block before the MSH, 0x1C end block after the last segment) around the message');
-  // eslint-disable-next-line no-control-regex -- the end block is FS with its CR
-  if (trail.replace(/\u001c\r?/g, '') !== '') deviation('blank lines or whitespace after the last segment');
+  if (lead !== '') {
+    if (lead.includes('\ufeff')) issues.push(deviationIssue(strict, 'byte-order mark (U+FEFF) before the MSH segment'));
+    if (/[\r\n \t]/.test(lead)) issues.push(deviationIssue(strict, 'blank lines or whitespace before the MSH segment'));
+  }
+  if (lead !== '' || trail !== '') {
+    if (lead.includes('\u000b') || trail.includes('\u001c')) issues.push(deviationIssue(strict, 'MLLP framing bytes (0x0B start block before the MSH, 0x1C end block after the last segment) around the message'));
+    // eslint-disable-next-line no-control-regex -- the end block is FS with its CR
+    if (trail.replace(/\u001c\r?/g, '') !== '') issues.push(deviationIssue(strict, 'blank lines or whitespace after the last segment'));
+  }
   const fs = d.field;
   let extra = 0;
   const body = lead === '' && trail === '' ? text : text.slice(leadLen, text.length - trail.length);
@@ -133,7 +142,7 @@ export function parseHl7(text: string, opts?: ParseOptions): { message?: Hl7Mess
   let firstBlank = 0;
   for (let i = 0; i < segs.length; i++) {
     const s = segs[i] as Seg;
-    if (s.raw === '' || isBlank(s.raw)) {
+    if (isBlank(s.raw)) {
       s.name = '';
       if (blank++ === 0) firstBlank = i + 1;
       continue;
@@ -146,7 +155,7 @@ export function parseHl7(text: string, opts?: ParseOptions): { message?: Hl7Mess
     }
     if (s.name === 'MSH' && ++mshCount === 2) issues.push(issue('error', 'structure', 'more than one MSH: this is several messages (split them first)', `segment[${i + 1}]`));
   }
-  if (blank > 0) deviation(`${blank} blank line${blank === 1 ? '' : 's'} between segments`, `segment[${firstBlank}]`);
+  if (blank > 0) issues.push(deviationIssue(strict, `${blank} blank line${blank === 1 ? '' : 's'} between segments`, `segment[${firstBlank}]`));
   if (extra > 0) issues.push(issue('error', 'structure', `${extra} further issues not listed`));
   // A junk line keeps its text (lossless) but gets no name; note a segment-ID-less line could
   // still be the result of a bare LF inside a field, which is why it is an error, not a split.
