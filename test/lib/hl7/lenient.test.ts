@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildAck, buildNak, canEncodeHl7, escapeHl7, fromJSON, looksLikeBatch, parseHl7, splitBatch, unescapeHl7, type Delimiters } from '../../../lib/hl7';
+import { buildAck, buildNak, canEncodeHl7, decodeHl7Bytes, encodeHl7Text, escapeHl7, fromJSON, looksLikeBatch, parseHl7, splitBatch, unescapeHl7, type Delimiters } from '../../../lib/hl7';
 import { hasErrors, type Issue } from '../../../lib/outcome';
 
 const NHS = '9990000018';
@@ -282,4 +282,13 @@ describe('looksLikeBatch: what should be split before parsing', () => {
     ['file header behind a BOM', `\ufeffFHS|^~\\&\r${one}`, true],
   ];
   for (const [name, text, want] of rows) it(name, () => assert.equal(looksLikeBatch(text), want));
+});
+
+describe('decodeHl7Bytes: MSH-18 found behind an MLLP start block', () => {
+  it('a saved frame declaring 8859/7 decodes as ISO-8859-7, not the windows-1252 fallback', () => {
+    const text = `\u000bMSH|^~\\&|A|B|C|D|20240101||ADT^A01|C1|P|2.5.1|||||GRC|8859/7\rPID|1||${NHS}^^^NHS^NH||ΩΜΕΓΑ^ΑΛΦΑ\r\u001c\r`;
+    const r = decodeHl7Bytes(encodeHl7Text(text, '8859/7'));
+    assert.equal(r.text, text);
+    assert.equal(parseHl7(r.text).message?.get('PID-5.1'), 'ΩΜΕΓΑ');
+  });
 });
