@@ -63,7 +63,8 @@ function errSegments(issues: Issue[], d: Delimiters, version: string | undefined
     const segOnly = i.expression?.[0] !== undefined && /^[A-Z][A-Z0-9]{2}$/.test(i.expression[0]) ? i.expression[0] : undefined;
     if (v < 5) {
       const loc = p ? [p.segment, String(p.occurrence), String(p.field)] : segOnly ? [segOnly, '1', ''] : ['', '', ''];
-      return `ERR${fs}${loc.join(c)}${c}${[ec, esc(et)].join(sc)}${sc}HL70357`;
+      // ELD's code is a CE in sub-components; a short MSH-2 without `&` can only carry the code.
+      return `ERR${fs}${loc.join(c)}${c}${sc !== undefined ? `${[ec, esc(et)].join(sc)}${sc}HL70357` : ec}`;
     }
     const erl = p
       ? [p.segment, String(p.occurrence), String(p.field), String(p.repetition ?? 1), p.component !== undefined ? String(p.component) : '', p.subcomponent !== undefined ? String(p.subcomponent) : ''].join(c).replace(new RegExp(`\\${c}+$`), '')
