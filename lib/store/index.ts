@@ -8,6 +8,7 @@ import { SqliteStore } from './sqlite';
 import type { Store, StoreOptions } from './types';
 
 export * from './types';
+export { indexText } from './checks';
 export { SqliteStore } from './sqlite';
 export { PostgresStore } from './postgres';
 

@@ -181,7 +181,9 @@ describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
     const done = h.next('done');
     assert.deepEqual(msaOf(await c.request(adt('FLOW1'))), { code: 'AA', controlId: 'FLOW1' });
     const msg = await done;
-    assert.deepEqual(msg.ack, { code: 'AA', sent: true });
+    // msg.ack is the ACK sent, in the one shape of DESIGN.md §2.
+    assert.deepEqual({ ...msg.ack, raw: undefined }, { code: 'AA', controlId: 'FLOW1', text: '', raw: undefined });
+    assert.equal(msaOf(msg.ack.raw).code, 'AA');
     const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
     assert.equal(rec.status, 'processed');
     c.close();

@@ -41,7 +41,7 @@ describe('store schema upgrade v1 → v2', () => {
       const versions = check.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[];
       const owner = check.prepare('SELECT lease_owner FROM outbox WHERE id = ?').get('o1') as { lease_owner: string };
       check.close();
-      assert.deepEqual(versions.map((v) => v.version), [1, 2]);
+      assert.deepEqual(versions.map((v) => v.version), [1, 2, 3]);
       assert.equal(owner.lease_owner, 'owner-new');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -65,7 +65,7 @@ describe('store schema upgrade v1 → v2', () => {
       assert.equal((await s.claimNext('d', 1000, 'owner-new'))?.id, 'o1');
       await s.close();
       const versions = await c.query<{ version: number }>(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
-      assert.deepEqual(versions.rows.map((v) => v.version), [1, 2]);
+      assert.deepEqual(versions.rows.map((v) => v.version), [1, 2, 3]);
       const owner = await c.query<{ lease_owner: string }>(`SELECT lease_owner FROM "${schema}".outbox WHERE id = 'o1'`);
       assert.equal(owner.rows[0]?.lease_owner, 'owner-new');
     } finally {
