@@ -5,19 +5,17 @@
  * Output 1: valid messages (`msg.payload` text, `msg.hl7`, `msg.topic`, `msg.ack`, `msg._mllp`);
  * output 2: messages that were NAKed, with `msg.outcome` (an OperationOutcome) and `msg.ack`.
  */
-import type * as tls from 'node:tls';
 import { NhsError } from '../lib/errors';
 import { operationOutcome } from '../lib/outcome';
 import { readAck } from '../lib/hl7';
-import { MllpServer, parseAllowList } from '../lib/mllp';
+import { MllpServer } from '../lib/mllp';
 import { InboundChannel, type AckPolicy, type Received } from '../lib/channel';
 import type { Store } from '../lib/store';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
-import { instanceOwner, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
+import { instanceOwner, listenerSecurity, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
 import { resolveStore, storeConfigId } from './shared/store-access';
-import { coreTlsOptions } from './shared/tls';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 export = function (RED: RED) {
@@ -90,23 +88,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     onError: (e) => node.warn(`hand-off: ${e.code}: ${e.message}`),
   });
 
-  let tlsOpts: tls.TlsOptions | undefined;
-  const tlsFound = coreTlsOptions(RED, def);
-  if (tlsFound === 'missing') node.error('TLS configuration node not found; not listening');
-  else if (tlsFound) {
-    tlsOpts = tlsFound;
-    // Mutual TLS is the tls-config node's "verify peer certificate" setting.
-    tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
-  }
-  // A bad allow-list rule is a configuration error: report it and do not listen (fail closed).
-  let allow = typeof def.allow === 'string' ? def.allow : '';
-  let configError: string | undefined;
-  try {
-    parseAllowList(allow);
-  } catch (e) {
-    configError = e instanceof Error ? e.message : String(e);
-    allow = '0.0.0.0/32';
-  }
+  const { tlsOpts, tlsFound, allow, configError } = listenerSecurity(RED, def, node);
   const server = new MllpServer({
     port,
     ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),

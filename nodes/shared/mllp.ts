@@ -8,7 +8,10 @@ import { hostname } from 'node:os';
 import type { AckInfo } from '../../lib/hl7';
 import type { DeliveryListener, ReplyRequest } from '../../lib/channel';
 import type { NewOutboxItem, OutboxItem } from '../../lib/store';
-import type { Node, RED } from './types';
+import type * as tls from 'node:tls';
+import { parseAllowList } from '../../lib/mllp';
+import { coreTlsOptions } from './tls';
+import type { Node, NodeDef, RED } from './types';
 
 /** What an `nhs-mllp-in` node offers other nodes. */
 export interface MllpListenerNode extends Node {
@@ -62,4 +65,26 @@ export function endpointNode(RED: RED, id: unknown): MllpEndpointNode | undefine
  */
 export function instanceOwner(RED: RED, nodeId: string): string {
   return createHash('sha256').update(`${hostname()}\0${RED.settings.userDir ?? process.cwd()}\0${nodeId}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * A listener's TLS options (core `tls-config`; mutual TLS is its "verify peer certificate"
+ * setting) and allow-list. A bad allow-list rule is a configuration error: reported, and the
+ * allow-list closes to nobody (fail closed).
+ */
+export function listenerSecurity(RED: RED, def: NodeDef, node: Node): { tlsOpts?: tls.TlsOptions; tlsFound: ReturnType<typeof coreTlsOptions>; allow: string; configError?: string } {
+  let tlsOpts: tls.TlsOptions | undefined;
+  const tlsFound = coreTlsOptions(RED, def);
+  if (tlsFound === 'missing') node.error('TLS configuration node not found; not listening');
+  else if (tlsFound) {
+    tlsOpts = tlsFound;
+    tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
+  }
+  const allow = typeof def.allow === 'string' ? def.allow : '';
+  try {
+    parseAllowList(allow);
+  } catch (e) {
+    return { ...(tlsOpts ? { tlsOpts } : {}), tlsFound, allow: '0.0.0.0/32', configError: e instanceof Error ? e.message : String(e) };
+  }
+  return { ...(tlsOpts ? { tlsOpts } : {}), tlsFound, allow };
 }
