@@ -99,7 +99,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       await endpoint.enqueue({
         payload: bytes,
         ...(message.controlId !== undefined ? { controlId: message.controlId } : {}),
-        meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}) },
+        // A replayed message (mllp in's at-least-once hand-off) is marked, so a duplicate in the outbox is explained.
+        meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}), ...((msg._mllp as { replayed?: unknown } | undefined)?.replayed === true ? { replayed: true } : {}) },
       });
       queued++;
       show();
