@@ -10,7 +10,7 @@ import { operationOutcome } from '../lib/outcome';
 import { readAck } from '../lib/hl7';
 import { MllpServer } from '../lib/mllp';
 import { InboundChannel, type AckPolicy, type Received } from '../lib/channel';
-import type { Store } from '../lib/store';
+import type { Store, StoreSize } from '../lib/store';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
@@ -39,12 +39,17 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   };
   let received = 0;
   let rejected = 0;
+  let size: StoreSize | undefined;
   const show = (): void => {
     if (!server.listening) return;
-    const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}${channel.replayedCount ? `, ${channel.replayedCount} replayed` : ''}`;
-    if (rejected) status.warn(text);
+    const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}${channel.replayedCount ? `, ${channel.replayedCount} replayed` : ''}${size ? `, store ${Math.ceil(size.bytes / 1048576)} MB` : ''}`;
+    if (rejected || size?.warning) status.warn(text);
     else status.ok(text);
   };
+  // The store's size in the status (DESIGN.md §4: the store stays bounded), read once a minute.
+  const measure = (): void => { if (policy !== 'immediate') void getStore().then((s) => s.size()).then((s) => { size = s; show(); }, () => undefined); };
+  const sizeTimer = setInterval(measure, 60_000);
+  sizeTimer.unref();
   // Counts change per message: the status is rebuilt at most twice a second.
   let showTimer: NodeJS.Timeout | undefined;
   const showSoon = (): void => {
@@ -122,7 +127,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
       node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
       status.ok(`port ${addr.port}: listening`);
       // New messages are kept and ACKed at once; they go on to the flow after the replay.
-      void channel.start().then(show);
+      void channel.start().then(measure);
     }, (e: Error) => {
       node.error(e);
       status.error(`port ${port}: ${(e as NhsError).code ?? 'listen failed'}`);
@@ -131,6 +136,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
 
   onClose(node, async () => {
     if (showTimer) clearTimeout(showTimer);
+    clearInterval(sizeTimer);
     await channel.close();
     await server.close();
     status.clear();

@@ -18,6 +18,8 @@ export interface HandoffStart {
 export interface StoreSize {
   bytes: number;
   messages: number;
+  /** Over the `sizeWarnBytes` option. */
+  warning: boolean;
 }
 
 /** HandoffLog part of the {@link Store} (errors: see Store). */

@@ -347,7 +347,7 @@ export class PostgresStore extends PostgresEngine implements Store {
     });
   }
 
-  async size(): Promise<StoreSize> {
+  protected async measure(): Promise<Omit<StoreSize, 'warning'>> {
     this.guardRead();
     const schema = (this.location as { schema: string }).schema;
     const r = await this.read<{ bytes: string | null }>('SELECT SUM(pg_total_relation_size(c.oid)) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = \'r\'', [schema]);

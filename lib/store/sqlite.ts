@@ -332,7 +332,7 @@ export class SqliteStore extends SqliteEngine implements Store {
     });
   }
 
-  size(): Promise<StoreSize> {
+  protected measure(): Promise<Omit<StoreSize, 'warning'>> {
     return this.read(() => {
       const file = (this.location as { file: string }).file;
       const onDisk = (f: string): number => { try { return statSync(f).size; } catch { return 0; } };

@@ -50,6 +50,8 @@ export interface StoreOptions {
   timeoutMs?: number;
   /** Retention in days for handed-over or processed messages and done outbox items (0 = keep forever). */
   retentionDays?: number;
+  /** {@link StoreSize.warning} is set above this many bytes (0 = never); checked hourly too (onError `STORE_SIZE_WARNING`). */
+  sizeWarnBytes?: number;
   /**
    * Injected clock and id generator (deterministic tests, DESIGN.md §1). The default ids are
    * time-ordered 26-character strings (lib/store/ids.ts), unique across processes.

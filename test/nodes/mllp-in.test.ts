@@ -248,4 +248,24 @@ describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
     assert.match(ack, /^MSH\|\^~\\&\|CUSTOM/);
     c.close();
   });
+
+  it('msg.reply overrides the verdict for one message (code and MSA-3 text)', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], flow({ ackMode: 'flow', flowTimeout: 5, wires: [['fn'], ['bad']] }, [
+      { id: 'fn', type: 'helper' },
+      { id: 'resp', type: 'nhs-mllp-response', wires: [['done']] },
+      { id: 'done', type: 'helper' },
+    ]));
+    h.node('fn').on('input', (m: any) => { h.node('resp').receive({ ...m, reply: { code: 'AR', text: 'Ward closed' } }); });
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const done = h.next('done');
+    const ack = await c.request(adt('RPL1'));
+    assert.match(ack, /MSA\|AR\|RPL1\|Ward closed/);
+    const msg = await done;
+    assert.equal(msg.ack.code, 'AR');
+    assert.equal(msg.ack.controlId, 'RPL1');
+    assert.equal(msg.audit.at(-1).node, 'resp');
+    const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
+    assert.equal(rec.status, 'errored');
+    c.close();
+  });
 });

@@ -127,7 +127,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
 
     it('retention (fake clock): handed-over messages go after the period; un-handed ones stay', async () => {
       let now = new Date('2030-01-01T00:00:00.000Z');
-      const { s } = await open({ retentionDays: 30, clock: () => now });
+      const { s } = await open({ retentionDays: 30, clock: () => now, sizeWarnBytes: 1 });
       const seen: Received[] = [];
       const ch = listener(s, seen, 'owner-a');
       await ch.start();
@@ -146,6 +146,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const size = await s.size();
       assert.equal(size.messages, 1);
       assert.ok(size.bytes > 0);
+      assert.equal(size.warning, true, 'over the 1-byte warning level');
     });
   });
 }
