@@ -15,10 +15,12 @@ import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
 import { instanceOwner, listenerSecurity, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
+import { registerHandoffAdmin } from './shared/mllp-admin';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 export = function (RED: RED) {
+  registerHandoffAdmin(RED);
   RED.nodes.registerType('nhs-mllp-in', function (this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
     setup(RED, this as MllpListenerNode, def);
@@ -81,10 +83,12 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     showSoon();
   };
 
+  node.mllpOwner = instanceOwner(RED, node.id);
+  node.mllpHandoffStore = () => (policy === 'commit' ? getStore() : undefined);
   const channel = new InboundChannel({
     policy,
     channel: node.id,
-    owner: instanceOwner(RED, node.id),
+    owner: node.mllpOwner,
     ...(policy !== 'immediate' ? { store: getStore } : {}),
     flowTimeoutMs: configNumber(def.flowTimeout, 30) * 1000,
     strict: def.strict === true || def.strict === 'true',

@@ -22,6 +22,15 @@ export interface StoreSize {
   warning: boolean;
 }
 
+/** One listener's watermark in one instance, for the operator. */
+export interface HandoffInfo {
+  owner: string;
+  mark: number;
+  updatedAt: string;
+  /** Messages this owner kept above its watermark (replayed on its next start). */
+  pending: number;
+}
+
 /** HandoffLog part of the {@link Store} (errors: see Store). */
 export interface HandoffLog {
   /**
@@ -41,6 +50,8 @@ export interface HandoffLog {
    * `toOwner`'s listener emits them (flagged replayed) on its next start. Resolves how many.
    */
   adoptHandoff(channel: string, fromOwner: string, toOwner: string): Promise<number>;
+  /** Every owner's watermark on `channel`, with what each has not yet handed over. */
+  listHandoffs(channel: string): Promise<HandoffInfo[]>;
   /** Size on disk and number of messages kept. */
   size(): Promise<StoreSize>;
 }

@@ -19,7 +19,7 @@ import {
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store, HandoffStart, StoreSize,
+  QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
 /** PostgreSQL implementation of {@link Store}. */
@@ -327,6 +327,13 @@ export class PostgresStore extends PostgresEngine implements Store {
     const [ch, ow] = checkHandoffKey(channel, owner);
     const params = [ch, checkSeq(afterSeq, 'afterSeq'), checkSeq(upTo, 'upTo'), ow, checkLimit(limit)];
     return (await this.read<Row>(`SELECT * FROM ${this.t.messages} WHERE channel = $1 AND seq > $2 AND seq <= $3 AND owner = $4 ORDER BY seq LIMIT $5`, params)).map(toMessage);
+  }
+
+  async listHandoffs(channel: string): Promise<HandoffInfo[]> {
+    this.guardRead();
+    const [ch] = checkHandoffKey(channel, 'any');
+    const rows = await this.read<Row>(`SELECT h.owner, h.seq, h.updated_at, (SELECT COUNT(*) FROM ${this.t.messages} m WHERE m.channel = h.channel AND m.owner = h.owner AND m.seq > h.seq) AS pending FROM ${this.t.handoff} h WHERE h.channel = $1 ORDER BY h.owner`, [ch]);
+    return rows.map((r) => ({ owner: String(r.owner), mark: Number(r.seq), updatedAt: String(r.updated_at), pending: Number(r.pending) }));
   }
 
   adoptHandoff(channel: string, fromOwner: string, toOwner: string): Promise<number> {

@@ -18,7 +18,7 @@ import { q, SqliteEngine, type Row } from './sqlite-engine';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store, HandoffStart, StoreSize,
+  QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
 /** SQLite implementation of {@link Store} (DESIGN.md §4 durability model). */
@@ -313,6 +313,14 @@ export class SqliteStore extends SqliteEngine implements Store {
       const rows = this.dyn('SELECT * FROM messages WHERE channel = ? AND seq > ? AND seq <= ? AND owner = ? ORDER BY seq LIMIT ?')
         .all(ch, checkSeq(afterSeq, 'afterSeq'), checkSeq(upTo, 'upTo'), ow, checkLimit(limit)) as Row[];
       return rows.map(toMessage);
+    });
+  }
+
+  listHandoffs(channel: string): Promise<HandoffInfo[]> {
+    return this.read(() => {
+      const [ch] = checkHandoffKey(channel, 'any');
+      const rows = this.dyn('SELECT h.owner, h.seq, h.updated_at, (SELECT COUNT(*) FROM messages m WHERE m.channel = h.channel AND m.owner = h.owner AND m.seq > h.seq) AS pending FROM handoff h WHERE h.channel = ? ORDER BY h.owner').all(ch) as Row[];
+      return rows.map((r) => ({ owner: String(r.owner), mark: Number(r.seq), updatedAt: String(r.updated_at), pending: Number(r.pending) }));
     });
   }
 

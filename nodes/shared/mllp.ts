@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AckInfo } from '../../lib/hl7';
 import type { DeliveryListener, ReplyRequest } from '../../lib/channel';
-import type { NewOutboxItem, OutboxItem } from '../../lib/store';
+import type { NewOutboxItem, OutboxItem, Store } from '../../lib/store';
 import type * as tls from 'node:tls';
 import { parseAllowList } from '../../lib/mllp';
 import { coreTlsOptions } from './tls';
@@ -20,6 +20,10 @@ export interface MllpListenerNode extends Node {
   mllpPort(): Promise<number | undefined>;
   /** Answer (flow mode) and record the flow's verdict for the message `session` names. */
   mllpRespond(session: string, storeId: string | undefined, req: ReplyRequest): Promise<AckInfo | undefined>;
+  /** This listener in this instance: the receiving owner recorded on what it keeps. */
+  mllpOwner: string;
+  /** The store holding its hand-off watermark (undefined unless `commit` mode). */
+  mllpHandoffStore(): Promise<Store> | undefined;
 }
 
 /** What an `nhs-mllp-endpoint` config node offers its out nodes. */

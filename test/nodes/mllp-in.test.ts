@@ -167,6 +167,29 @@ describe('nhs-mllp-in', () => {
   });
 });
 
+describe('nhs-mllp-in hand-off admin API', () => {
+  const h = nodeRedHarness();
+  it('lists the watermarks and hands a gone instance\'s unreplayed messages to this one', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    await h.node('in').mllpPort();
+    const store = await h.node('st').getStore();
+    // Another instance kept two messages on this listener and never came back.
+    await store.openHandoff('in', 'gone-owner');
+    await store.appendMessage({ channel: 'in', raw: Buffer.from(adt('GONE1')), controlId: 'GONE1', owner: 'gone-owner' });
+    await store.appendMessage({ channel: 'in', raw: Buffer.from(adt('GONE2')), controlId: 'GONE2', owner: 'gone-owner' });
+    const api = () => h.helper.request();
+    const list = (await api().get('/nhs-interop/mllp-in/in/handoff').expect(200)).body;
+    const me = h.node('in').mllpOwner;
+    assert.equal(list.owner, me);
+    assert.deepEqual(list.handoffs.find((x: any) => x.owner === 'gone-owner').pending, 2);
+    await api().post('/nhs-interop/mllp-in/in/adopt').send({ from: me }).expect(400);
+    await api().post('/nhs-interop/mllp-in/nope/adopt').send({ from: 'gone-owner' }).expect(404);
+    assert.deepEqual((await api().post('/nhs-interop/mllp-in/in/adopt').send({ from: 'gone-owner' }).expect(200)).body, { adopted: 2 });
+    const moved = await store.findMessages({ channel: 'in' });
+    assert.deepEqual(moved.map((m: any) => [m.controlId, m.owner]), [['GONE1', me], ['GONE2', me]]);
+  });
+});
+
 describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
   const h = nodeRedHarness();
   const build = (respCfg: Record<string, unknown> = {}, inCfg: Record<string, unknown> = {}): Record<string, unknown>[] =>
