@@ -72,12 +72,13 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
       if (hl7.controlId !== undefined) ref = hl7.controlId;
     }
     appendAudit(msg, { node: node.id, action: r.replayed ? 'replay' : 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}) });
+    // The parse verdict on both outputs (DESIGN.md §2): errors on the NAKed, warnings or "All OK".
+    msg.outcome = operationOutcome(r.issues);
     if (r.valid) {
       received++;
       node.send([msg, null]);
     } else {
       rejected++;
-      msg.outcome = operationOutcome(r.issues);
       node.send([null, msg]);
     }
     showSoon();
