@@ -42,6 +42,12 @@ export interface StoreOptions {
   /** PostgreSQL: schema holding the tables (default `nhs_interop`); tests use one per test. */
   schema?: string;
   durability?: Durability;
+  /**
+   * SQLite: run every write (and its fsync) on one worker thread that owns the write connection;
+   * reads stay on the caller's thread. Ignored when `clock` or `idGen` is injected (functions do
+   * not cross threads). Default false.
+   */
+  writerThread?: boolean;
   /** Share one transaction among writes queued in the same event-loop turn (default true). */
   groupCommit?: boolean;
   /** Largest raw message / payload accepted, in bytes (default 16 MiB) → `STORE_RECORD_TOO_LARGE`. */

@@ -94,6 +94,7 @@ export function storeOptions(RED: RED, def: NodeDef, credentials: Record<string,
   }
   const f = typeof def.file === 'string' ? def.file.trim() : '';
   const file = f ? (isAbsolute(f) ? f : resolve(userDirOf(RED), f)) : defaultStoreFile(RED);
-  return { backend, file, durability, retentionDays, sizeWarnBytes };
+  // Opt-in: every write and its fsync on the store's own thread (bench/mllp.md, issue 9 item 5).
+  return { backend, file, durability, retentionDays, sizeWarnBytes, writerThread: def.writerThread === true || def.writerThread === 'true' };
 }
 
