@@ -7,7 +7,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = join(__dirname, '..', '..');
@@ -151,6 +151,18 @@ describe('clinical safety hazard log (DCB0129)', () => {
       assert.ok(action, `${u.h} ${u.c} names its open action`);
       assert.match(open, new RegExp(`^\\| ${action} \\| ${u.h} \\|`, 'm'), `${action} is listed for ${u.h}`);
     }
+  });
+
+  it('every relative link in docs/clinical-safety/*.md points to a file that exists', () => {
+    const dir = dirname(logPath);
+    const broken: string[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.md'))) {
+      for (const m of readFileSync(join(dir, f), 'utf8').replace(/`[^`\n]*`/g, '').matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(m[1]!)) continue;
+        if (!existsSync(resolve(dir, m[1]!))) broken.push(`${f}: ${m[1]!}`);
+      }
+    }
+    assert.deepEqual(broken, []);
   });
 
   describe('each check can fail (synthetic logs)', () => {
