@@ -1,8 +1,9 @@
 /**
  * The DCB0129 hazard log (docs/clinical-safety/hazard-log.md) is checked against the code base:
  * every node and plugin in package.json `node-red` has a hazard row, every test it links exists,
- * every test title it names is a real (not todo) test in that file, every control is either proved
- * by a test or says "no test yet", and every risk rating agrees with the DCB0129 5 × 5 matrix.
+ * every test title it names is a real (not todo) test in that file, every code file a control names
+ * exists, every control is either proved by a test or says "no test yet", and every risk rating
+ * agrees with the DCB0129 5 × 5 matrix.
  * The checks run on the real log and, on synthetic logs, are shown to fail.
  */
 import { describe, it } from 'node:test';
@@ -25,7 +26,7 @@ const MATRIX: readonly (readonly number[])[] = [
 ];
 
 interface TestRef { path: string; title: string }
-interface Control { id: string; refs: TestRef[]; noTest: boolean }
+interface Control { id: string; refs: TestRef[]; noTest: boolean; code: string[] }
 interface Rating { severity: string; likelihood: string; risk: number }
 interface Hazard { id: string; title: string; nodes: string[]; controls: Control[]; initial?: Rating; residual?: Rating }
 
@@ -54,6 +55,7 @@ export function parseHazardLog(text: string): { hazards: Hazard[]; summary: Map<
         id: c[1]!,
         refs: [...proof.matchAll(REF)].map((m) => ({ path: m[1]!, title: m[2]! })),
         noTest: /\bno (?:passing )?test yet\b/.test(proof),
+        code: [...c[2]!.matchAll(/`((?:lib|nodes|plugins|bin)\/[\w./-]+\.(?:ts|html))`/g)].map((m) => m[1]!),
       });
     }
     hazards.push({ id: head[1]!, title: head[2]!.trim(), nodes, controls, initial: rating(field('Initial risk')), residual: rating(field('Residual risk')) });
@@ -109,6 +111,7 @@ export function checkHazardLog(text: string, ctx: CheckContext): string[] {
     else if (sum[0] !== h.initial?.risk || sum[1] !== h.residual?.risk) problems.push(`${h.id}: summary says ${sum[0]} → ${sum[1]}, the entry ${h.initial?.risk} → ${h.residual?.risk}`);
     for (const c of h.controls) {
       if (c.refs.length === 0 && !c.noTest) problems.push(`${h.id} ${c.id}: neither a linked test nor "no test yet"`);
+      for (const f of c.code) if (ctx.read(join(root, f)) === undefined) problems.push(`${h.id} ${c.id}: names ${f}, which does not exist`);
       for (const ref of c.refs) {
         const abs = resolve(ctx.logDir, ref.path);
         const rel = relative(root, abs);
@@ -168,6 +171,7 @@ describe('clinical safety hazard log (DCB0129)', () => {
   describe('each check can fail (synthetic logs)', () => {
     const dir = join(root, 'docs', 'clinical-safety');
     const files: Record<string, string> = {
+      [join(root, 'lib', 'x.ts')]: 'export function f(): void {}',
       [join(root, 'test', 'x', 'a.test.ts')]: [
         "it('proves the control', () => {});",
         "it('escaped \\'quote\\' title', () => {});",
@@ -207,8 +211,9 @@ describe('clinical safety hazard log (DCB0129)', () => {
       assert.deepEqual(checkHazardLog(log('`nhs-a`, `nhs-b`', '[a](../../test/x/a.test.ts) › `still open`'), ctx), ['HAZ-001 C1: "still open" in test/x/a.test.ts is a todo test (it does not pass yet)']);
     });
 
-    it('fails when a control has neither a test nor "no test yet", or a rating disagrees with the matrix or the summary', () => {
+    it('fails when a control has neither a test nor "no test yet", names a code file that does not exist, or a rating disagrees with the matrix or the summary', () => {
       assert.deepEqual(checkHazardLog(log('`nhs-a`, `nhs-b`', 'trust us'), ctx), ['HAZ-001 C1: neither a linked test nor "no test yet"']);
+      assert.deepEqual(checkHazardLog(log('`nhs-a`, `nhs-b`', good).replace('`lib/x.ts`', '`lib/gone.ts`'), ctx), ['HAZ-001 C1: names lib/gone.ts, which does not exist']);
       assert.deepEqual(checkHazardLog(log('`nhs-a`, `nhs-b`', good, 'Severity Major · Likelihood Low · Risk 2', '2 | 2'), ctx), ['HAZ-001: initial risk 2 is not the matrix value 3 for Major × Low']);
       assert.deepEqual(checkHazardLog(log('`nhs-a`, `nhs-b`', good, undefined, '4 | 2'), ctx), ['HAZ-001: summary says 4 → 2, the entry 3 → 2']);
     });
