@@ -42,8 +42,7 @@ export = function (RED: RED) {
       ...(configText(def.sourceSystem) ? { sourceSystem: configText(def.sourceSystem) } : {}),
       ...(configText(def.valueSet) ? { valueSet: configText(def.valueSet) } : {}),
       ...(term?.client ? { client: term.client } : {}),
-      // Seam for the ECL / expression parser (lib/terminology/ecl.ts `parseEcl`, on the fhirval
-      // branch): until it is merged, expressions go to the server unchecked.
+      // Expressions / ECL are syntax-checked by lib/terminology (expressionSyntax) before the server.
     };
     let configError: NhsError | undefined;
     try {
