@@ -43,7 +43,7 @@ export = function (RED: RED) {
   RED.nodes.registerType('nhs-fhir-validate', function (this: Node, raw: NodeDef) {
     RED.nodes.createNode(this, raw);
     setup(RED, this, upgradeNode(this, raw, FHIR_VALIDATE_CONFIG));
-  });
+  }, { settings: { nhsFhirValidateRegistry: { value: '', exportable: true } } });
 };
 
 function setup(RED: RED, node: Node, def: NodeDef): void {
