@@ -80,6 +80,19 @@ describe('nhs-snomed-map node', () => {
     assert.equal(valid.snomed.codes[0].source.code, '22298006');
   });
 
+  it('an expression / ECL with a syntax error leaves on the invalid output with the position, no server needed', async () => {
+    await h.load([snomedNode], [
+      { id: 'm1', type: 'nhs-snomed-map', z: 'f1', mode: 'validate', path: 'Condition.code', wires: [['ok'], ['bad']] },
+      { id: 'ok', type: 'helper', z: 'f1' }, { id: 'bad', type: 'helper', z: 'f1' },
+    ]);
+    const bad = h.next('bad');
+    h.node('m1').receive({ payload: { resourceType: 'Condition', code: { coding: [{ system: SCT, code: '< 404684003 : 363698007 = ' }] } } });
+    const msg = await bad;
+    assert.equal(msg.outcome.issue[0].severity, 'error');
+    assert.match(msg.outcome.issue[0].diagnostics, /syntax error at position \d+/);
+    assert.deepEqual(msg.audit.map((a: any) => [a.node, a.outcome]), [['m1', 'invalid']]);
+  });
+
   it('map mode without a config node is a configuration error with a code', async () => {
     await h.load([snomedNode], [{ id: 'm1', type: 'nhs-snomed-map', z: 'f1', mode: 'map', path: 'OBX-3', wires: [[], []] }]);
     const err = new Promise<any>((resolve) => {
