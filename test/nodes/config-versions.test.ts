@@ -15,7 +15,8 @@ import { ADT, PATIENT } from '../lib/quarantine/fixtures';
 import { configVersion, upgradeConfig, VERSION_ADDED } from '../../nodes/shared/config-version';
 
 const fixture: Record<string, unknown>[] = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'flow-before-versions.json'), 'utf8'));
-const OURS = ['nhs-store', 'nhs-hl7', 'nhs-fhir-validate', 'nhs-quarantine', 'nhs-audit'];
+const OURS = ['nhs-store', 'nhs-hl7', 'nhs-fhir-validate', 'nhs-quarantine', 'nhs-audit', 'nhs-mllp-in', 'nhs-mllp-response', 'nhs-mllp-out', 'nhs-mllp-endpoint'];
+const IDS = ['s1', 'h1', 'f1', 'q1', 'a1', 'm1', 'mr1', 'mo1', 'e1'];
 const BROKEN = 'MSH|^~\\&|A|B|C|D|20240101||ADT^A01||P|2.5\rPID|1||9990000018||TESTPATIENT\r';
 
 describe('config versions: upgradeConfig', () => {
@@ -49,12 +50,12 @@ describe('config versions: a flow saved before versions, in node-red-node-test-h
     .filter((n) => n.type !== 'http in')
     .map((n) => (n.type === 'http response' || n.type === 'debug' ? { id: n.id, z: n.z, type: 'helper' }
       : n.type === 'nhs-store' ? { ...n, file: join(dir, 'upgrade.sqlite') } : n));
-  const modules = () => ['store', 'hl7', 'fhir-validate', 'quarantine', 'audit'].map((f) => require(`../../nodes/${f}`));
+  const modules = () => ['store', 'hl7', 'fhir-validate', 'quarantine', 'audit', 'mllp-in', 'mllp-response', 'mllp-out', 'mllp-endpoint'].map((f) => require(`../../nodes/${f}`));
 
   it('every node type loads with its config upgraded to version 1 in memory', async () => {
     assert.ok(fixture.filter((n) => OURS.includes(n.type as string)).every((n) => !('version' in n)), 'the fixture has no version');
     await h.load(modules(), flow());
-    for (const id of ['s1', 'h1', 'f1', 'q1', 'a1']) {
+    for (const id of IDS) {
       const n = h.node(id);
       assert.ok(n, `${id} deployed`);
       assert.equal(n.configVersion, 1, `${n.type} runs config version 1`);
@@ -98,7 +99,7 @@ describe('config versions: the same flow in a real Node-RED process', { skip: bu
     const r = await nr.api('/nhs-interop/config-versions');
     assert.equal(r.status, 200);
     const byId = Object.fromEntries((r.json().nodes as { id: string; type: string; version: number; saved: number }[]).map((n) => [n.id, n]));
-    for (const id of ['s1', 'h1', 'f1', 'q1', 'a1']) assert.deepEqual({ version: byId[id]?.version, saved: byId[id]?.saved }, { version: 1, saved: 0 }, id);
+    for (const id of IDS) assert.deepEqual({ version: byId[id]?.version, saved: byId[id]?.saved }, { version: 1, saved: 0 }, id);
     assert.deepEqual(OURS.slice().sort(), Object.values(byId).map((n) => n.type).sort());
     // The parked message is in the store the upgraded config named.
     const q = await nr.api('/nhs-interop/quarantine?store=s1');
@@ -106,7 +107,8 @@ describe('config versions: the same flow in a real Node-RED process', { skip: bu
   });
 
   it('serves each node\'s message catalog (nodes/locales/en-US/<file>.json) under its node set', async () => {
-    for (const [set, key] of [['nhs-hl7', 'hl7'], ['nhs-fhir-validate', 'fhir-validate'], ['nhs-quarantine', 'quarantine'], ['nhs-audit', 'audit'], ['nhs-store', 'store']]) {
+    for (const [set, key] of [['nhs-hl7', 'hl7'], ['nhs-fhir-validate', 'fhir-validate'], ['nhs-quarantine', 'quarantine'], ['nhs-audit', 'audit'], ['nhs-store', 'store'],
+      ['nhs-mllp-in', 'mllp-in'], ['nhs-mllp-response', 'mllp-response'], ['nhs-mllp-out', 'mllp-out'], ['nhs-mllp-endpoint', 'mllp-endpoint']]) {
       const r = await nr.api(`/locales/node-red-contrib-nhs-interop/${set}?lng=en-US`);
       assert.equal(r.status, 200, set);
       assert.ok(r.json()[key!]?.label, `${set}: catalog with top-level key ${key}`);
