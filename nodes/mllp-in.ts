@@ -106,7 +106,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),
     ...(tlsOpts ? { tls: tlsOpts } : {}),
     maxConnections: configNumber(def.maxConnections, 100),
-    idleTimeoutMs: configNumber(def.idleTimeout, 0) * 1000,
+    idleTimeoutMs: configNumber(def.idleTimeout, 0) * 1000, handshakeTimeoutMs: (configNumber(def.handshakeTimeout, 10) || 10) * 1000,
     maxFrameBytes: configNumber(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
     allow,
     log: (level, text) => (level === 'warn' ? node.warn(text) : level === 'info' ? node.log(text) : node.debug(text)),
