@@ -17,10 +17,12 @@ import { configVersion, upgradeConfig, VERSION_ADDED } from '../../nodes/shared/
 
 const fixture: Record<string, unknown>[] = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'flow-before-versions.json'), 'utf8'));
 const OURS = ['nhs-store', 'nhs-hl7', 'nhs-fhir-validate', 'nhs-quarantine', 'nhs-audit',
-  'nhs-pds-config', 'nhs-pds-lookup', 'nhs-esr-source', 'nhs-esr', 'nhs-hl7-to-fhir', 'nhs-terminology', 'nhs-snomed-map'];
+  'nhs-pds-config', 'nhs-pds-lookup', 'nhs-esr-source', 'nhs-esr', 'nhs-hl7-to-fhir', 'nhs-terminology', 'nhs-snomed-map',
+  'nhs-mllp-in', 'nhs-mllp-response', 'nhs-mllp-out', 'nhs-mllp-endpoint'];
 /** Node ids in the fixture of each of our types (same order as OURS). */
-const IDS = ['s1', 'h1', 'f1', 'q1', 'a1', 'pc1', 'p1', 'es1', 'e1', 'x1', 't1', 'm1'];
-const FILES = ['store', 'hl7', 'fhir-validate', 'quarantine', 'audit', 'pds-config', 'pds-lookup', 'esr-source', 'esr', 'hl7-to-fhir', 'terminology-config', 'snomed-map'];
+const IDS = ['s1', 'h1', 'f1', 'q1', 'a1', 'pc1', 'p1', 'es1', 'e1', 'x1', 't1', 'm1', 'mi1', 'mr1', 'mo1', 'me1'];
+const FILES = ['store', 'hl7', 'fhir-validate', 'quarantine', 'audit', 'pds-config', 'pds-lookup', 'esr-source', 'esr', 'hl7-to-fhir', 'terminology-config', 'snomed-map',
+  'mllp-in', 'mllp-response', 'mllp-out', 'mllp-endpoint'];
 const SCT = 'http://snomed.info/sct';
 const BROKEN = 'MSH|^~\\&|A|B|C|D|20240101||ADT^A01||P|2.5\rPID|1||9990000018||TESTPATIENT\r';
 
@@ -153,7 +155,8 @@ describe('config versions: the same flow in a real Node-RED process', { skip: bu
   it('serves each node\'s message catalog (nodes/locales/en-US/<file>.json) under its node set', async () => {
     for (const [set, key] of [['nhs-hl7', 'hl7'], ['nhs-fhir-validate', 'fhir-validate'], ['nhs-quarantine', 'quarantine'], ['nhs-audit', 'audit'], ['nhs-store', 'store'],
       ['nhs-pds-config', 'pds-config'], ['nhs-pds-lookup', 'pds-lookup'], ['nhs-esr-source', 'esr-source'], ['nhs-esr', 'esr'], ['nhs-hl7-to-fhir', 'hl7-to-fhir'],
-      ['nhs-terminology', 'terminology-config'], ['nhs-snomed-map', 'snomed-map']]) {
+      ['nhs-terminology', 'terminology-config'], ['nhs-snomed-map', 'snomed-map'],
+      ['nhs-mllp-in', 'mllp-in'], ['nhs-mllp-response', 'mllp-response'], ['nhs-mllp-out', 'mllp-out'], ['nhs-mllp-endpoint', 'mllp-endpoint']]) {
       const r = await nr.api(`/locales/node-red-contrib-nhs-interop/${set}?lng=en-US`);
       assert.equal(r.status, 200, set);
       assert.ok(r.json()[key!]?.label, `${set}: catalog with top-level key ${key}`);
