@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { labOru } from '../helpers/lab-oru';
 import { nodeRedHarness } from '../helpers/node-red';
 import { skipWithoutShared } from '../helpers/shared';
 import { startTerminologyStandIn, type StandIn } from '../helpers/terminology-server';
@@ -12,13 +13,7 @@ const terminologyNode = require('../../nodes/terminology-config');
 const snomedNode = require('../../nodes/snomed-map');
 const SCT = 'http://snomed.info/sct';
 
-const ORU = [
-  'MSH|^~\\&|LAB|RXX01|EPR|RXX01|20240315143000||ORU^R01^ORU_R01|LAB0001|P|2.5.1',
-  'PID|1||9990000018^^^NHS^NH||TESTPATIENT^JANE||19800101|F',
-  'OBR|1||ACC1|CBC^Full blood count^L',
-  'OBX|1|NM|HB^Haemoglobin^L||135|g/L',
-  'OBX|2|NM|NA^Sodium^L||140|mmol/L',
-].join('\r');
+const ORU = labOru();
 
 describe('nhs-snomed-map node', () => {
   const h = nodeRedHarness();

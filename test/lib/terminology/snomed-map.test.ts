@@ -10,6 +10,7 @@ import { MapSet } from '../../../lib/terminology/maps';
 import { TerminologyClient } from '../../../lib/terminology/client';
 import { isValidSctId, verhoeffDigit } from '../../../lib/terminology/sctid';
 import { checkOptions, expressionSyntax, snomedMap, type SnomedMapOptions } from '../../../lib/terminology/snomed-map';
+import { labOru } from '../../helpers/lab-oru';
 import { skipWithoutShared } from '../../helpers/shared';
 import { startTerminologyStandIn, type StandIn } from '../../helpers/terminology-server';
 
@@ -17,14 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'nhs-snomed-map-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const LOCAL = 'https://trust.example.nhs.uk/CodeSystem/lab';
 
-const ORU = [
-  'MSH|^~\\&|LAB|RXX01|EPR|RXX01|20240315143000||ORU^R01^ORU_R01|LAB0001|P|2.5.1',
-  'PID|1||9990000018^^^NHS^NH||TESTPATIENT^JANE||19800101|F',
-  'OBR|1||ACC1|CBC^Full blood count^L',
-  'OBX|1|NM|HB^Haemoglobin^L||135|g/L',
-  'OBX|2|NM|NA^Sodium^L||140|mmol/L',
-  'OBX|3|NM|ZZZ^Mystery^L||1|x',
-].join('\r');
+const ORU = labOru('OBX|3|NM|ZZZ^Mystery^L||1|x');
 
 let maps: MapSet;
 let icd: MapSet;
