@@ -4,7 +4,8 @@
  *   GET /nhs-interop/metrics  Prometheus text format (permission `nhs.metrics.read`)
  *   GET /nhs-interop/health   200 / 503 with a JSON body (permission `nhs.health.read`)
  *
- * Turned on in settings.js: `nhsInterop: { operations: { metrics: true, health: true, token } }`.
+ * Turned on in settings.js: `nhsInterop: { operations: { metrics: true, health: true, token,
+ * backlogThreshold } }` (backlogThreshold: outbox items per endpoint above which health is 503).
  * A request is let in with `Authorization: Bearer <token>` (a Prometheus scrape job or a load
  * balancer's check, no Node-RED user) or as a Node-RED admin user holding the permission. When a
  * token is set, a caller that is neither gets 401 even with adminAuth off. A route that is off
@@ -12,7 +13,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { health } from '../lib/ops/snapshot';
-import { metrics, snapshot, useRuntime } from '../nodes/shared/ops';
+import { metrics, setBacklogThreshold, snapshot, useRuntime } from '../nodes/shared/ops';
 import type { RED } from '../nodes/shared/types';
 
 interface Req { headers: Record<string, string | string[] | undefined>; user?: unknown }
@@ -23,13 +24,14 @@ interface Res {
   send(body: string): void;
 }
 
-interface OpsSettings { metrics: boolean; health: boolean; token?: string }
+interface OpsSettings { metrics: boolean; health: boolean; token?: string; backlogThreshold?: number }
 
 /** `settings.nhsInterop.operations` (read per request: a settings change needs a restart anyway). */
 export function opsSettings(RED: RED): OpsSettings {
   const o = ((RED.settings.nhsInterop as { operations?: Record<string, unknown> } | undefined)?.operations ?? {});
   const token = typeof o.token === 'string' && o.token.length > 0 ? o.token : undefined;
-  return { metrics: o.metrics === true, health: o.health === true, ...(token ? { token } : {}) };
+  const b = Number(o.backlogThreshold);
+  return { metrics: o.metrics === true, health: o.health === true, ...(token ? { token } : {}), ...(b > 0 ? { backlogThreshold: b } : {}) };
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -49,6 +51,8 @@ export function registerOpsApi(RED: RED): void {
   if (!admin || registered.has(admin)) return;
   registered.add(admin);
   useRuntime(RED);
+  const b = opsSettings(RED).backlogThreshold;
+  if (b) setBacklogThreshold(b);
   const perm = RED.auth.needsPermission;
   const guard = (permission: string) => (req: Req, res: Res, next: () => void): void => {
     const { token } = opsSettings(RED);

@@ -4,9 +4,13 @@
  * scrape-time snapshot of the deployed stores (and, with the channels, listeners and endpoints).
  */
 import { NhsMetrics } from '../../lib/ops/metrics';
-import { snapshotStore, type OpsSnapshot, type StoreSnapshot } from '../../lib/ops/snapshot';
+import { snapshotStore, within, type EndpointSnapshot, type ListenerSnapshot, type OpsSnapshot, type StoreSnapshot } from '../../lib/ops/snapshot';
 import { defaultStoreFile, defaultStoreIfOpen, type StoreConfigNode } from './store-access';
-import type { RED } from './types';
+import type { Node, RED } from './types';
+
+/** What operations asks of an `nhs-mllp-in` listener: its bound port, undefined when not listening. */
+interface ListeningNode extends Node { mllpPort(): Promise<number | undefined> }
+const isListening = (n: Node | null): n is ListeningNode => typeof (n as Partial<ListeningNode> | null)?.mllpPort === 'function';
 
 /** The package's metrics (one per process, like Node-RED itself). */
 export const metrics = new NhsMetrics();
@@ -36,6 +40,12 @@ export function deployedOfType(RED: RED, type: string): string[] {
   return ids;
 }
 
+let backlogThreshold = 1000;
+/** Outbox depth above which an endpoint makes health answer 503 (settings.js). */
+export function setBacklogThreshold(n: number): void {
+  if (Number.isFinite(n) && n > 0) backlogThreshold = n;
+}
+
 /** Every deployed store and the default store (if a node opened it): reachable, backlog, age. */
 export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot> {
   const stores: Promise<StoreSnapshot>[] = [];
@@ -45,5 +55,17 @@ export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot>
   }
   const def = defaultStoreIfOpen(defaultStoreFile(RED));
   if (def) stores.push(snapshotStore('default', () => def, now));
-  return { at: now.toISOString(), stores: await Promise.all(stores), listeners: [], endpoints: [] };
+  const listeners = Promise.all(deployedOfType(RED, 'nhs-mllp-in').map(async (id): Promise<ListenerSnapshot> => {
+    const n = RED.nodes.getNode(id);
+    const port = isListening(n) ? await within(n.mllpPort(), 1000, 'listener').catch(() => undefined) : undefined;
+    return { node: id, listening: port !== undefined, ...(port !== undefined ? { port } : {}) };
+  }));
+  const all = await Promise.all(stores);
+  // An endpoint's backlog is its outbox queue (destination = the endpoint's node id), in any store.
+  const depth = new Map<string, number>();
+  for (const st of all) for (const o of st.outbox) depth.set(o.destination, (depth.get(o.destination) ?? 0) + o.depth);
+  const endpoints = deployedOfType(RED, 'nhs-mllp-endpoint').map((id): EndpointSnapshot => ({
+    node: id, running: RED.nodes.getNode(id) !== null, backlog: depth.get(id) ?? 0, threshold: backlogThreshold,
+  }));
+  return { at: now.toISOString(), stores: all, listeners: await listeners, endpoints };
 }
