@@ -53,9 +53,11 @@ describe('health endpoint: 503 cases (real Node-RED)', { skip: built ? false : '
         { id: 'pg1', type: 'nhs-store', backend: 'postgres', schema, durability: 'full', version: 1, credentials: { url: viaProxy.toString() } },
       ]);
       // The first check opens the store (connect + migrations): on a loaded machine that can take
-      // longer than a health check waits, so the first answers may be 503 until it is open.
+      // longer than a health check waits, so the first answers may be 503 until it is open (and
+      // the deploy's answer comes before its nodes have started).
+      const pg1Up = (r: { status: number; text: string }): boolean => r.status === 200 && /"name":"pg1"/.test(r.text);
       let up = await nr.api('/nhs-interop/health', { headers: auth });
-      for (let i = 0; i < 30 && up.status !== 200; i++) { await new Promise((x) => setTimeout(x, 500)); up = await nr.api('/nhs-interop/health', { headers: auth }); }
+      for (let i = 0; i < 30 && !pg1Up(up); i++) { await new Promise((x) => setTimeout(x, 500)); up = await nr.api('/nhs-interop/health', { headers: auth }); }
       assert.equal(up.status, 200, up.text);
       assert.equal((up.json() as { stores: { name: string; reachable: boolean }[] }).stores.find((s) => s.name === 'pg1')?.reachable, true);
       await proxy.stop();
