@@ -29,10 +29,10 @@ export abstract class PostgresEngine extends StoreBase {
   /** The schema only: the url may carry a password and never leaves this object. */
   readonly location: StoreLocation;
   private readonly url: string;
-  private readonly schema: string;
+  protected readonly schema: string;
   protected readonly sql: PgSql;
   protected readonly t: PgSql['t'];
-  private pool: Pool | undefined;
+  protected pool: Pool | undefined;
   private committer: GroupCommitter<PgJob> | undefined;
   /** Dedicated connection in pipeline mode for append batches (see commitPipelined). */
   private pipe: Promise<Client> | undefined;
@@ -91,13 +91,13 @@ export abstract class PostgresEngine extends StoreBase {
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nhs-interop-migrate:${this.schema}`]);
       await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
       await c.query(`CREATE TABLE IF NOT EXISTS ${this.t.version} (version INTEGER NOT NULL)`);
-      const r = await c.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${this.t.version}`);
-      let v = r.rows[0]?.v ?? 0;
+      // Every listed version not yet applied, in list order (a lower one merged in late still runs).
+      const r = await c.query<{ version: number }>(`SELECT version FROM ${this.t.version}`);
+      const applied = new Set(r.rows.map((x) => Number(x.version)));
       for (const m of postgresMigrations(this.schema)) {
-        if (m.version <= v) continue;
+        if (applied.has(m.version)) continue;
         await c.query(m.sql);
         await c.query(`INSERT INTO ${this.t.version} (version) VALUES ($1)`, [m.version]);
-        v = m.version;
       }
     });
     this.committer = new GroupCommitter<PgJob>((jobs) => this.commit(jobs), this.o.groupCommit, (q) => this.batchSize(q));

@@ -8,8 +8,9 @@ import {
   checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
   checkQuarantineState, checkStatus, checkStatusDetail, isoTime, leaseEnd, outboxErrorText,
 } from './checks';
-import { DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
+import { closedError, DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
 import { PostgresEngine } from './postgres-engine';
+import { PostgresAlertState, type AlertState } from './alert-state';
 import { ph, type Row } from './postgres-sql';
 import { auditWhere, messageWhere, outboxWhere, quarantineWhere, whereSql } from './query';
 import {
@@ -24,6 +25,11 @@ import type {
 
 /** PostgreSQL implementation of {@link Store}. */
 export class PostgresStore extends PostgresEngine implements Store {
+  alertState(): AlertState {
+    if (!this.readable() || !this.pool) throw closedError();
+    return new PostgresAlertState(this.pool, this.schema);
+  }
+
   // -------------------------------------------------------------------------------------------
   // message log
   // -------------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import { alertMigration } from './alert-state';
+
 /**
  * Schema migrations, numbered; each backend records the versions applied in `schema_version`.
  * Add a migration by appending — never edit one that has shipped. Times are ISO 8601 text in
@@ -121,6 +123,7 @@ function v2(prefix: string): string {
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: v1({ blob: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', int: 'INTEGER', bigint: 'INTEGER', prefix: '' }) },
   { version: 2, sql: v2('') },
+  alertMigration(''),
 ];
 
 /** `schema` is a validated identifier (see postgres.ts); indexes live in the table's schema. */
@@ -128,5 +131,6 @@ export function postgresMigrations(schema: string): readonly Migration[] {
   return [
     { version: 1, sql: v1({ blob: 'BYTEA', serial: 'BIGSERIAL PRIMARY KEY', int: 'INTEGER', bigint: 'BIGINT', prefix: `"${schema}".` }) },
     { version: 2, sql: v2(`"${schema}".`) },
+    alertMigration(`"${schema}".`),
   ];
 }

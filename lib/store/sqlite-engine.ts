@@ -125,13 +125,13 @@ export abstract class SqliteEngine extends StoreBase {
   private migrate(db: Database.Database): void {
     db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-      const row = db.prepare('SELECT MAX(version) AS v FROM schema_version').get() as { v: number | null };
-      let v = row.v ?? 0;
+      // Every listed version not yet applied, in list order: a lower version merged in after a
+      // higher one shipped (v3/v4 landing after v5) still runs.
+      const applied = new Set((db.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version));
       for (const m of SQLITE_MIGRATIONS) {
-        if (m.version <= v) continue;
+        if (applied.has(m.version)) continue;
         db.exec(m.sql);
         db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
-        v = m.version;
       }
     }).immediate();
   }

@@ -7,13 +7,14 @@ import {
   checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
   checkQuarantineState, checkStatus, checkStatusDetail, isoTime, leaseEnd, outboxErrorText,
 } from './checks';
-import { DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
+import { closedError, DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
 import { auditWhere, messageWhere, outboxWhere, quarantineWhere, whereSql } from './query';
 import {
   newAuditDraft, newOutboxRow, newQuarantineRow, OUTBOX_INSERT_COLUMNS, outboxRecordOf, QUARANTINE_INSERT_COLUMNS,
   quarantineAuditDraft, quarantinePatchColumns, toAudit, toMessage, toOutbox, toQuarantine,
 } from './rows';
 import { q, SqliteEngine, type Row } from './sqlite-engine';
+import { SqliteAlertState, type AlertState } from './alert-state';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
@@ -22,6 +23,11 @@ import type {
 
 /** SQLite implementation of {@link Store} (DESIGN.md §4 durability model). */
 export class SqliteStore extends SqliteEngine implements Store {
+  alertState(): AlertState {
+    if (!this.readable() || !this.db) throw closedError();
+    return new SqliteAlertState(this.db);
+  }
+
   // -------------------------------------------------------------------------------------------
   // message log
   // -------------------------------------------------------------------------------------------

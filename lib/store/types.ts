@@ -11,6 +11,7 @@
  */
 
 import type { NhsError } from '../errors';
+import type { AlertState } from './alert-state';
 import type { AuditLog } from './audit-log';
 import type { MessageLog } from './message-log';
 import type { Outbox } from './outbox';
@@ -84,6 +85,9 @@ export interface Store extends MessageLog, Outbox, AuditLog, Quarantine {
   open(): Promise<void>;
   /** Flush queued writes, then close. Later calls reject with STORE_CLOSED. */
   close(): Promise<void>;
+
+  /** The monitor's alert state (lib/store/alert-state.ts, schema v5); only while open. */
+  alertState?(): AlertState;
 
   /** Counters of the write path (group commit evidence for tests and the bench). */
   stats?(): StoreStats;
