@@ -8,6 +8,7 @@
  * nothing (a crash between the commit and the emit tells the flow once more, never not at all).
  * Clock injected (DESIGN.md §1).
  */
+import { NhsError } from '../errors';
 import type { AlertRow, AlertState } from '../store/alert-state';
 import type { OpsSnapshot } from './snapshot';
 
@@ -163,3 +164,22 @@ export class AlertEngine {
     return { events, told: () => (told.length ? this.state.save(told) : Promise.resolve()) };
   }
 }
+
+const SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
+
+/** The rules from flow JSON (an array, or its JSON text); a bad rule is a configuration error. */
+export function readRules(v: unknown): Rule[] {
+  const list: unknown = typeof v === 'string' ? (v.trim() ? JSON.parse(v) : []) : v ?? [];
+  if (!Array.isArray(list)) throw new NhsError('MONITOR_RULES_INVALID', 'rules must be a JSON array');
+  return list.map((r: unknown, i) => {
+    const o = (r ?? {}) as Record<string, unknown>;
+    if (!RULE_KINDS.includes(o.kind as RuleKind)) throw new NhsError('MONITOR_RULES_INVALID', `rule ${i + 1}: unknown kind`);
+    const rule: Rule = { kind: o.kind as RuleKind };
+    if (SEVERITIES.includes(o.severity as Severity)) rule.severity = o.severity as Severity;
+    if (typeof o.target === 'string' && o.target) rule.target = o.target;
+    if (o.threshold !== undefined && Number.isFinite(Number(o.threshold))) rule.threshold = Number(o.threshold);
+    if (typeof o.from === 'string' && typeof o.to === 'string') { rule.from = o.from; rule.to = o.to; }
+    return rule;
+  });
+}
+

@@ -4,6 +4,7 @@
  * listener and each endpoint. Taken at scrape / health-check time from live objects the host
  * (nodes/shared/ops.ts) hands in; read-only, never touches message content.
  */
+import { existsSync, statSync } from 'node:fs';
 import type { Store, StoreStats } from '../store/types';
 
 export interface QuarantineGroup { reason: string; owner: string; count: number; oldestSeconds: number }
@@ -15,6 +16,8 @@ export interface StoreSnapshot {
   backend: string;
   reachable: boolean;
   probeMs?: number;
+  /** SQLite: database file plus WAL, in bytes. */
+  sizeBytes?: number;
   error?: string;
   stats?: StoreStats;
   quarantine: QuarantineGroup[];
@@ -44,6 +47,10 @@ export async function snapshotStore(name: string, open: () => Promise<Store>, no
     await within(store.queryAudit({ limit: 1, order: 'desc' }), timeoutMs, `store ${name}`);
     snap.probeMs = performance.now() - t0;
     snap.reachable = true;
+    if (store.location.backend === 'sqlite' && store.location.file !== ':memory:') {
+      const f = store.location.file;
+      snap.sizeBytes = [f, `${f}-wal`].reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
+    }
     const st = store.stats?.();
     if (st) snap.stats = st;
     const ms = now.getTime();

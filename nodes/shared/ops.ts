@@ -3,6 +3,7 @@
  * ({@link metrics}), the audit-step counter every node feeds through `appendAudit`, and the
  * scrape-time snapshot of the deployed stores (and, with the channels, listeners and endpoints).
  */
+import type { Activity } from '../../lib/ops/alerts';
 import { NhsMetrics } from '../../lib/ops/metrics';
 import { snapshotStore, within, type EndpointSnapshot, type ListenerSnapshot, type OpsSnapshot, type StoreSnapshot } from '../../lib/ops/snapshot';
 import { defaultStoreFile, defaultStoreIfOpen, type StoreConfigNode } from './store-access';
@@ -31,6 +32,18 @@ export function countStep(nodeId: string, action: string, outcome: string): void
     if (t !== 'unknown' && types.size < 10_000) types.set(nodeId, t);
   }
   metrics.step(nodeId, t, action, outcome);
+  lastSeen.set(nodeId, Date.now());
+  if (t === 'nhs-pds-lookup') pdsFailing.set(nodeId, outcome === 'unavailable');
+}
+
+const lastSeen = new Map<string, number>();
+const pdsFailing = new Map<string, boolean>();
+
+/** What the nodes did lately (for nhs-monitor's feed-silent / PDS rules), and store sizes. */
+export function activity(snap: OpsSnapshot): Activity {
+  const storeBytes: Record<string, number> = {};
+  for (const s of snap.stores) if (s.sizeBytes !== undefined) storeBytes[s.name] = s.sizeBytes;
+  return { lastSeen: Object.fromEntries(lastSeen), pdsFailing: Object.fromEntries(pdsFailing), storeBytes };
 }
 
 /** Deployed nodes of `type` (Node-RED's eachNode walks the active flow configuration). */
