@@ -41,6 +41,7 @@ export class NhsMetrics {
   private readonly pds = new Histogram({ name: 'nhs_pds_lookup_seconds', help: 'PDS lookups by result, and their latency', labelNames: ['node_id', 'result'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   private readonly storeUp = new Gauge({ name: 'nhs_store_up', help: '1 when the store answered the scrape-time probe', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
   private readonly storeProbe = new Gauge({ name: 'nhs_store_probe_seconds', help: 'Round trip of the scrape-time store probe (a one-row read)', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
+  private readonly storeBytes = new Gauge({ name: 'nhs_store_bytes', help: 'Space the store takes (SQLite file and WAL; PostgreSQL tables and indexes)', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
   private readonly storeCommits = new Gauge({ name: 'nhs_store_commits', help: 'Committed write transactions since the store opened', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
   private readonly storeFailed = new Gauge({ name: 'nhs_store_failed_writes', help: 'Writes that failed since the store opened', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
   private readonly qOpen = new Gauge({ name: 'nhs_quarantine_open_items', help: 'Open quarantine items by reason and owner', labelNames: ['store', 'reason', 'owner'] as const, registers: [this.registry] });
@@ -72,7 +73,7 @@ export class NhsMetrics {
 
   /** Set the gauges from a scrape-time snapshot, then render the text format. */
   async render(snap: OpsSnapshot): Promise<string> {
-    for (const g of [this.storeUp, this.storeProbe, this.storeCommits, this.storeFailed, this.qOpen, this.qOldest, this.outDepth, this.outOldest, this.outParked, this.listenerUp]) g.reset();
+    for (const g of [this.storeUp, this.storeProbe, this.storeBytes, this.storeCommits, this.storeFailed, this.qOpen, this.qOldest, this.outDepth, this.outOldest, this.outParked, this.listenerUp]) g.reset();
     const set = <T extends string>(g: Gauge<T>, labels: L<T>, v: number | undefined): void => {
       if (v === undefined || !Number.isFinite(v)) return;
       const safe = Object.fromEntries(Object.entries(labels).map(([k, x]) => [k, ID_LABELS.has(k) ? safeId(String(x)) : safeLabel(x)])) as L<T>;
@@ -82,6 +83,7 @@ export class NhsMetrics {
       const l = { store: s.name, backend: s.backend };
       set(this.storeUp, l, s.reachable ? 1 : 0);
       set(this.storeProbe, l, s.probeMs === undefined ? undefined : s.probeMs / 1000);
+      set(this.storeBytes, l, s.sizeBytes);
       set(this.storeCommits, l, s.stats?.commits);
       set(this.storeFailed, l, s.stats?.failedWrites);
       for (const q of s.quarantine) {

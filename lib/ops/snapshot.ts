@@ -4,7 +4,6 @@
  * listener and each endpoint. Taken at scrape / health-check time from live objects the host
  * (nodes/shared/ops.ts) hands in; read-only, never touches message content.
  */
-import { existsSync, statSync } from 'node:fs';
 import type { Store, StoreStats } from '../store/types';
 
 export interface QuarantineGroup { reason: string; owner: string; count: number; oldestSeconds: number }
@@ -16,7 +15,7 @@ export interface StoreSnapshot {
   backend: string;
   reachable: boolean;
   probeMs?: number;
-  /** SQLite: database file plus WAL, in bytes. */
+  /** Space the store takes (store.size(): SQLite file + WAL, PostgreSQL tables + indexes). */
   sizeBytes?: number;
   error?: string;
   stats?: StoreStats;
@@ -47,10 +46,8 @@ export async function snapshotStore(name: string, open: () => Promise<Store>, no
     await within(store.queryAudit({ limit: 1, order: 'desc' }), timeoutMs, `store ${name}`);
     snap.probeMs = performance.now() - t0;
     snap.reachable = true;
-    if (store.location.backend === 'sqlite' && store.location.file !== ':memory:') {
-      const f = store.location.file;
-      snap.sizeBytes = [f, `${f}-wal`].reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
-    }
+    const size = await within(store.size(), timeoutMs, `store ${name}`).catch(() => undefined);
+    if (size) snap.sizeBytes = size.bytes;
     const st = store.stats?.();
     if (st) snap.stats = st;
     const ms = now.getTime();

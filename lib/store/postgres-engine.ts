@@ -15,6 +15,8 @@ import { closedError, OpFailure, resolveOptions } from './options';
 import { messageRecordOf, outboxRecordOf, type MessageRow, type OutboxRow } from './rows';
 import { GroupCommitter } from './group-commit';
 import { duplicateId, INSERT_SIZES, isConnectionLevel, mapError, PgSql, SPLIT_FLOOR, type PgJob } from './postgres-sql';
+import { PostgresEsrState, type EsrState } from './esr-state';
+import { PostgresAlertState, type AlertState } from './alert-state';
 import { postgresMigrations } from './schema';
 import type { StoreLocation, StoreOptions } from './types';
 
@@ -29,10 +31,10 @@ export abstract class PostgresEngine extends StoreBase {
   /** The schema only: the url may carry a password and never leaves this object. */
   readonly location: StoreLocation;
   private readonly url: string;
-  protected readonly schema: string;
+  private readonly schema: string;
   protected readonly sql: PgSql;
   protected readonly t: PgSql['t'];
-  protected pool: Pool | undefined;
+  private pool: Pool | undefined;
   private committer: GroupCommitter<PgJob> | undefined;
   /** Dedicated connection in pipeline mode for append batches (see commitPipelined). */
   private pipe: Promise<Client> | undefined;
@@ -62,6 +64,18 @@ export abstract class PostgresEngine extends StoreBase {
   protected async settleWrites(): Promise<void> {
     await this.committer?.drain();
     await this.lastSettled;
+  }
+
+  /** The monitor's alert state (lib/store/alert-state.ts, schema v5); only while open. */
+  alertState(): AlertState {
+    if (!this.readable() || !this.pool) throw closedError();
+    return new PostgresAlertState(this.pool, this.schema);
+  }
+
+  /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
+  esrState(): EsrState {
+    if (!this.readable() || !this.pool) throw closedError();
+    return new PostgresEsrState(this.pool, this.schema);
   }
 
   protected async release(): Promise<void> {

@@ -18,6 +18,8 @@ import {
   QUARANTINE_INSERT_COLUMNS, type MessageRow,
 } from './rows';
 import { GroupCommitter, type Settleable } from './group-commit';
+import { SqliteEsrState, type EsrState } from './esr-state';
+import { SqliteAlertState, type AlertState } from './alert-state';
 import { SQLITE_MIGRATIONS } from './schema';
 import type { AuditRecord, MessageRecord, NewMessage, StoreLocation, StoreOptions } from './types';
 
@@ -50,7 +52,7 @@ export function mapError(e: unknown): NhsError {
 }
 
 function pushMessageValues(into: unknown[], r: MessageRow): void {
-  into.push(r.id, r.channel, r.raw, r.control_id, r.message_type, r.meta, r.status, r.status_detail, r.received_at, r.updated_at);
+  into.push(r.id, r.channel, r.raw, r.control_id, r.message_type, r.meta, r.status, r.status_detail, r.received_at, r.updated_at, r.owner);
 }
 
 /**
@@ -87,6 +89,18 @@ export abstract class SqliteEngine extends StoreBase {
 
   protected settleWrites(): Promise<void> {
     return this.committer?.drain() ?? Promise.resolve();
+  }
+
+  /** The monitor's alert state (lib/store/alert-state.ts, schema v5); only while open. */
+  alertState(): AlertState {
+    if (!this.readable() || !this.db) throw closedError();
+    return new SqliteAlertState(this.db);
+  }
+
+  /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
+  esrState(): EsrState {
+    if (!this.readable() || !this.db) throw closedError();
+    return new SqliteEsrState(this.db);
   }
 
   protected release(): void {
@@ -126,7 +140,7 @@ export abstract class SqliteEngine extends StoreBase {
     db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
       // Every listed version not yet applied, in list order: a lower version merged in after a
-      // higher one shipped (v3/v4 landing after v5) still runs.
+      // higher one (v3/v4 landing after v5) still runs.
       const applied = new Set((db.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version));
       for (const m of SQLITE_MIGRATIONS) {
         if (applied.has(m.version)) continue;
@@ -165,7 +179,9 @@ export abstract class SqliteEngine extends StoreBase {
       insQuarantine: ins('quarantine', QUARANTINE_INSERT_COLUMNS),
       getQuarantine: db.prepare('SELECT * FROM quarantine WHERE id = ?'),
       pruneMessages: db.prepare(
-        "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE status = 'processed' AND updated_at < ? AND id NOT IN " +
+        // Handed over (at or below the hand-off watermark) or processed; see Store.prune.
+        "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE updated_at < ? AND (status = 'processed' OR EXISTS (SELECT 1 FROM handoff h " +
+        'WHERE h.channel = messages.channel AND (h.owner = messages.owner OR messages.owner IS NULL) AND messages.seq <= h.seq)) AND id NOT IN ' +
         `(SELECT message_id FROM quarantine WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`),
       pruneOutbox: db.prepare(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 'done' AND updated_at < ? LIMIT ${PRUNE_CHUNK})`),
     };

@@ -7,11 +7,8 @@ import type { Activity } from '../../lib/ops/alerts';
 import { NhsMetrics } from '../../lib/ops/metrics';
 import { snapshotStore, within, type EndpointSnapshot, type ListenerSnapshot, type OpsSnapshot, type StoreSnapshot } from '../../lib/ops/snapshot';
 import { defaultStoreFile, defaultStoreIfOpen, type StoreConfigNode } from './store-access';
-import type { Node, RED } from './types';
-
-/** What operations asks of an `nhs-mllp-in` listener: its bound port, undefined when not listening. */
-interface ListeningNode extends Node { mllpPort(): Promise<number | undefined> }
-const isListening = (n: Node | null): n is ListeningNode => typeof (n as Partial<ListeningNode> | null)?.mllpPort === 'function';
+import { endpointNode, listenerNode } from './mllp';
+import type { RED } from './types';
 
 /** The package's metrics (one per process, like Node-RED itself). */
 export const metrics = new NhsMetrics();
@@ -69,8 +66,8 @@ export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot>
   const def = defaultStoreIfOpen(defaultStoreFile(RED));
   if (def) stores.push(snapshotStore('default', () => def, now));
   const listeners = Promise.all(deployedOfType(RED, 'nhs-mllp-in').map(async (id): Promise<ListenerSnapshot> => {
-    const n = RED.nodes.getNode(id);
-    const port = isListening(n) ? await within(n.mllpPort(), 1000, 'listener').catch(() => undefined) : undefined;
+    const n = listenerNode(RED, id);
+    const port = n ? await within(n.mllpPort(), 1000, 'listener').catch(() => undefined) : undefined;
     return { node: id, listening: port !== undefined, ...(port !== undefined ? { port } : {}) };
   }));
   const all = await Promise.all(stores);
@@ -78,7 +75,7 @@ export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot>
   const depth = new Map<string, number>();
   for (const st of all) for (const o of st.outbox) depth.set(o.destination, (depth.get(o.destination) ?? 0) + o.depth);
   const endpoints = deployedOfType(RED, 'nhs-mllp-endpoint').map((id): EndpointSnapshot => ({
-    node: id, running: RED.nodes.getNode(id) !== null, backlog: depth.get(id) ?? 0, threshold: backlogThreshold,
+    node: id, running: endpointNode(RED, id)?.senderState() !== 'stopped', backlog: depth.get(id) ?? 0, threshold: backlogThreshold,
   }));
   return { at: now.toISOString(), stores: all, listeners: await listeners, endpoints };
 }

@@ -85,7 +85,7 @@ describe('operations endpoints: metrics and health (real Node-RED)', { skip: bui
       if (find(samples, 'nhs_node_steps_total', { node_id: 'q1', action: 'quarantine.park' }) === BAD) break;
       await new Promise((r) => setTimeout(r, 200));
     } while (Date.now() < end);
-    assert.equal(find(samples, 'nhs_node_steps_total', { action: 'receive', outcome: 'accepted' }), PEOPLE.length);
+    assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'in1', node_type: 'nhs-mllp-in', action: 'receive', outcome: 'accepted' }), PEOPLE.length);
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'hl1', node_type: 'nhs-hl7', action: 'parse', outcome: 'valid' }), PEOPLE.length);
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'fv1', node_type: 'nhs-fhir-validate', action: 'validate', outcome: 'valid' }), GOOD);
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'fv1', node_type: 'nhs-fhir-validate', action: 'validate', outcome: 'invalid' }), BAD);
@@ -94,6 +94,7 @@ describe('operations endpoints: metrics and health (real Node-RED)', { skip: bui
     assert.equal(find(samples, 'nhs_quarantine_open_items', { store: 'st', reason: 'FHIR_INVALID', owner: 'pas-team' }), BAD);
     assert.ok((find(samples, 'nhs_quarantine_oldest_age_seconds', { store: 'st', reason: 'FHIR_INVALID' }) ?? -1) >= 0);
     assert.equal(find(samples, 'nhs_store_up', { store: 'st', backend: 'sqlite' }), 1);
+    assert.ok((find(samples, 'nhs_store_bytes', { store: 'st' }) ?? 0) > 0);
   });
 
   it('no label value is an NHS number, a name, a birth date or a postcode of the people sent', async () => {

@@ -1,0 +1,366 @@
+/**
+ * Workforce state for the ESR intake (schema version 4): a file ledger (which extract was seen,
+ * its SHA-256, how far its rows are committed, how it ended), the current person and assignment
+ * state the joiner/mover/leaver diff compares against, and the alert state (a missing-file alert
+ * raised once a day, resolved once). Both backends implement {@link EsrState}; each store exposes
+ * it through `store.esrState()`.
+ *
+ * Personal data kept: the ESR person and assignment ids and the tracked assignment attributes
+ * (position, organisation, location, supervisor's person id, WTE, end dates) — no names, NI or
+ * staff numbers.
+ */
+import type Database from 'better-sqlite3';
+import type { Pool, PoolClient } from 'pg';
+import type { Migration } from './schema';
+
+/** v4 DDL for both backends (no dependency on any other migration but v1's `schema_version`). */
+export function esrStateDdl(prefix: string): string {
+  const p = prefix;
+  return `
+CREATE TABLE ${p}esr_files (
+  source TEXT NOT NULL,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  seq BIGINT,
+  kind TEXT,
+  size BIGINT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('processing', 'done', 'rejected', 'duplicate')),
+  committed_line BIGINT NOT NULL DEFAULT 0,
+  counts TEXT NOT NULL DEFAULT '{}',
+  reason TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  PRIMARY KEY (source, name, hash)
+);
+CREATE INDEX esr_files_hash_idx ON ${p}esr_files (source, hash);
+CREATE INDEX esr_files_started_idx ON ${p}esr_files (source, started_at);
+CREATE TABLE ${p}esr_people (
+  source TEXT NOT NULL,
+  person_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'left')),
+  data TEXT NOT NULL,
+  last_file TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, person_id)
+);
+CREATE INDEX esr_people_seen_idx ON ${p}esr_people (source, last_file);
+CREATE TABLE ${p}esr_assignments (
+  source TEXT NOT NULL,
+  assignment_id TEXT NOT NULL,
+  person_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'left')),
+  data TEXT NOT NULL,
+  last_file TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, assignment_id)
+);
+CREATE INDEX esr_assignments_seen_idx ON ${p}esr_assignments (source, last_file);
+CREATE TABLE ${p}esr_alerts (
+  source TEXT NOT NULL,
+  alert TEXT NOT NULL,
+  state TEXT NOT NULL,
+  day TEXT,
+  at TEXT NOT NULL,
+  PRIMARY KEY (source, alert)
+);
+`;
+}
+
+/** Schema v4 for SQLite / PostgreSQL (`prefix` = `"schema".` there). */
+export function esrMigration(prefix: string): Migration {
+  return { version: 4, sql: esrStateDdl(prefix) };
+}
+
+export type EsrFileStatus = 'processing' | 'done' | 'rejected' | 'duplicate';
+
+export interface EsrFileRecord {
+  source: string;
+  name: string;
+  hash: string;
+  seq: number | null;
+  kind: string | null;
+  size: number;
+  status: EsrFileStatus;
+  /** Last physical line whose effects (state, audit) are committed; rows up to it are never re-emitted. */
+  committedLine: number;
+  counts: Record<string, number>;
+  reason: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** A tracked entity: a person (`kind` person) or an assignment. `data` holds non-identifying attributes. */
+export interface EsrEntity {
+  id: string;
+  personId: string;
+  status: 'active' | 'left';
+  data: Record<string, string>;
+  lastFile: string;
+}
+
+export interface EsrAlertState {
+  state: string;
+  day: string | null;
+  at: string;
+}
+
+export interface EsrBatchCommit {
+  source: string;
+  name: string;
+  hash: string;
+  line: number;
+  counts: Record<string, number>;
+  people: readonly EsrEntity[];
+  assignments: readonly EsrEntity[];
+  at: string;
+}
+
+/** The ESR intake's durable state (one interface, SQLite and PostgreSQL). */
+export interface EsrState {
+  /** The ledger row for this exact file (name + content hash). */
+  getFile(source: string, name: string, hash: string): Promise<EsrFileRecord | undefined>;
+  /** A finished file with this content under any name (a re-sent file). */
+  findDone(source: string, hash: string): Promise<EsrFileRecord | undefined>;
+  /** Highest sequence number of a file processed to the end. */
+  lastSeq(source: string): Promise<number | undefined>;
+  /** Insert a `processing` row, or return the existing one (a restart resumes it). */
+  beginFile(f: { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string }): Promise<EsrFileRecord>;
+  /** State changes of a batch and the file's watermark, in one transaction. */
+  commitBatch(b: EsrBatchCommit): Promise<void>;
+  finishFile(source: string, name: string, hash: string, status: EsrFileStatus, counts: Record<string, number>, reason: string | null, at: string): Promise<void>;
+  /** Files started at or after `since` (ISO). */
+  filesSince(source: string, since: string): Promise<EsrFileRecord[]>;
+  loadPeople(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>>;
+  loadAssignments(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>>;
+  /** Active entities not seen in `file` (a full extract's reconciliation). */
+  unseen(source: string, file: string): Promise<{ people: EsrEntity[]; assignments: EsrEntity[] }>;
+  getAlert(source: string, alert: string): Promise<EsrAlertState | undefined>;
+  setAlert(source: string, alert: string, s: EsrAlertState): Promise<void>;
+}
+
+type Row = Record<string, unknown>;
+
+function fileOf(r: Row): EsrFileRecord {
+  return {
+    source: String(r.source), name: String(r.name), hash: String(r.hash),
+    seq: r.seq === null || r.seq === undefined ? null : Number(r.seq), kind: (r.kind as string | null) ?? null,
+    size: Number(r.size), status: r.status as EsrFileStatus, committedLine: Number(r.committed_line),
+    counts: JSON.parse(String(r.counts)) as Record<string, number>, reason: (r.reason as string | null) ?? null,
+    startedAt: String(r.started_at), finishedAt: (r.finished_at as string | null) ?? null,
+  };
+}
+
+function entityOf(r: Row, idCol: string): EsrEntity {
+  return { id: String(r[idCol]), personId: String(r.person_id), status: r.status as 'active' | 'left', data: JSON.parse(String(r.data)) as Record<string, string>, lastFile: String(r.last_file) };
+}
+
+const CHUNK = 500;
+function chunks<T>(a: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < a.length; i += CHUNK) out.push(a.slice(i, i + CHUNK));
+  return out;
+}
+
+/** SQLite: synchronous statements on the store's connection; each call is one transaction. */
+export class SqliteEsrState implements EsrState {
+  constructor(private readonly db: Database.Database) {}
+
+  private all(sql: string, ...args: unknown[]): Row[] {
+    return this.db.prepare(sql).all(...args) as Row[];
+  }
+
+  getFile(source: string, name: string, hash: string): Promise<EsrFileRecord | undefined> {
+    return Promise.resolve().then(() => this.all('SELECT * FROM esr_files WHERE source = ? AND name = ? AND hash = ?', source, name, hash).map(fileOf)[0]);
+  }
+
+  findDone(source: string, hash: string): Promise<EsrFileRecord | undefined> {
+    return Promise.resolve().then(() => this.all("SELECT * FROM esr_files WHERE source = ? AND hash = ? AND status = 'done' ORDER BY started_at LIMIT 1", source, hash).map(fileOf)[0]);
+  }
+
+  lastSeq(source: string): Promise<number | undefined> {
+    return Promise.resolve().then(() => {
+      const v = this.all("SELECT MAX(seq) AS v FROM esr_files WHERE source = ? AND status = 'done'", source)[0]?.v;
+      return v === null || v === undefined ? undefined : Number(v);
+    });
+  }
+
+  beginFile(f: { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string }): Promise<EsrFileRecord> {
+    return Promise.resolve().then(() => {
+      this.db.prepare('INSERT INTO esr_files (source, name, hash, seq, kind, size, status, started_at) VALUES (?, ?, ?, ?, ?, ?, \'processing\', ?) ON CONFLICT DO NOTHING')
+        .run(f.source, f.name, f.hash, f.seq, f.kind, f.size, f.at);
+      return this.all('SELECT * FROM esr_files WHERE source = ? AND name = ? AND hash = ?', f.source, f.name, f.hash).map(fileOf)[0]!;
+    });
+  }
+
+  commitBatch(b: EsrBatchCommit): Promise<void> {
+    return Promise.resolve().then(() => {
+      const person = this.db.prepare('INSERT INTO esr_people (source, person_id, status, data, last_file, updated_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (source, person_id) DO UPDATE SET status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at');
+      const asg = this.db.prepare('INSERT INTO esr_assignments (source, assignment_id, person_id, status, data, last_file, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (source, assignment_id) DO UPDATE SET person_id = excluded.person_id, status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at');
+      const mark = this.db.prepare('UPDATE esr_files SET committed_line = ?, counts = ? WHERE source = ? AND name = ? AND hash = ?');
+      this.db.transaction(() => {
+        for (const p of b.people) person.run(b.source, p.id, p.status, JSON.stringify(p.data), p.lastFile, b.at);
+        for (const a of b.assignments) asg.run(b.source, a.id, a.personId, a.status, JSON.stringify(a.data), a.lastFile, b.at);
+        mark.run(b.line, JSON.stringify(b.counts), b.source, b.name, b.hash);
+      }).immediate();
+    });
+  }
+
+  finishFile(source: string, name: string, hash: string, status: EsrFileStatus, counts: Record<string, number>, reason: string | null, at: string): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.db.prepare('INSERT INTO esr_files (source, name, hash, size, status, counts, reason, started_at, finished_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (source, name, hash) DO UPDATE SET status = excluded.status, counts = excluded.counts, reason = excluded.reason, finished_at = excluded.finished_at')
+        .run(source, name, hash, status, JSON.stringify(counts), reason, at, at);
+    });
+  }
+
+  filesSince(source: string, since: string): Promise<EsrFileRecord[]> {
+    return Promise.resolve().then(() => this.all('SELECT * FROM esr_files WHERE source = ? AND started_at >= ? ORDER BY started_at', source, since).map(fileOf));
+  }
+
+  private load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return Promise.resolve().then(() => {
+      const out = new Map<string, EsrEntity>();
+      for (const c of chunks(ids)) {
+        for (const r of this.all(`SELECT * FROM ${table} WHERE source = ? AND ${idCol} IN (${c.map(() => '?').join(', ')})`, source, ...c)) {
+          const e = entityOf(r, idCol);
+          out.set(e.id, e);
+        }
+      }
+      return out;
+    });
+  }
+
+  loadPeople(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return this.load('esr_people', 'person_id', source, ids);
+  }
+
+  loadAssignments(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return this.load('esr_assignments', 'assignment_id', source, ids);
+  }
+
+  unseen(source: string, file: string): Promise<{ people: EsrEntity[]; assignments: EsrEntity[] }> {
+    return Promise.resolve().then(() => ({
+      people: this.all("SELECT * FROM esr_people WHERE source = ? AND status = 'active' AND last_file <> ? ORDER BY person_id", source, file).map((r) => entityOf(r, 'person_id')),
+      assignments: this.all("SELECT * FROM esr_assignments WHERE source = ? AND status = 'active' AND last_file <> ? ORDER BY assignment_id", source, file).map((r) => entityOf(r, 'assignment_id')),
+    }));
+  }
+
+  getAlert(source: string, alert: string): Promise<EsrAlertState | undefined> {
+    return Promise.resolve().then(() => {
+      const r = this.all('SELECT state, day, at FROM esr_alerts WHERE source = ? AND alert = ?', source, alert)[0];
+      return r ? { state: String(r.state), day: (r.day as string | null) ?? null, at: String(r.at) } : undefined;
+    });
+  }
+
+  setAlert(source: string, alert: string, s: EsrAlertState): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.db.prepare('INSERT INTO esr_alerts (source, alert, state, day, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, alert) DO UPDATE SET state = excluded.state, day = excluded.day, at = excluded.at')
+        .run(source, alert, s.state, s.day, s.at);
+    });
+  }
+}
+
+/** PostgreSQL: pooled connections; `commitBatch` is one transaction. */
+export class PostgresEsrState implements EsrState {
+  private readonly t: (n: string) => string;
+
+  constructor(private readonly pool: Pool, schema: string) {
+    this.t = (n) => `"${schema}".${n}`;
+  }
+
+  private async all(sql: string, args: unknown[]): Promise<Row[]> {
+    return (await this.pool.query(sql, args)).rows as Row[];
+  }
+
+  async getFile(source: string, name: string, hash: string): Promise<EsrFileRecord | undefined> {
+    return (await this.all(`SELECT * FROM ${this.t('esr_files')} WHERE source = $1 AND name = $2 AND hash = $3`, [source, name, hash])).map(fileOf)[0];
+  }
+
+  async findDone(source: string, hash: string): Promise<EsrFileRecord | undefined> {
+    return (await this.all(`SELECT * FROM ${this.t('esr_files')} WHERE source = $1 AND hash = $2 AND status = 'done' ORDER BY started_at LIMIT 1`, [source, hash])).map(fileOf)[0];
+  }
+
+  async lastSeq(source: string): Promise<number | undefined> {
+    const v = (await this.all(`SELECT MAX(seq) AS v FROM ${this.t('esr_files')} WHERE source = $1 AND status = 'done'`, [source]))[0]?.v;
+    return v === null || v === undefined ? undefined : Number(v);
+  }
+
+  async beginFile(f: { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string }): Promise<EsrFileRecord> {
+    await this.pool.query(`INSERT INTO ${this.t('esr_files')} (source, name, hash, seq, kind, size, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7) ON CONFLICT DO NOTHING`,
+      [f.source, f.name, f.hash, f.seq, f.kind, f.size, f.at]);
+    return (await this.getFile(f.source, f.name, f.hash))!;
+  }
+
+  async commitBatch(b: EsrBatchCommit): Promise<void> {
+    const c: PoolClient = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      if (b.people.length > 0) {
+        await c.query(`INSERT INTO ${this.t('esr_people')} (source, person_id, status, data, last_file, updated_at) ` +
+          'SELECT $1::text, *, $6::text FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) ' +
+          'ON CONFLICT (source, person_id) DO UPDATE SET status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at',
+        [b.source, b.people.map((p) => p.id), b.people.map((p) => p.status), b.people.map((p) => JSON.stringify(p.data)), b.people.map((p) => p.lastFile), b.at]);
+      }
+      if (b.assignments.length > 0) {
+        await c.query(`INSERT INTO ${this.t('esr_assignments')} (source, assignment_id, person_id, status, data, last_file, updated_at) ` +
+          'SELECT $1::text, *, $7::text FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) ' +
+          'ON CONFLICT (source, assignment_id) DO UPDATE SET person_id = excluded.person_id, status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at',
+        [b.source, b.assignments.map((a) => a.id), b.assignments.map((a) => a.personId), b.assignments.map((a) => a.status), b.assignments.map((a) => JSON.stringify(a.data)), b.assignments.map((a) => a.lastFile), b.at]);
+      }
+      await c.query(`UPDATE ${this.t('esr_files')} SET committed_line = $1, counts = $2 WHERE source = $3 AND name = $4 AND hash = $5`, [b.line, JSON.stringify(b.counts), b.source, b.name, b.hash]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async finishFile(source: string, name: string, hash: string, status: EsrFileStatus, counts: Record<string, number>, reason: string | null, at: string): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.t('esr_files')} (source, name, hash, size, status, counts, reason, started_at, finished_at) VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $7) ` +
+      'ON CONFLICT (source, name, hash) DO UPDATE SET status = excluded.status, counts = excluded.counts, reason = excluded.reason, finished_at = excluded.finished_at',
+    [source, name, hash, status, JSON.stringify(counts), reason, at]);
+  }
+
+  async filesSince(source: string, since: string): Promise<EsrFileRecord[]> {
+    return (await this.all(`SELECT * FROM ${this.t('esr_files')} WHERE source = $1 AND started_at >= $2 ORDER BY started_at`, [source, since])).map(fileOf);
+  }
+
+  private async load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    const out = new Map<string, EsrEntity>();
+    if (ids.length === 0) return out;
+    for (const r of await this.all(`SELECT * FROM ${this.t(table)} WHERE source = $1 AND ${idCol} = ANY($2::text[])`, [source, [...ids]])) {
+      const e = entityOf(r, idCol);
+      out.set(e.id, e);
+    }
+    return out;
+  }
+
+  loadPeople(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return this.load('esr_people', 'person_id', source, ids);
+  }
+
+  loadAssignments(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return this.load('esr_assignments', 'assignment_id', source, ids);
+  }
+
+  async unseen(source: string, file: string): Promise<{ people: EsrEntity[]; assignments: EsrEntity[] }> {
+    return {
+      people: (await this.all(`SELECT * FROM ${this.t('esr_people')} WHERE source = $1 AND status = 'active' AND last_file <> $2 ORDER BY person_id`, [source, file])).map((r) => entityOf(r, 'person_id')),
+      assignments: (await this.all(`SELECT * FROM ${this.t('esr_assignments')} WHERE source = $1 AND status = 'active' AND last_file <> $2 ORDER BY assignment_id`, [source, file])).map((r) => entityOf(r, 'assignment_id')),
+    };
+  }
+
+  async getAlert(source: string, alert: string): Promise<EsrAlertState | undefined> {
+    const r = (await this.all(`SELECT state, day, at FROM ${this.t('esr_alerts')} WHERE source = $1 AND alert = $2`, [source, alert]))[0];
+    return r ? { state: String(r.state), day: (r.day as string | null) ?? null, at: String(r.at) } : undefined;
+  }
+
+  async setAlert(source: string, alert: string, s: EsrAlertState): Promise<void> {
+    await this.pool.query(`INSERT INTO ${this.t('esr_alerts')} (source, alert, state, day, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, alert) DO UPDATE SET state = excluded.state, day = excluded.day, at = excluded.at`,
+      [source, alert, s.state, s.day, s.at]);
+  }
+}
