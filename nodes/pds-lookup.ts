@@ -13,6 +13,7 @@ import type { LookupResult, PdsRoute, PdsService } from '../lib/nhs/pds/lookup';
 import { operationOutcome, issue } from '../lib/outcome';
 import { configNumber } from './shared/config';
 import { appendAudit, onClose, onInput } from './shared/input';
+import { metrics } from './shared/ops';
 import type { PdsConfigNode } from './shared/pds';
 import { StatusReporter } from './shared/status';
 import { resolveStore, storeConfigId } from './shared/store-access';
@@ -78,6 +79,7 @@ export = function (RED: RED) {
         const err = toNhsError(e, 'PDS_CONFIG_INVALID');
         result = { route: 'unavailable', code: err.code, outcome: operationOutcome([issue('error', 'exception', err.message, undefined, err.code)]), pds: { nhsNumber: null, restricted: false, patient: null, environment: cfg?.environment ?? 'sandbox' }, subject: null, requests: 0 };
       }
+      const started = performance.now();
       if (svc) {
         const { nhsNumber, demographics } = inputs(msg);
         if (mode === 'trace') result = await svc.trace({ ...demographics, fuzzy: def.fuzzy === true, ...(configNumber(def.maxResults, 0) ? { maxResults: configNumber(def.maxResults, 1) } : {}) }, correlationId);
@@ -86,6 +88,7 @@ export = function (RED: RED) {
       }
       result = result!;
       counts[result.route]++;
+      metrics.pdsLookup(node.id, result.route, (performance.now() - started) / 1000);
       show();
       msg.outcome = result.outcome;
       msg.pds = result.pds;

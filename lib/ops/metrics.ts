@@ -37,6 +37,7 @@ type L<T extends string> = Partial<Record<T, string>>;
 export class NhsMetrics {
   readonly registry = new Registry();
   private readonly steps = new Counter({ name: 'nhs_node_steps_total', help: 'Audit steps written by a node (one per message handled), by action and outcome', labelNames: ['node_id', 'node_type', 'action', 'outcome'] as const, registers: [this.registry] });
+  private readonly acks = new Counter({ name: 'nhs_mllp_acks_total', help: 'HL7 ACKs sent (mllp in, mllp response) or received (mllp out), by MSA-1 code', labelNames: ['node_id', 'node_type', 'code'] as const, registers: [this.registry] });
   private readonly validations = new Counter({ name: 'nhs_validations_total', help: 'FHIR validations by profile and result', labelNames: ['node_id', 'profile', 'result'] as const, registers: [this.registry] });
   private readonly pds = new Histogram({ name: 'nhs_pds_lookup_seconds', help: 'PDS lookups by result, and their latency', labelNames: ['node_id', 'result'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   private readonly storeUp = new Gauge({ name: 'nhs_store_up', help: '1 when the store answered the scrape-time probe', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
@@ -61,6 +62,10 @@ export class NhsMetrics {
       if (this.cache.size < 10_000) this.cache.set(k, c);
     }
     c.inc();
+  }
+
+  ack(nodeId: string, nodeType: string, code: string): void {
+    this.acks.inc({ node_id: safeId(nodeId), node_type: safeId(nodeType), code: safeLabel(code) });
   }
 
   validation(nodeId: string, profile: string, result: string): void {

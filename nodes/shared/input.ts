@@ -79,5 +79,6 @@ export function appendAudit(
   if (step.recorded) entry.recorded = true;
   trail.push(entry);
   msg.audit = trail;
-  countStep(step.node, step.action, step.outcome);
+  const ack = (msg.ack as { code?: unknown } | undefined)?.code;
+  countStep(step.node, step.action, step.outcome, typeof ack === 'string' ? ack : undefined);
 }

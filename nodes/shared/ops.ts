@@ -21,14 +21,18 @@ export function useRuntime(RED: RED): void {
   typeOf = (id) => RED.nodes.getNode(id)?.type;
 }
 
-/** Count one audit step of node `nodeId` (called by appendAudit; per message, so cheap). */
-export function countStep(nodeId: string, action: string, outcome: string): void {
+/**
+ * Count one audit step of node `nodeId` (called by appendAudit; per message, so cheap), and the
+ * ACK an MLLP node sent or received (`msg.ack.code`; other nodes merely carry msg.ack along).
+ */
+export function countStep(nodeId: string, action: string, outcome: string, ackCode?: string): void {
   let t = types.get(nodeId);
   if (t === undefined) {
     t = typeOf(nodeId) ?? 'unknown';
     if (t !== 'unknown' && types.size < 10_000) types.set(nodeId, t);
   }
   metrics.step(nodeId, t, action, outcome);
+  if (ackCode !== undefined && t.startsWith('nhs-mllp')) metrics.ack(nodeId, t, ackCode);
   lastSeen.set(nodeId, Date.now());
   if (t === 'nhs-pds-lookup') pdsFailing.set(nodeId, outcome === 'unavailable');
 }

@@ -86,6 +86,8 @@ describe('operations endpoints: metrics and health (real Node-RED)', { skip: bui
       await new Promise((r) => setTimeout(r, 200));
     } while (Date.now() < end);
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'in1', node_type: 'nhs-mllp-in', action: 'receive', outcome: 'accepted' }), PEOPLE.length);
+    assert.equal(find(samples, 'nhs_mllp_acks_total', { node_id: 'in1', code: 'AA' }), PEOPLE.length);
+    assert.equal(find(samples, 'nhs_mllp_acks_total', { node_id: 'hl1' }), undefined, 'a node that only carries msg.ack along does not count it');
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'hl1', node_type: 'nhs-hl7', action: 'parse', outcome: 'valid' }), PEOPLE.length);
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'fv1', node_type: 'nhs-fhir-validate', action: 'validate', outcome: 'valid' }), GOOD);
     assert.equal(find(samples, 'nhs_node_steps_total', { node_id: 'fv1', node_type: 'nhs-fhir-validate', action: 'validate', outcome: 'invalid' }), BAD);
