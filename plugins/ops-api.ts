@@ -3,6 +3,7 @@
  *
  *   GET /nhs-interop/metrics  Prometheus text format (permission `nhs.metrics.read`)
  *   GET /nhs-interop/health   200 / 503 with a JSON body (permission `nhs.health.read`)
+ *   GET /nhs-interop/overview open alerts and a feed summary for the sidebar (`nhs.overview.read`, always on)
  *
  * Turned on in settings.js: `nhsInterop: { operations: { metrics: true, health: true, token,
  * backlogThreshold } }` (backlogThreshold: outbox items per endpoint above which health is 503).
@@ -13,7 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { health } from '../lib/ops/snapshot';
-import { metrics, setBacklogThreshold, snapshot, useRuntime } from '../nodes/shared/ops';
+import { metrics, overview, setBacklogThreshold, snapshot, useRuntime } from '../nodes/shared/ops';
 import type { RED } from '../nodes/shared/types';
 
 interface Req { headers: Record<string, string | string[] | undefined>; user?: unknown }
@@ -79,5 +80,11 @@ export function registerOpsApi(RED: RED): void {
       const h = health(s);
       res.status(h.status === 'ok' ? 200 : 503).json(h);
     }, (e: unknown) => res.status(503).json({ status: 'unhealthy', problems: [e instanceof Error ? e.message : String(e)] }));
+  });
+
+  // The sidebar's top panel: open alerts and a feed summary (not behind the operations switch:
+  // it is the editor's own view, for users holding the permission).
+  RED.httpAdmin.get('/nhs-interop/overview', perm('nhs.overview.read'), (_req: Req, res: Res) => {
+    overview(RED).then((o) => res.json(o), (e: unknown) => res.status(503).json({ code: 'STORE_UNAVAILABLE', message: e instanceof Error ? e.message : String(e) }));
   });
 }

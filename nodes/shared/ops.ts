@@ -83,3 +83,32 @@ export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot>
   }));
   return { at: now.toISOString(), stores: all, listeners: await listeners, endpoints };
 }
+
+/** An open alert as the sidebar shows it (no patient data: rules, nodes, counts). */
+export interface OpenAlert { monitor: string; id: string; kind: unknown; severity: unknown; target: unknown; detail: unknown; openedAt: string | null }
+/** One feed for the sidebar's summary: a listener (last message) or an endpoint (backlog). */
+export interface FeedSummary { node: string; name: string; type: 'listener' | 'endpoint'; up: boolean; lastMessageAt: string | null; backlog: number | null }
+
+/** Open alerts of every monitor in every deployed store, and a per-feed summary. */
+export async function overview(RED: RED): Promise<{ alerts: OpenAlert[]; feeds: FeedSummary[] }> {
+  const snap = await snapshot(RED);
+  const alerts: OpenAlert[] = [];
+  const seen = new Set<string>();
+  const sources = deployedOfType(RED, 'nhs-store').map((id) => () => (RED.nodes.getNode(id) as StoreConfigNode).getStore());
+  const def = defaultStoreIfOpen(defaultStoreFile(RED));
+  if (def) sources.push(() => def);
+  for (const open of sources) {
+    const rows = await within(open(), 2000, 'store').then((st) => st.alertState?.().listOpen() ?? []).catch(() => []);
+    for (const r of rows) {
+      if (seen.has(`${r.monitor}\0${r.alertId}`)) continue;
+      seen.add(`${r.monitor}\0${r.alertId}`);
+      alerts.push({ monitor: r.monitor, id: r.alertId, kind: r.data.kind, severity: r.data.severity, target: r.data.target, detail: r.data.detail, openedAt: r.openedAt });
+    }
+  }
+  const nameOf = (id: string): string => RED.nodes.getNode(id)?.name || id;
+  const feeds: FeedSummary[] = [
+    ...snap.listeners.map((l): FeedSummary => ({ node: l.node, name: nameOf(l.node), type: 'listener', up: l.listening, lastMessageAt: lastSeen.has(l.node) ? new Date(lastSeen.get(l.node) as number).toISOString() : null, backlog: null })),
+    ...snap.endpoints.map((e): FeedSummary => ({ node: e.node, name: nameOf(e.node), type: 'endpoint', up: e.running, lastMessageAt: null, backlog: e.backlog })),
+  ];
+  return { alerts, feeds };
+}

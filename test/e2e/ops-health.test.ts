@@ -117,6 +117,10 @@ describe('health endpoint: 503 cases (real Node-RED)', { skip: built ? false : '
       const l = (r.json() as { listeners: { node: string; listening: boolean; port: number }[] }).listeners[0];
       assert.equal(l?.listening, true);
       assert.ok((l?.port ?? 0) > 0);
+      // The sidebar's feed summary names it, up, no message yet.
+      const ov = await nr.api('/nhs-interop/overview');
+      assert.equal(ov.status, 200, ov.text);
+      assert.deepEqual((ov.json() as { feeds: unknown[] }).feeds, [{ node: 'in1', name: 'in1', type: 'listener', up: true, lastMessageAt: null, backlog: null }]);
     } finally {
       await nr.stop();
     }

@@ -57,6 +57,9 @@ describe('nhs-monitor node', () => {
     assert.match(opened[0].payload, /^ALERT \[critical\] quarantine-sla s1\/HL7_STRUCTURE\/pas-team/);
     assert.doesNotMatch(JSON.stringify(opened[0]), /9000000009|TESTPATIENT/);
     assert.deepEqual(await evaluate(), [], 'still open: not repeated');
+    // The sidebar's overview lists it (GET /nhs-interop/overview).
+    const ov = (await h.helper.request().get('/nhs-interop/overview').expect(200)).body;
+    assert.deepEqual(ov.alerts.map((a: any) => [a.monitor, a.id, a.severity]), [['m1', opened[0].alert.id, 'critical']]);
 
     await h.helper.unload();
     await h.load([storeNode, sidebarPlugin, quarantineNode, monitorNode], flow(file));
@@ -66,6 +69,7 @@ describe('nhs-monitor node', () => {
     await h.helper.request().post(`/nhs-interop/quarantine/${id}/discard`).send({ store: 's1', reason: 'test' }).expect(200);
     const resolved = await evaluate();
     assert.deepEqual(resolved.map((m) => [m.alert.event, m.alert.id]), [['resolve', opened[0].alert.id]]);
+    assert.deepEqual((await h.helper.request().get('/nhs-interop/overview').expect(200)).body.alerts, []);
     assert.deepEqual(await evaluate(), []);
   });
 });
