@@ -61,7 +61,11 @@ describe('health endpoint: 503 cases (real Node-RED)', { skip: built ? false : '
       assert.equal(up.status, 200, up.text);
       assert.equal((up.json() as { stores: { name: string; reachable: boolean }[] }).stores.find((s) => s.name === 'pg1')?.reachable, true);
       await proxy.stop();
-      const down = await nr.api('/nhs-interop/health', { headers: auth });
+      // Seen once under the full suite: the request's connection closed with no answer. Say what
+      // Node-RED printed, so a repeat can be diagnosed.
+      const down = await nr.api('/nhs-interop/health', { headers: auth }).catch((e: unknown) => {
+        throw new Error(`health request failed (${String(e)}); Node-RED exit ${nr.child.exitCode}:\n${nr.output().slice(-3000)}`);
+      });
       assert.equal(down.status, 503, down.text);
       const body = down.json() as { status: string; problems: string[]; stores: { name: string; reachable: boolean }[] };
       assert.equal(body.status, 'unhealthy');
