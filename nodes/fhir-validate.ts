@@ -14,6 +14,7 @@ import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-ve
 import { list, loadPackages, packageConfig, registerProfilesRoute } from './shared/fhir-packages';
 import { catalog, type Translate } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
+import { metrics } from './shared/ops';
 import { StatusReporter } from './shared/status';
 import type { TerminologyConfigNode } from './shared/terminology-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
@@ -110,8 +111,10 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     else counts.valid++;
     const type = (resource as { resourceType?: unknown } | undefined)?.resourceType;
     msg.outcome = outcome;
-    msg.fhir = { profile: profileOf(profiles, resource), resourceType: typeof type === 'string' ? type : null };
+    const profile = profileOf(profiles, resource);
+    msg.fhir = { profile, resourceType: typeof type === 'string' ? type : null };
     appendAudit(msg, { node: node.id, action: 'validate', outcome: invalid ? 'invalid' : 'valid', ref: msg._msgid });
+    metrics.validation(node.id, Array.isArray(profile) ? profile.join(' ') : profile ?? 'none', invalid ? 'invalid' : 'valid');
     const text = (): string => t('fhir-validate.status.counts', counts);
     if (invalid) status.warn(text);
     else status.ok(text);

@@ -68,5 +68,6 @@ function setup(RED: RED, node: MllpEndpointNode, def: NodeDef): void {
   node.unregister = (id) => channel.unregister(id);
   node.enqueue = (item) => channel.enqueue(item);
   node.describe = () => `${host}:${port}`;
+  node.senderState = () => channel.senderState();
   onClose(node, () => channel.close());
 }

@@ -15,6 +15,7 @@ import { configNumber } from './shared/config';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
+import { metrics } from './shared/ops';
 import type { PdsConfigNode } from './shared/pds';
 import { StatusReporter } from './shared/status';
 import { resolveStore, storeConfigId } from './shared/store-access';
@@ -80,6 +81,7 @@ export = function (RED: RED) {
         const err = toNhsError(e, 'PDS_CONFIG_INVALID');
         result = { route: 'unavailable', code: err.code, outcome: operationOutcome([issue('error', 'exception', err.message, undefined, err.code)]), pds: { nhsNumber: null, restricted: false, patient: null, environment: cfg?.environment ?? 'sandbox' }, subject: null, requests: 0 };
       }
+      const started = performance.now();
       if (svc) {
         const { nhsNumber, demographics } = inputs(msg);
         if (mode === 'trace') result = await svc.trace({ ...demographics, fuzzy: def.fuzzy === true, ...(configNumber(def.maxResults, 0) ? { maxResults: configNumber(def.maxResults, 1) } : {}) }, correlationId);
@@ -88,6 +90,7 @@ export = function (RED: RED) {
       }
       result = result!;
       counts[result.route]++;
+      metrics.pdsLookup(node.id, result.route, (performance.now() - started) / 1000);
       show();
       msg.outcome = result.outcome;
       msg.pds = result.pds;

@@ -4,9 +4,11 @@
  * here so it exists even in a flow with no quarantine or audit node yet.
  */
 import { registerAdminApi } from './admin-api';
+import { registerOpsApi } from './ops-api';
 import type { RED } from '../nodes/shared/types';
 
 export = function (RED: RED) {
   registerAdminApi(RED);
+  registerOpsApi(RED);
   RED.plugins?.registerPlugin('nhs-sidebar', { type: 'nhs-interop-sidebar' });
 };

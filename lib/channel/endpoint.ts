@@ -42,6 +42,16 @@ export class OutboundChannel {
     this.listeners.delete(id);
   }
 
+  /**
+   * For health checks: `running` once the sender delivers, `idle` before any out node attached,
+   * `stopped` when it could not start (bad configuration, store unreachable) or is closed.
+   */
+  senderState(): 'running' | 'idle' | 'stopped' {
+    if (this.closed || this.o.configError) return 'stopped';
+    if (this.sender) return 'running';
+    return this.listeners.size === 0 || this.starting ? 'idle' : 'stopped';
+  }
+
   /** Durably enqueue; resolves once committed. */
   async enqueue(item: Omit<NewOutboxItem, 'destination'>): Promise<OutboxItem> {
     const s = await this.start();

@@ -16,6 +16,7 @@ import { messageRecordOf, outboxRecordOf, type MessageRow, type OutboxRow } from
 import { GroupCommitter } from './group-commit';
 import { duplicateId, INSERT_SIZES, isConnectionLevel, mapError, PgSql, SPLIT_FLOOR, type PgJob } from './postgres-sql';
 import { PostgresEsrState, type EsrState } from './esr-state';
+import { PostgresAlertState, type AlertState } from './alert-state';
 import { postgresMigrations } from './schema';
 import type { StoreLocation, StoreOptions } from './types';
 
@@ -63,6 +64,12 @@ export abstract class PostgresEngine extends StoreBase {
   protected async settleWrites(): Promise<void> {
     await this.committer?.drain();
     await this.lastSettled;
+  }
+
+  /** The monitor's alert state (lib/store/alert-state.ts, schema v5); only while open. */
+  alertState(): AlertState {
+    if (!this.readable() || !this.pool) throw closedError();
+    return new PostgresAlertState(this.pool, this.schema);
   }
 
   /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */

@@ -1,4 +1,5 @@
 import { esrMigration } from './esr-state';
+import { alertMigration } from './alert-state';
 
 /**
  * Schema migrations, numbered; each backend records the versions applied in `schema_version`.
@@ -145,6 +146,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 2, sql: v2('') },
   { version: 3, sql: v3({ bigint: 'INTEGER', prefix: '' }) },
   esrMigration(''),
+  alertMigration(''),
 ];
 
 /** `schema` is a validated identifier (see postgres.ts); indexes live in the table's schema. */
@@ -154,5 +156,6 @@ export function postgresMigrations(schema: string): readonly Migration[] {
     { version: 2, sql: v2(`"${schema}".`) },
     { version: 3, sql: v3({ bigint: 'BIGINT', prefix: `"${schema}".` }) },
     esrMigration(`"${schema}".`),
+    alertMigration(`"${schema}".`),
   ];
 }

@@ -19,6 +19,7 @@ import {
 } from './rows';
 import { GroupCommitter, type Settleable } from './group-commit';
 import { SqliteEsrState, type EsrState } from './esr-state';
+import { SqliteAlertState, type AlertState } from './alert-state';
 import { SQLITE_MIGRATIONS } from './schema';
 import type { AuditRecord, MessageRecord, NewMessage, StoreLocation, StoreOptions } from './types';
 
@@ -90,6 +91,12 @@ export abstract class SqliteEngine extends StoreBase {
     return this.committer?.drain() ?? Promise.resolve();
   }
 
+  /** The monitor's alert state (lib/store/alert-state.ts, schema v5); only while open. */
+  alertState(): AlertState {
+    if (!this.readable() || !this.db) throw closedError();
+    return new SqliteAlertState(this.db);
+  }
+
   /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
   esrState(): EsrState {
     if (!this.readable() || !this.db) throw closedError();
@@ -133,7 +140,7 @@ export abstract class SqliteEngine extends StoreBase {
     db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
       // Every listed version not yet applied, in list order: a lower version merged in after a
-      // higher one (v3 landing after v4) still runs.
+      // higher one (v3/v4 landing after v5) still runs.
       const applied = new Set((db.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version));
       for (const m of SQLITE_MIGRATIONS) {
         if (applied.has(m.version)) continue;

@@ -11,6 +11,7 @@
  */
 
 import type { NhsError } from '../errors';
+import type { AlertState } from './alert-state';
 import type { AuditLog } from './audit-log';
 import type { HandoffLog } from './handoff';
 import type { MessageLog } from './message-log';
@@ -98,6 +99,9 @@ export interface Store extends MessageLog, Outbox, AuditLog, Quarantine, Handoff
 
   /** The ESR intake's workforce state (lib/store/esr-state.ts, schema v4); only while open. */
   esrState?(): EsrState;
+
+  /** The monitor's alert state (lib/store/alert-state.ts, schema v5); only while open. */
+  alertState?(): AlertState;
 
   /** Counters of the write path (group commit evidence for tests and the bench). */
   stats?(): StoreStats;

@@ -1,5 +1,6 @@
 import type { DoneFn, Node, NodeMessage, SendFn } from './types';
 import { toNhsError } from '../../lib/errors';
+import { countStep } from './ops';
 
 /**
  * Register an async input handler that always ends in exactly one `done()` / `done(err)`
@@ -78,4 +79,6 @@ export function appendAudit(
   if (step.recorded) entry.recorded = true;
   trail.push(entry);
   msg.audit = trail;
+  const ack = (msg.ack as { code?: unknown } | undefined)?.code;
+  countStep(step.node, step.action, step.outcome, typeof ack === 'string' ? ack : undefined);
 }

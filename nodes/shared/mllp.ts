@@ -33,6 +33,8 @@ export interface MllpEndpointNode extends Node {
   unregister(id: string): void;
   enqueue(item: Omit<NewOutboxItem, 'destination'>): Promise<OutboxItem>;
   describe(): string;
+  /** Whether its outbox sender is delivering (health: lib/channel/endpoint.ts senderState). */
+  senderState(): 'running' | 'idle' | 'stopped';
 }
 
 /**

@@ -60,6 +60,11 @@ export function defaultStore(file: string, onError?: (e: NhsError) => void): Pro
   return p;
 }
 
+/** The default store for `file` if some node has opened it (operations must not create it). */
+export function defaultStoreIfOpen(file: string): Promise<Store> | undefined {
+  return defaults.get(file);
+}
+
 /**
  * The store for `node`: the config node `storeConfigId` when given, else the default store.
  * Rejects `STORE_UNAVAILABLE` when the named config node is missing (e.g. not deployed).

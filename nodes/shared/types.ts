@@ -53,6 +53,8 @@ export interface RED {
     createNode(node: Node, def: NodeDef): void;
     registerType(type: string, ctor: (this: Node, def: NodeDef) => void, opts?: { credentials?: Record<string, { type: 'text' | 'password' }>; settings?: Record<string, unknown> }): void;
     getNode(id: string): Node | null;
+    /** Walk the node configurations of the active flows (Node-RED runtime API). */
+    eachNode?(cb: (n: NodeDef) => void): void;
   };
   settings: Record<string, unknown> & { userDir?: string };
   log: { info(m: string): void; warn(m: string): void; error(m: string): void; debug(m: string): void };

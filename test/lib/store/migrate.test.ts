@@ -74,3 +74,55 @@ describe('store schema upgrade v1 → v2', () => {
     }
   });
 });
+
+describe('migration runner: a missing lower version listed later still runs (branches merged out of order)', () => {
+  it('SQLite: versions 1, 2 and a higher 99 recorded → v5 (alert state) is applied anyway, once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nhs-migrate-gap-'));
+    const file = join(dir, 'gap.sqlite');
+    try {
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+      db.exec(SQLITE_MIGRATIONS[0]!.sql);
+      db.exec(SQLITE_MIGRATIONS[1]!.sql);
+      for (const v of [1, 2, 99]) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(v);
+      db.close();
+      for (let i = 0; i < 2; i++) {
+        const s = createStore({ backend: 'sqlite', file });
+        await s.open();
+        await s.alertState!().save([{ monitor: 'm', alertId: 'a', state: 'open', emitted: 'open', heldSince: null, clearSince: null, openedAt: T, resolvedAt: null, data: {}, updatedAt: T }]);
+        await s.close();
+      }
+      const check = new Database(file, { readonly: true });
+      const versions = (check.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[]).map((v) => v.version);
+      check.close();
+      assert.deepEqual(versions, [...new Set([...SQLITE_MIGRATIONS.map((m) => m.version), 99])].sort((a, b) => a - b));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('PostgreSQL: the same', { skip: skipWithoutPg }, async () => {
+    const schema = `nhs_migrate_gap_${process.pid}`;
+    const c = new Client({ connectionString: pgUrl });
+    await c.connect();
+    try {
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.query(`CREATE SCHEMA "${schema}"`);
+      await c.query(`CREATE TABLE "${schema}".schema_version (version INTEGER NOT NULL)`);
+      const ms = postgresMigrations(schema);
+      await c.query(ms[0]!.sql);
+      await c.query(ms[1]!.sql);
+      await c.query(`INSERT INTO "${schema}".schema_version (version) VALUES (1), (2), (99)`);
+      const s = createStore({ backend: 'postgres', url: pgUrl, schema });
+      await s.open();
+      await s.alertState!().save([{ monitor: 'm', alertId: 'a', state: 'open', emitted: 'open', heldSince: null, clearSince: null, openedAt: T, resolvedAt: null, data: {}, updatedAt: T }]);
+      assert.equal((await s.alertState!().listOpen()).length, 1);
+      await s.close();
+      const v = await c.query<{ version: number }>(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+      assert.deepEqual(v.rows.map((x) => x.version), [...new Set([...ms.map((m) => m.version), 99])].sort((a, b) => a - b));
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    }
+  });
+});
