@@ -3,6 +3,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const LIB_PATTERNS = [
+  { group: ['node-red', 'node-red/*', '@node-red/*'], message: 'lib/ never imports node-red (DESIGN.md §1).' },
+  { regex: '(^|/)(nodes|plugins)(/|$)', message: 'lib/ never imports nodes/ or plugins/ (DESIGN.md §1).' },
+];
+
 export default tseslint.config(
   {
     ignores: ['dist/**', 'node_modules/**', '.node-red-data/**', '.ci-node22/**', 'test/e2e/artifacts/**', 'bench/tmp/**', '**/*.html', 'nodes/**/*.js', 'coverage/**'],
@@ -20,11 +25,20 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
+  // The dependency direction of DESIGN.md §1: nodes -> channel -> {mllp, hl7, store}; never
+  // mllp -> store/channel, store -> audit/hl7/fhir, lib -> nodes/plugins. A later block replaces
+  // the rule for its files, so each block repeats the patterns every lib file obeys.
   {
     files: ['lib/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['node-red', 'node-red/*', '@node-red/*'], message: 'lib/ never imports node-red (DESIGN.md §1).' }] }],
-    },
+    rules: { 'no-restricted-imports': ['error', { patterns: LIB_PATTERNS }] },
+  },
+  {
+    files: ['lib/mllp/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...LIB_PATTERNS, { regex: '^\\.\\./(store|channel)(/|$)', message: 'lib/mllp is pure transport: it imports neither lib/store nor lib/channel (DESIGN.md §1).' }] }] },
+  },
+  {
+    files: ['lib/store/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...LIB_PATTERNS, { regex: '^\\.\\./(audit|hl7|fhir)(/|$)', message: 'lib/store imports neither lib/audit, lib/hl7 nor lib/fhir (DESIGN.md §1).' }] }] },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],

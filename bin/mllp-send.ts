@@ -6,8 +6,8 @@
  * Prints control ids and ACK codes only, never message content.
  */
 import { readFileSync } from 'node:fs';
-import { decodeHl7Bytes, encodeHl7Text, parseHl7, splitBatch } from '../lib/hl7';
-import { MllpClient, readAck } from '../lib/mllp';
+import { decodeHl7Bytes, encodeHl7Text, parseHl7, readAck, splitBatch } from '../lib/hl7';
+import { MllpClient } from '../lib/mllp';
 
 const USAGE = 'usage: nhs-mllp-send [--tls] [--insecure] [--timeout <s>] <host:port> <file…>';
 
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
           });
           ack ??= readAck(frame);
           sent++;
-          console.log(`${label} ${ack.code ?? '??'}`);
+          console.log(`${label} ${ack.code || '??'}`);
           if (ack.code !== 'AA' && ack.code !== 'CA') failed++;
         } catch (e) {
           failed++;

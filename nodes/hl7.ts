@@ -6,8 +6,8 @@
  */
 import { NhsError } from '../lib/errors';
 import { hasErrors, operationOutcome, type Issue } from '../lib/outcome';
-import { encodeHl7Text, fromJSON, parseHl7, splitBatch, type Hl7Message } from '../lib/hl7';
-import { hl7Text, isBatchText } from '../lib/hl7/input';
+import { encodeHl7Text, fromJSON, looksLikeBatch, parseHl7, splitBatch, type Hl7Message } from '../lib/hl7';
+import { hl7Text } from '../lib/hl7/input';
 import { applyRules, badRule, readRules, type RuleHost } from '../lib/hl7/rules';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
@@ -38,6 +38,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const maxBytes = Number(def.maxBytes) > 0 ? Number(def.maxBytes) : DEFAULT_MAX_BYTES;
   const batch = def.batch !== false && def.batch !== 'false';
   const bytes = def.output === 'bytes';
+  const parseOpts = { strict: def.strict === true || def.strict === 'true' };
   const rules = readRules(def.rules);
   const status = new StatusReporter(node);
   const counts = { valid: 0, invalid: 0 };
@@ -74,7 +75,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   }
 
   function parseOnto(msg: NodeMessage, text: string): Routed {
-    const r = parseHl7(text);
+    const r = parseHl7(text, parseOpts);
     if (!r.message) {
       delete msg.hl7;
       return result(msg, r.issues, undefined);
@@ -128,14 +129,14 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     if (action === 'parse') {
       const i = input(msg);
       if (i.text === undefined) return result(msg, i.issues, undefined);
-      return batch && isBatchText(i.text) ? parseBatch(msg, i.text) : parseOnto(msg, i.text);
+      return batch && looksLikeBatch(i.text) ? parseBatch(msg, i.text) : parseOnto(msg, i.text);
     }
     // serialize / fields work on msg.hl7, else on the text input.
     let cur: { message?: Hl7Message; issues: Issue[] };
-    if (msg.hl7 !== undefined) cur = fromJSON(msg.hl7);
+    if (msg.hl7 !== undefined) cur = fromJSON(msg.hl7, parseOpts);
     else {
       const i = input(msg);
-      cur = i.text === undefined ? { issues: i.issues } : parseHl7(i.text);
+      cur = i.text === undefined ? { issues: i.issues } : parseHl7(i.text, parseOpts);
     }
     return cur.message ? rework(msg, cur.message, cur.issues) : result(msg, cur.issues, undefined);
   }, 'HL7_NODE_FAILED');

@@ -1,37 +1,33 @@
 /**
  * `nhs-mllp-in`: an MLLP listener (HL7 v2.5.1 Appendix C) that keeps each message durably before
- * acknowledging it (DESIGN.md §4). Thin wrapper: lib/mllp does framing, sockets, ACK policy.
- * Output 1: valid messages (`msg.payload` text, `msg.hl7`, `msg.topic`, `msg._mllp`); output 2:
- * messages that were NAKed, with `msg.outcome` (an OperationOutcome).
+ * acknowledging it and hands every acknowledged message to the flow at least once (DESIGN.md §4).
+ * Thin wrapper: lib/mllp does sockets and framing, lib/channel the ACK policy, hand-off and replay.
+ * Output 1: valid messages (`msg.payload` text, `msg.hl7`, `msg.topic`, `msg.ack`, `msg._mllp`);
+ * output 2: messages that were NAKed, with `msg.outcome` (an OperationOutcome) and `msg.ack`.
  */
-import type * as tls from 'node:tls';
 import { NhsError } from '../lib/errors';
 import { operationOutcome } from '../lib/outcome';
-import { MllpServer, mllpReceiver, parseAllowList, type AckPolicy, type Received } from '../lib/mllp';
-import { dropSession, sessionOpened } from '../lib/mllp/replies';
-import type { Store } from '../lib/store/types';
+import { readAck } from '../lib/hl7';
+import { MllpServer } from '../lib/mllp';
+import { InboundChannel, type AckPolicy, type Received } from '../lib/channel';
+import type { Store, StoreSize } from '../lib/store';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
+import { instanceOwner, listenerSecurity, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
+import { registerHandoffAdmin } from './shared/mllp-admin';
 import { resolveStore, storeConfigId } from './shared/store-access';
-import { coreTlsOptions } from './shared/tls';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
-/** What `nhs-mllp-response` needs from the listener that received a message (duck-typed there). */
-interface MllpInNode extends Node {
-  mllpStore(): Promise<Store> | undefined;
-  mllpPort(): Promise<number | undefined>;
-}
-
-
 export = function (RED: RED) {
+  registerHandoffAdmin(RED);
   RED.nodes.registerType('nhs-mllp-in', function (this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
-    setup(RED, this as MllpInNode, def);
+    setup(RED, this as MllpListenerNode, def);
   });
 };
 
-function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
+function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   const policy: AckPolicy = def.ackMode === 'flow' || def.ackMode === 'immediate' ? def.ackMode : 'commit';
   const port = configNumber(def.port, 2575);
   const status = new StatusReporter(node);
@@ -43,27 +39,31 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
     storeP.catch(() => { storeP = undefined; });
     return storeP;
   };
-  node.mllpStore = () => (policy === 'immediate' ? undefined : getStore());
   let received = 0;
   let rejected = 0;
-
+  let size: StoreSize | undefined;
   const show = (): void => {
     if (!server.listening) return;
-    const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}`;
-    if (rejected) status.warn(text);
+    const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}${channel.replayedCount ? `, ${channel.replayedCount} replayed` : ''}${size ? `, store ${Math.ceil(size.bytes / 1048576)} MB` : ''}`;
+    if (rejected || size?.warning) status.warn(text);
     else status.ok(text);
   };
-  // Counts change per message; the status shows them at most twice a second, so one timer per
-  // interval replaces building a status string for every message.
+  // The store's size in the status (DESIGN.md §4: the store stays bounded), read once a minute.
+  const measure = (): void => { if (policy !== 'immediate') void getStore().then((s) => s.size()).then((s) => { size = s; show(); }, () => undefined); };
+  const sizeTimer = setInterval(measure, 60_000);
+  sizeTimer.unref();
+  // Counts change per message: the status is rebuilt at most twice a second.
   let showTimer: NodeJS.Timeout | undefined;
   const showSoon = (): void => {
-    if (showTimer) return;
-    showTimer = setTimeout(() => { showTimer = undefined; show(); }, 500);
+    showTimer ??= setTimeout(() => { showTimer = undefined; show(); }, 500);
     showTimer.unref();
   };
 
   const emit = (r: Received): void => {
-    const msg: NodeMessage = { payload: r.text, _mllp: { session: r.session, storeId: r.storeId ?? null, seq: r.seq, node: node.id, policy } };
+    const mllp: Record<string, unknown> = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null };
+    if (r.replayed) mllp.replayed = true;
+    const msg: NodeMessage = { payload: r.text, _mllp: mllp };
+    if (r.ack) msg.ack = readAck(r.ack);
     let ref = r.storeId;
     if (r.message) {
       const hl7 = r.message.toJSON();
@@ -71,61 +71,34 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
       if (hl7.type !== undefined) msg.topic = hl7.type;
       if (hl7.controlId !== undefined) ref = hl7.controlId;
     }
-    appendAudit(msg, { node: 'nhs-mllp-in', action: 'receive', outcome: r.valid ? 'accepted' : 'rejected', ref: ref || undefined });
+    appendAudit(msg, { node: node.id, action: r.replayed ? 'replay' : 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}) });
+    // The parse verdict on both outputs (DESIGN.md §2): errors on the NAKed, warnings or "All OK".
+    msg.outcome = operationOutcome(r.issues);
     if (r.valid) {
       received++;
       node.send([msg, null]);
     } else {
       rejected++;
-      msg.outcome = operationOutcome(r.issues);
-      if (r.ack) msg.ack = r.ack;
       node.send([null, msg]);
     }
     showSoon();
   };
 
-  // The receiver calls this once the message is kept (or, `immediate`, at once) and the ACK is
-  // decided. Building msg.hl7 and node.send run in the next turn, so the ACK is written first:
-  // the sender is not kept waiting for flow work, and under concurrent load the ACKs of a whole
-  // group commit leave together. Nothing is weakened: for `commit`/`flow` the message is already
-  // in the store; for `flow` the reply wait is registered before this is called.
-  // One immediate per turn for all messages received in it (a group commit settles many at once).
-  let queued: Received[] = [];
-  const flushQueued = (): void => {
-    const batch = queued;
-    queued = [];
-    for (const r of batch) {
-      try {
-        emit(r);
-      } catch (e) {
-        node.error(new NhsError('MLLP_EMIT_FAILED', `could not pass a received message on (${e instanceof Error ? e.name : 'error'})`));
-      }
-    }
-  };
-  const onMessage = (r: Received): void => {
-    if (queued.push(r) === 1) setImmediate(flushQueued);
-  };
+  node.mllpOwner = instanceOwner(RED, node.id);
+  node.mllpHandoffStore = () => (policy === 'commit' ? getStore() : undefined);
+  const channel = new InboundChannel({
+    policy,
+    channel: node.id,
+    owner: node.mllpOwner,
+    ...(policy !== 'immediate' ? { store: getStore } : {}),
+    flowTimeoutMs: configNumber(def.flowTimeout, 30) * 1000,
+    strict: def.strict === true || def.strict === 'true',
+    emit,
+    log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
+    onError: (e) => node.warn(`hand-off: ${e.code}: ${e.message}`),
+  });
 
-  let tlsOpts: tls.TlsOptions | undefined;
-  const tlsFound = coreTlsOptions(RED, def);
-  const wantsTls = tlsFound !== undefined;
-  if (tlsFound === 'missing') {
-    node.error('TLS configuration node not found; not listening');
-  } else if (tlsFound) {
-    tlsOpts = tlsFound;
-    // Mutual TLS is the tls-config node's "verify peer certificate" setting.
-    tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
-  }
-
-  // A bad allow-list rule is a configuration error: report it and do not listen (fail closed).
-  let allow = typeof def.allow === 'string' ? def.allow : '';
-  let configError: string | undefined;
-  try {
-    parseAllowList(allow);
-  } catch (e) {
-    configError = e instanceof Error ? e.message : String(e);
-    allow = '0.0.0.0/32';
-  }
+  const { tlsOpts, tlsFound, allow, configError } = listenerSecurity(RED, def, node);
   const server = new MllpServer({
     port,
     ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),
@@ -134,50 +107,42 @@ function setup(RED: RED, node: MllpInNode, def: NodeDef): void {
     idleTimeoutMs: configNumber(def.idleTimeout, 0) * 1000,
     maxFrameBytes: configNumber(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
     allow,
-    log: (level, text) => {
-      if (level === 'warn') node.warn(text);
-      else if (level === 'info') node.log(text);
-      else node.debug(text);
-    },
-    onFrame: mllpReceiver({
-      policy,
-      channel: node.id,
-      store: getStore,
-      flowTimeoutMs: configNumber(def.flowTimeout, 30) * 1000,
-      onMessage,
-      log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
-    }),
+    log: (level, text) => (level === 'warn' ? node.warn(text) : level === 'info' ? node.log(text) : node.debug(text)),
+    onFrame: channel.onFrame,
   });
-  server.on('connection', (s: { id: string }) => { sessionOpened(s.id); show(); });
-  server.on('disconnect', (s: { id: string }) => { dropSession(s.id); show(); });
+  server.on('connection', (s: { id: string }) => { channel.replies.sessionOpened(s.id); show(); });
+  server.on('disconnect', (s: { id: string }) => { channel.replies.dropSession(s.id); show(); });
   server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', `listener error: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
 
+  node.mllpRespond = (session, storeRef, req) => {
+    const h = parseSessionHandle(session);
+    if (!h) throw new NhsError('MLLP_NO_SESSION', 'msg._mllp.session is not a session of an nhs-mllp-in node');
+    return channel.respond(h.connection, h.frame, storeRef, req);
+  };
+  node.mllpPort = () => Promise.resolve(undefined);
   if (configError) {
     node.error(new NhsError('MLLP_BAD_ALLOW_LIST', configError));
-    node.mllpPort = () => Promise.resolve(undefined);
     status.error('bad allow-list');
-  } else if (!wantsTls || tlsOpts) {
+  } else if (tlsFound === undefined || tlsOpts) {
     status.idle(`starting on port ${port}`);
     const listening = server.listen();
     // The bound port, for tests and for a port-0 listener (never rejects: errors go to status).
     node.mllpPort = () => listening.then((a) => a.port, () => undefined);
-    listening.then(
-      (addr) => {
-        node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
-        status.ok(`port ${addr.port}: listening`);
-      },
-      (e: Error) => {
-        node.error(e);
-        status.error(`port ${port}: ${(e as NhsError).code ?? 'listen failed'}`);
-      },
-    );
-  } else {
-    node.mllpPort = () => Promise.resolve(undefined);
-    status.error('TLS config missing');
-  }
+    listening.then((addr) => {
+      node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
+      status.ok(`port ${addr.port}: listening`);
+      // New messages are kept and ACKed at once; they go on to the flow after the replay.
+      void channel.start().then(measure);
+    }, (e: Error) => {
+      node.error(e);
+      status.error(`port ${port}: ${(e as NhsError).code ?? 'listen failed'}`);
+    });
+  } else status.error('TLS config missing');
 
   onClose(node, async () => {
     if (showTimer) clearTimeout(showTimer);
+    clearInterval(sizeTimer);
+    await channel.close();
     await server.close();
     status.clear();
   });

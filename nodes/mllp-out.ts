@@ -8,18 +8,11 @@
 import { NhsError } from '../lib/errors';
 import { hasErrors, issue, operationOutcome, type Issue } from '../lib/outcome';
 import { decodeHl7Bytes, encodeHl7Text, parseHl7 } from '../lib/hl7';
-import type { DeliveryListener } from '../lib/mllp';
-import type { NewOutboxItem, OutboxItem } from '../lib/store/types';
+import type { OutboxItem } from '../lib/store';
 import { appendAudit, onClose, onInput } from './shared/input';
+import { endpointNode } from './shared/mllp';
 import { StatusReporter } from './shared/status';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
-
-interface EndpointNode extends Node {
-  register(id: string, l: DeliveryListener): Promise<void>;
-  unregister(id: string): void;
-  enqueue(item: Omit<NewOutboxItem, 'destination'>): Promise<OutboxItem>;
-  describe(): string;
-}
 
 const MAX_BYTES = 16 * 1024 * 1024;
 
@@ -33,7 +26,7 @@ export = function (RED: RED) {
 function setup(RED: RED, node: Node, def: NodeDef): void {
   {
     const status = new StatusReporter(node);
-    const endpoint = typeof def.endpoint === 'string' ? (RED.nodes.getNode(def.endpoint) as EndpointNode | null) : null;
+    const endpoint = endpointNode(RED, def.endpoint);
     let queued = 0;
     let delivered = 0;
     let parked = 0;
@@ -47,7 +40,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       id: item.id, controlId: item.controlId, attempts: item.attempts, destination: endpoint?.describe(),
     });
 
-    if (!endpoint || typeof endpoint.register !== 'function') {
+    if (!endpoint) {
       status.error('no endpoint');
       node.error('nhs-mllp-out: no nhs-mllp-endpoint configured');
     } else {
@@ -57,9 +50,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           delivered++;
           retrying = false;
           show();
-          const msg: NodeMessage = { payload: ack, outbox: itemInfo(item) };
+          const msg: NodeMessage = { payload: ack.raw, ack, outbox: itemInfo(item) };
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
-          appendAudit(msg, { node: 'nhs-mllp-out', action: 'deliver', outcome: 'AA', ...(item.controlId ? { ref: item.controlId } : {}) });
+          appendAudit(msg, { node: node.id, action: 'deliver', outcome: ack.code, ...(item.controlId ? { ref: item.controlId } : {}) });
           node.send([msg, null]);
         },
         parked(item, reason, ack, err) {
@@ -72,7 +65,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           };
           if (ack !== undefined) msg.ack = ack;
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
-          appendAudit(msg, { node: 'nhs-mllp-out', action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}) });
+          appendAudit(msg, { node: node.id, action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}) });
           node.send([null, msg]);
           if (err) node.error(err, msg);
         },
@@ -87,11 +80,11 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     }
 
     onInput(node, async (msg: NodeMessage, send) => {
-      if (!endpoint || typeof endpoint.enqueue !== 'function') throw new NhsError('MLLP_NO_ENDPOINT', 'no nhs-mllp-endpoint configured');
+      if (!endpoint) throw new NhsError('MLLP_NO_ENDPOINT', 'no nhs-mllp-endpoint configured');
       const p = msg.payload;
       const invalid = (issues: Issue[]): null => {
         msg.outcome = operationOutcome(issues);
-        appendAudit(msg, { node: 'nhs-mllp-out', action: 'enqueue', outcome: 'invalid' });
+        appendAudit(msg, { node: node.id, action: 'enqueue', outcome: 'invalid' });
         send([null, msg]);
         return null;
       };
@@ -106,7 +99,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       await endpoint.enqueue({
         payload: bytes,
         ...(message.controlId !== undefined ? { controlId: message.controlId } : {}),
-        meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}) },
+        // A replayed message (mllp in's at-least-once hand-off) is marked, so a duplicate in the outbox is explained.
+        meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}), ...((msg._mllp as { replayed?: unknown } | undefined)?.replayed === true ? { replayed: true } : {}) },
       });
       queued++;
       show();
@@ -114,7 +108,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     }, 'MLLP_ENQUEUE_FAILED');
 
     onClose(node, () => {
-      endpoint?.unregister?.(node.id);
+      endpoint?.unregister(node.id);
       status.clear();
     });
   }

@@ -9,12 +9,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const root = join(__dirname, '..');
 
-/**
- * TODO(channels merge): the MLLP node files are thinned on the channels branch; until the
- * branches meet they are exempt from the 150-line limit. The lead removes this list at merge.
- */
-const PENDING_CHANNELS_MERGE: readonly string[] = ['nodes/mllp-endpoint.ts', 'nodes/mllp-in.ts', 'nodes/mllp-out.ts', 'nodes/mllp-response.ts'];
-
 function files(dir: string, ext = '.ts'): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
@@ -39,7 +33,7 @@ function imports(f: string): string[] {
 
 describe('structure (DESIGN.md §1)', () => {
   it('every nodes/*.ts file is at most 150 lines of wiring', () => {
-    const long = files('nodes').filter((f) => !f.startsWith('nodes/shared/') && !PENDING_CHANNELS_MERGE.includes(f) && lines(f) > 150);
+    const long = files('nodes').filter((f) => !f.startsWith('nodes/shared/') && lines(f) > 150);
     assert.deepEqual(long.map((f) => `${f}: ${lines(f)} lines`), []);
   });
 

@@ -14,6 +14,7 @@ import { escapeHl7 } from './escape';
 import { formatHl7DateTime } from './datetime';
 import type { Hl7Message } from './message';
 import { parseHl7 } from './parse';
+import { decodeHl7Bytes } from './charset';
 import { parsePath } from './path';
 
 export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';
@@ -63,7 +64,8 @@ function errSegments(issues: Issue[], d: Delimiters, version: string | undefined
     const segOnly = i.expression?.[0] !== undefined && /^[A-Z][A-Z0-9]{2}$/.test(i.expression[0]) ? i.expression[0] : undefined;
     if (v < 5) {
       const loc = p ? [p.segment, String(p.occurrence), String(p.field)] : segOnly ? [segOnly, '1', ''] : ['', '', ''];
-      return `ERR${fs}${loc.join(c)}${c}${[ec, esc(et)].join(sc)}${sc}HL70357`;
+      // ELD's code is a CE in sub-components; a short MSH-2 without `&` can only carry the code.
+      return `ERR${fs}${loc.join(c)}${c}${sc !== undefined ? `${[ec, esc(et)].join(sc)}${sc}HL70357` : ec}`;
     }
     const erl = p
       ? [p.segment, String(p.occurrence), String(p.field), String(p.repetition ?? 1), p.component !== undefined ? String(p.component) : '', p.subcomponent !== undefined ? String(p.subcomponent) : ''].join(c).replace(new RegExp(`\\${c}+$`), '')
@@ -74,9 +76,35 @@ function errSegments(issues: Issue[], d: Delimiters, version: string | undefined
   });
 }
 
-/** A new MSH-10: 20 hex characters (MSH-10 is ST, at most 20 long in v2.5.1). */
+/**
+ * The one MSH-10 generator for messages we originate (ACKs, NAKs): a random per-process prefix
+ * plus a counter — unique, at most 20 characters (MSH-10 is ST 20 in v2.5.1), and without a
+ * crypto call per message (one ACK per received message).
+ */
+const controlIdPrefix = `A${randomBytes(4).toString('hex')}`;
+let controlIdCounter = 0;
 export function newControlId(): string {
-  return randomBytes(10).toString('hex');
+  controlIdCounter = (controlIdCounter + 1) % 1e11;
+  return `${controlIdPrefix}${controlIdCounter}`;
+}
+
+/**
+ * An acknowledgment as it appears on `msg.ack` wherever one is sent or received (DESIGN.md §2):
+ * `code` MSA-1 (AA/AE/AR/CA/CE/CR, or '' when absent), `controlId` MSA-2 (the MSH-10 of the
+ * message it acknowledges), `text` MSA-3 (or '' when absent), `raw` the whole ACK text.
+ */
+export interface AckInfo {
+  code: string;
+  controlId: string;
+  text: string;
+  raw: string;
+}
+
+/** Read MSA-1/2/3 of an ACK (HL7 v2.5.1 2.15.8 MSA) with the one HL7 parser; never throws. */
+export function readAck(ack: Buffer | string): AckInfo {
+  const raw = typeof ack === 'string' ? ack : decodeHl7Bytes(ack).text;
+  const m = parseHl7(raw).message;
+  return { code: m?.get('MSA-1') ?? '', controlId: m?.get('MSA-2') ?? '', text: m?.get('MSA-3') ?? '', raw };
 }
 
 /**

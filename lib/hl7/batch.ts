@@ -3,9 +3,27 @@
  * BTS 2.15.3, FHS 2.15.6, FTS 2.15.7): `[FHS] {[BHS] {MSH...} [BTS]} [FTS]`. Splitting returns
  * each message's original text (its own segment terminators included) and checks the trailer
  * counts BTS-1 and FTS-1 so a half-delivered batch is reported, not silently accepted.
+ *
+ * Files saved from an MLLP stream are split too: a byte-order mark or 0x0B start block before a
+ * header is skipped when recognising it (and stays in that message's text), and lines holding
+ * only 0x1C end blocks or blanks belong to the message before them, so `parseHl7` of each part
+ * reports them as the deviations they are.
  */
 import { issue, type Issue } from '../outcome';
 import { cutSegments } from './text';
+
+/** Length of a BOM / 0x0B run at the start of a line. */
+function leadLength(raw: string): number {
+  let k = 0;
+  while (k < raw.length && (raw.charCodeAt(k) === 0xfeff || raw.charCodeAt(k) === 0x0b)) k++;
+  return k;
+}
+
+// eslint-disable-next-line no-control-regex
+const FRAMING_OR_BLANK = /^[\u001c \t]*$/;
+// What may stand on its own line before an MSH and still be that message's lead (see parseHl7).
+// eslint-disable-next-line no-control-regex
+const LEAD_LINE = /^[\ufeff\u000b \t]*$/;
 
 /**
  * Split a batch file (or several concatenated messages without headers) into message texts.
@@ -24,6 +42,8 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
   let batchCount = 0; // messages in the current batch
   let batches = 0; // batches in the file
   let stray = 0;
+  // Blank lines before a message outside any other message: kept as the start of that message.
+  let pending = '';
   const flush = (): void => {
     if (current !== undefined) { messages.push(current); batchCount++; }
     current = undefined;
@@ -33,13 +53,22 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
     return v === undefined || v === '' || !/^\d+$/.test(v) ? undefined : Number(v);
   };
   for (const s of cutSegments(text)) {
-    const name = s.raw.slice(0, 3);
+    const at = leadLength(s.raw);
+    const name = s.raw.slice(at, at + 3);
     const headerLike = name === 'FHS' || name === 'BHS' || name === 'MSH';
-    if (headerLike && s.raw.length > 3) fs = s.raw.charAt(3);
+    if (headerLike && s.raw.length > at + 3) fs = s.raw.charAt(at + 3);
     if (name === 'MSH') {
       flush();
-      current = s.raw + s.eol;
-    } else if (name === 'FHS') {
+      current = pending + s.raw + s.eol;
+      pending = '';
+      continue;
+    }
+    if (current === undefined && LEAD_LINE.test(s.raw)) {
+      pending += s.raw + s.eol;
+      continue;
+    }
+    pending = '';
+    if (name === 'FHS') {
       flush();
       if (inFile) issues.push(issue('error', 'structure', 'FHS inside a file batch without FTS', 'FHS'));
       inFile = true;
@@ -63,7 +92,7 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
       inFile = false;
     } else if (current !== undefined) {
       current += s.raw + s.eol;
-    } else if (s.raw.trim() !== '') {
+    } else if (s.raw.trim() !== '' && !FRAMING_OR_BLANK.test(s.raw)) {
       stray++;
     }
   }
@@ -73,4 +102,17 @@ export function splitBatch(text: string): { messages: string[]; issues: Issue[] 
   if (inFile) issues.push(issue('error', 'incomplete', 'file has no FTS trailer: it may be truncated', 'FTS'));
   if (messages.length === 0 && issues.length === 0 && batches === 0) issues.push(issue('error', 'required', 'no MSH: the batch holds no messages', 'MSH'));
   return { messages, issues };
+}
+
+/**
+ * True when `text` should go through {@link splitBatch} rather than straight to `parseHl7`: it
+ * starts with FHS/BHS, or a second MSH starts a line, also behind a BOM or an MLLP start block
+ * (0x0B) as in a file saved from an MLLP stream.
+ */
+export function looksLikeBatch(text: string): boolean {
+  const at = leadLength(text);
+  const first = text.slice(at, at + 3);
+  if (first === 'FHS' || first === 'BHS') return true;
+  // eslint-disable-next-line no-control-regex
+  return /[\r\n][\ufeff\u000b]*MSH/.test(text);
 }

@@ -45,7 +45,8 @@ function scanCharset(raw: Buffer, from: number): string | undefined {
   for (;;) {
     const i = raw.indexOf('MSH', at, 'latin1');
     if (i < 0) return undefined;
-    if (i === from || isSep(raw[i - 1])) { at = i; break; }
+    // An MLLP start block (0x0B) may sit before the MSH in a file saved from a stream.
+    if (i === from || isSep(raw[i - 1]) || raw[i - 1] === 0x0b) { at = i; break; }
     at = i + 3;
   }
   const fs = raw[at + 3];

@@ -20,8 +20,10 @@ function hexText(hex: string): string | undefined {
 }
 
 /** Decode escape sequences in one leaf value. Unterminated or unknown escapes stay literal. */
-export function unescapeHl7(value: string, d: Delimiters): string {
+export function unescapeHl7(value: string, d: Readonly<Delimiters>): string {
   const e = d.escape;
+  // A short MSH-2 without an escape character: nothing is an escape sequence in this message.
+  if (e === undefined) return value;
   let i = value.indexOf(e);
   if (i < 0) return value;
   let out = '';
@@ -63,24 +65,51 @@ export function unescapeHl7(value: string, d: Delimiters): string {
   return out + value.slice(from);
 }
 
+/** True when `c` would change the structure if written raw: a declared delimiter, CR or LF. */
+function structural(c: string, d: Readonly<Delimiters>): boolean {
+  return c === d.field || c === d.component || c === d.repetition || c === d.subcomponent || c === d.truncation || c === d.escape || c === '\r' || c === '\n';
+}
+
+/**
+ * True when `value` can be written into a leaf of a message with these delimiters without loss:
+ * always when the message declares an escape character; otherwise only when the value holds no
+ * declared delimiter and no CR/LF (there is no way to escape them).
+ */
+export function canEncodeHl7(value: string, d: Readonly<Delimiters>): boolean {
+  if (d.escape !== undefined) return true;
+  for (let k = 0; k < value.length; k++) if (structural(value[k] as string, d)) return false;
+  return true;
+}
+
 /**
  * Encode text for one leaf value: delimiters become escapes, CR/LF become `\X0D\`/`\X0A\` (a raw
- * CR would end the segment). Recognised formatting escapes already in the text are kept.
+ * CR would end the segment). Recognised formatting escapes already in the text are kept, unless
+ * they contain a delimiter (kept raw, it would shift the structure). The result never contains
+ * a declared delimiter except as part of an escape sequence. When the message declares no escape
+ * character (a short MSH-2), a delimiter or CR/LF cannot be written: each becomes a space, so
+ * the structure can never shift (`Hl7Message.set` refuses such a value instead, see
+ * {@link canEncodeHl7}).
  */
-export function escapeHl7(value: string, d: Delimiters): string {
+export function escapeHl7(value: string, d: Readonly<Delimiters>): string {
   let plain = true;
   for (let k = 0; k < value.length; k++) {
-    const c = value[k];
-    if (c === d.escape || c === d.field || c === d.component || c === d.repetition || c === d.subcomponent || c === d.truncation || c === '\r' || c === '\n') { plain = false; break; }
+    if (structural(value[k] as string, d)) { plain = false; break; }
   }
   if (plain) return value;
   const e = d.escape;
   let out = '';
+  if (e === undefined) {
+    for (let k = 0; k < value.length; k++) {
+      const c = value[k] as string;
+      out += structural(c, d) ? ' ' : c;
+    }
+    return out;
+  }
   for (let k = 0; k < value.length; k++) {
     const c = value[k] as string;
     if (c === e) {
       const end = value.indexOf(e, k + 1);
-      if (end > k && KEPT.test(value.slice(k + 1, end))) {
+      if (end > k && KEPT.test(value.slice(k + 1, end)) && !hasStructural(value, k + 1, end, d)) {
         out += value.slice(k, end + 1);
         k = end;
         continue;
@@ -96,4 +125,9 @@ export function escapeHl7(value: string, d: Delimiters): string {
     else out += c;
   }
   return out;
+}
+
+function hasStructural(value: string, from: number, to: number, d: Readonly<Delimiters>): boolean {
+  for (let k = from; k < to; k++) if (structural(value[k] as string, d)) return true;
+  return false;
 }

@@ -1,6 +1,6 @@
 /**
- * Reading HL7 v2 input as a node receives it: text or bytes (charset from MSH-18), a size limit,
- * and whether the text is a batch (FHS/BHS, or several MSH segments) to split. Problems are
+ * Reading HL7 v2 input as a node receives it: text or bytes (charset from MSH-18) and a size
+ * limit (whether it is a batch to split: `looksLikeBatch` in batch.ts). Problems are
  * issues, not exceptions (DESIGN.md §3).
  */
 import { issue, type Issue } from '../outcome';
@@ -17,8 +17,3 @@ export function hl7Text(v: unknown, where: string, maxBytes: number): { text?: s
   return { text: Buffer.isBuffer(v) ? decodeHl7Bytes(v).text : v, issues: [] };
 }
 
-/** A batch file (FHS/BHS header) or several messages in one text (HL7 v2.5.1 §2.10.3). */
-export function isBatchText(text: string): boolean {
-  const first = text.slice(0, 3);
-  return first === 'FHS' || first === 'BHS' || text.includes('\rMSH') || text.includes('\nMSH');
-}

@@ -9,7 +9,7 @@
  */
 import { NhsError } from '../errors';
 import type { Delimiters } from './delimiters';
-import { escapeHl7, unescapeHl7 } from './escape';
+import { canEncodeHl7, escapeHl7, unescapeHl7 } from './escape';
 import { parsePath, requirePath, type Hl7Path } from './path';
 import { nth, replaceNth, type Seg } from './text';
 
@@ -21,7 +21,8 @@ export const HL7_NULL = '""';
  * `segments[i][n]` is field n of segment i as encoded HL7 text (`segments[i][0]` is the segment
  * ID; for MSH, `[1]` is MSH-1 and `[2]` MSH-2, so `[n]` is always MSH-n). `eol` is the segment
  * terminator written after every segment, or one terminator per segment when the original mixed
- * them or had none after the last segment. `fromJSON(toJSON(m)).toString() === m.toString()`.
+ * them or had none after the last segment. `lead` and `trail` hold what a lenient parse accepted
+ * around the message (see `parseHl7`), so that `fromJSON(toJSON(m)).toString() === m.toString()`.
  */
 export interface Hl7Json {
   version?: string;
@@ -33,6 +34,16 @@ export interface Hl7Json {
   charset?: string;
   segments: string[][];
   eol: string | string[];
+  /**
+   * Text before the MSH that belongs to no segment: a byte-order mark, an MLLP start-block byte
+   * (0x0B), blank lines. Present only when there was any.
+   */
+  lead?: string;
+  /**
+   * Text after the last segment that belongs to no segment: blank lines, trailing whitespace, an
+   * MLLP end block (0x1C, usually with its CR). Present only when there was any.
+   */
+  trail?: string;
 }
 
 /** One segment of a message: a view that reads and writes through its message. */
@@ -80,12 +91,17 @@ export class Hl7Message {
   private readonly segs: Seg[];
   private text: string | undefined;
   private index: Map<string, Seg[]> | undefined;
+  /** Text before the MSH / after the last segment that a lenient parse kept (see `Hl7Json`). */
+  private readonly lead: string;
+  private readonly trail: string;
 
   /** @internal use `parseHl7` or `fromJSON`. */
-  constructor(segs: Seg[], delimiters: Delimiters, text: string | undefined) {
+  constructor(segs: Seg[], delimiters: Delimiters, text: string | undefined, lead = '', trail = '') {
     this.segs = segs;
     this.delimiters = delimiters;
     this.text = text;
+    this.lead = lead;
+    this.trail = trail;
   }
 
   /** MSH-10 message control id. */
@@ -137,16 +153,20 @@ export class Hl7Message {
     if (!seg) return [];
     const whole = this.readAt(seg, { ...p, repetition: undefined, component: undefined, subcomponent: undefined }, true);
     if (whole === undefined) return [];
-    const count = whole.split(this.delimiters.repetition).length;
-    const out: string[] = [];
-    for (let r = 1; r <= count; r++) out.push(this.readAt(seg, { ...p, repetition: r }, false) ?? '');
-    return out;
+    const sep = this.delimiters.repetition;
+    // Split once: walking to repetition r for each r is quadratic, and a hostile field of 200k
+    // `~` (well under the frame limit) then blocked the event loop for minutes (fuzzing found it).
+    const reps = sep === undefined ? [whole] : whole.split(sep);
+    return reps.map((r) => this.within(r, p, false) ?? '');
   }
 
   /**
    * Write a plain-text value (delimiters in it are escaped). A missing repetition means the first
    * one. Missing fields/components are padded; a missing segment is appended when `occurrence`
-   * is one past the last. Write `'""'` for an HL7 null. MSH-1/MSH-2 cannot be changed.
+   * is one past the last. Write `'""'` for an HL7 null. MSH-1/MSH-2 cannot be changed. In a
+   * message whose short MSH-2 declares no escape character, a value holding a delimiter or CR/LF
+   * cannot be written and throws `HL7_BAD_VALUE`; a repetition or sub-component the message has
+   * no separator for throws `HL7_BAD_PATH`.
    */
   set(path: string, value: string): void {
     const p = requirePath(path);
@@ -182,9 +202,9 @@ export class Hl7Message {
   /** The message text: byte-identical to the input for untouched segments. */
   toString(): string {
     if (this.text === undefined) {
-      let t = '';
+      let t = this.lead;
       for (const s of this.segs) t += s.raw + s.eol;
-      this.text = t;
+      this.text = t + this.trail;
     }
     return this.text;
   }
@@ -203,7 +223,9 @@ export class Hl7Message {
       const s = this.segs[i] as Seg;
       if (s.eol !== first) uniform = false;
       const f = this.fieldsOf(s);
-      if (s.name === 'MSH') {
+      // A bare `MSH` line (only in a message already in error: a second MSH) has no MSH-1 to
+      // write, so it stays a one-cell row; `['MSH', fs]` would come back as `MSH|`.
+      if (s.name === 'MSH' && f.length > 1) {
         const row = new Array<string>(f.length + 1);
         row[0] = 'MSH';
         row[1] = fs;
@@ -215,7 +237,7 @@ export class Hl7Message {
       }
     }
     const eol = uniform ? first : this.segs.map((s) => s.eol);
-    if (!hasMsh) return { segments, eol };
+    if (!hasMsh) return this.edges({ segments, eol });
     // Only defined keys: msg.hl7 must stay plain JSON and read cleanly in the debug sidebar.
     // Keys in the documented order (version, type, controlId, charset, segments, eol).
     const version = this.version;
@@ -229,7 +251,13 @@ export class Hl7Message {
     if (charset !== undefined) head.charset = charset;
     head.segments = segments;
     head.eol = eol;
-    return head as Hl7Json;
+    return this.edges(head as Hl7Json);
+  }
+
+  private edges(j: Hl7Json): Hl7Json {
+    if (this.lead !== '') j.lead = this.lead;
+    if (this.trail !== '') j.trail = this.trail;
+    return j;
   }
 
   /**
@@ -253,14 +281,19 @@ export class Hl7Message {
     if (isMsh && p.field === 1) return d.field;
     // Reads do not split the segment: one indexOf walk to the field is cheaper than an array.
     const idx = isMsh ? p.field - 1 : p.field;
-    let t = seg.fields ? seg.fields[idx] : nth(seg.raw, d.field, idx + 1);
+    const t = seg.fields ? seg.fields[idx] : nth(seg.raw, d.field, idx + 1);
     if (t === undefined || t === '') return undefined;
     if (isMsh && p.field === 2) return t;
     if (raw && p.repetition === undefined && p.component === undefined) return t;
     const rep = nth(t, d.repetition, p.repetition ?? 1);
-    if (rep === undefined) return undefined;
-    t = rep;
-    let below = d.component;
+    return rep === undefined ? undefined : this.within(rep, p, raw);
+  }
+
+  /** The element `p` addresses inside one repetition's text (components, sub-components, escapes). */
+  private within(repetition: string, p: Hl7Path, raw: boolean): string | undefined {
+    const d = this.delimiters;
+    let t = repetition;
+    let below: string | undefined = d.component;
     if (p.component !== undefined) {
       const c = nth(t, d.component, p.component);
       if (c === undefined) return undefined;
@@ -270,13 +303,13 @@ export class Hl7Message {
         const s = nth(t, d.subcomponent, p.subcomponent);
         if (s === undefined) return undefined;
         t = s;
-        below = '';
+        below = undefined;
       }
     }
     if (t === '') return undefined;
     if (raw || t === HL7_NULL) return t;
     // Composite below this level: hand back encoded text so no delimiter meaning is lost.
-    if (below !== '' && (t.includes(below) || (below === d.component && t.includes(d.subcomponent)))) return t;
+    if (below !== undefined && (t.includes(below) || (below === d.component && d.subcomponent !== undefined && t.includes(d.subcomponent)))) return t;
     return unescapeHl7(t, d);
   }
 
@@ -286,17 +319,20 @@ export class Hl7Message {
     const isMsh = seg.name === 'MSH';
     if (isMsh && p.field <= 2) throw new NhsError('HL7_READ_ONLY', 'MSH-1 and MSH-2 (the delimiters) cannot be set');
     if (typeof value !== 'string') throw new NhsError('HL7_BAD_VALUE', 'HL7 field values must be strings');
+    if ((p.repetition ?? 1) > 1 && d.repetition === undefined) throw new NhsError('HL7_BAD_PATH', 'this message declares no repetition separator (short MSH-2)');
+    if ((p.subcomponent ?? 1) > 1 && d.subcomponent === undefined) throw new NhsError('HL7_BAD_PATH', 'this message declares no sub-component separator (short MSH-2)');
     let enc: string;
     if (raw) {
       // Only delimiters below the addressed level may appear, else the structure would shift.
-      const banned = [d.field, '\r', '\n'];
+      const banned: (string | undefined)[] = [d.field, '\r', '\n'];
       const wholeField = p.repetition === undefined && p.component === undefined;
       if (!wholeField) banned.push(d.repetition);
       if (p.component !== undefined) banned.push(d.component);
       if (p.subcomponent !== undefined) banned.push(d.subcomponent);
-      if (banned.some((c) => value.includes(c))) throw new NhsError('HL7_BAD_VALUE', 'encoded value contains a delimiter not allowed at this level');
+      if (banned.some((c) => c !== undefined && value.includes(c))) throw new NhsError('HL7_BAD_VALUE', 'encoded value contains a delimiter not allowed at this level');
       enc = value;
     } else {
+      if (!canEncodeHl7(value, d)) throw new NhsError('HL7_BAD_VALUE', 'value holds a delimiter or line break, and this message declares no escape character (short MSH-2)');
       enc = escapeHl7(value, d);
     }
     const f = this.fieldsOf(seg);

@@ -46,8 +46,12 @@ export function cutSegments(text: string): Seg[] {
   return segs;
 }
 
-/** n-th (1-based) piece of `text` split on `sep`, without splitting the rest. */
-export function nth(text: string, sep: string, n: number): string | undefined {
+/**
+ * n-th (1-based) piece of `text` split on `sep`, without splitting the rest. An absent `sep` (a
+ * delimiter the message does not declare) means the whole text is the only piece.
+ */
+export function nth(text: string, sep: string | undefined, n: number): string | undefined {
+  if (sep === undefined) return n === 1 ? text : undefined;
   let start = 0;
   for (let k = 1; k < n; k++) {
     const i = text.indexOf(sep, start);
@@ -58,8 +62,12 @@ export function nth(text: string, sep: string, n: number): string | undefined {
   return end < 0 ? text.slice(start) : text.slice(start, end);
 }
 
-/** Replace the n-th piece of `text` split on `sep`, padding with empty pieces as needed. */
-export function replaceNth(text: string, sep: string, n: number, value: string): string {
+/**
+ * Replace the n-th piece of `text` split on `sep`, padding with empty pieces as needed. With an
+ * absent `sep` only piece 1 exists (callers refuse n > 1 before getting here).
+ */
+export function replaceNth(text: string, sep: string | undefined, n: number, value: string): string {
+  if (sep === undefined) return value;
   const parts = text.split(sep);
   while (parts.length < n) parts.push('');
   parts[n - 1] = value;

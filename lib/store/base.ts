@@ -4,11 +4,11 @@
  * chunked retention loop. A backend supplies how to start and stop its connections and how to
  * delete one chunk of expired rows.
  */
-import type { NhsError } from '../errors';
+import { NhsError } from '../errors';
 import { invalid } from './checks';
 import { DAY_MS, OpFailure, PRUNE_CHUNK, closedError, newStats, type ResolvedOptions } from './options';
 import type { GroupCommitter, Settleable } from './group-commit';
-import type { PruneResult, StoreStats } from './types';
+import type { PruneResult, StoreSize, StoreStats } from './types';
 
 export type StoreState = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
@@ -44,7 +44,10 @@ export abstract class StoreBase {
         if (this.o.retentionDays > 0) {
           const report = (e: unknown): void => this.o.onError(this.mapError(e));
           void this.prune().catch(report);
-          this.pruneTimer = setInterval(() => { void this.prune().catch(report); }, 3_600_000);
+        }
+        if (this.o.retentionDays > 0 || this.o.sizeWarnBytes > 0) {
+          const report = (e: unknown): void => this.o.onError(this.mapError(e));
+          this.pruneTimer = setInterval(() => { void this.housekeeping().catch(report); }, 3_600_000);
           this.pruneTimer.unref();
         }
       },
@@ -119,6 +122,24 @@ export abstract class StoreBase {
       j.resolve(r);
     }
   }
+
+  /** Hourly: retention, then the size check (reported through onError, as nobody awaits it). */
+  private async housekeeping(): Promise<void> {
+    if (this.o.retentionDays > 0) await this.prune();
+    if (this.o.sizeWarnBytes > 0) {
+      const s = await this.size();
+      if (s.warning) this.o.onError(new NhsError('STORE_SIZE_WARNING', `store uses ${Math.round(s.bytes / 1048576)} MB, over the ${Math.round(this.o.sizeWarnBytes / 1048576)} MB warning level (${s.messages} messages kept)`));
+    }
+  }
+
+  /** Size on disk and messages kept (HandoffLog.size); `warning` above `sizeWarnBytes`. */
+  async size(): Promise<StoreSize> {
+    const m = await this.measure();
+    return { ...m, warning: this.o.sizeWarnBytes > 0 && m.bytes > this.o.sizeWarnBytes };
+  }
+
+  /** The backend's bytes on disk and message count. */
+  protected abstract measure(): Promise<Omit<StoreSize, 'warning'>>;
 
   async prune(now?: Date): Promise<PruneResult> {
     const at = now ?? this.o.clock();

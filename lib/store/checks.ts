@@ -141,3 +141,23 @@ export function checkPruneSeq(seq: unknown): number {
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw invalid('seq must be a positive integer');
   return seq;
 }
+
+/** Channel + owner of a hand-off watermark. */
+export function checkHandoffKey(channel: unknown, owner: unknown): [string, string] {
+  return [noNul(str(channel, 'channel'), 'channel'), noNul(str(owner, 'owner', 200), 'owner')];
+}
+/** A message seq (or 0 for "before the first"). */
+export function checkSeq(seq: unknown, name = 'seq'): number {
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw invalid(`${name} must be a non-negative integer`);
+  return seq;
+}
+
+/**
+ * The one rule for NUL in the text a message is indexed by (MSH-9, MSH-10): text columns cannot
+ * hold NUL (PostgreSQL refuses it; the store refuses it on both backends), and a hostile or broken
+ * header must not cost the message, so a writer passes index fields through this — each NUL
+ * becomes U+FFFD. The raw bytes are stored untouched.
+ */
+export function indexText(s: string): string {
+  return s.includes('\u0000') ? s.split('\u0000').join('\uFFFD') : s;
+}

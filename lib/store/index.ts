@@ -5,9 +5,11 @@
 import { invalid } from './checks';
 import { PostgresStore } from './postgres';
 import { SqliteStore } from './sqlite';
+import { threadedSqliteStore } from './sqlite-thread';
 import type { Store, StoreOptions } from './types';
 
 export * from './types';
+export { indexText } from './checks';
 export { SqliteStore } from './sqlite';
 export { PostgresStore } from './postgres';
 
@@ -16,7 +18,7 @@ export function createStore(opts: StoreOptions): Store {
   if (typeof opts !== 'object' || opts === null) throw invalid('store options must be an object');
   switch (opts.backend) {
     case 'sqlite':
-      return new SqliteStore(opts);
+      return opts.writerThread && !opts.clock && !opts.idGen ? threadedSqliteStore(opts) : new SqliteStore(opts);
     case 'postgres':
       return new PostgresStore(opts);
     default:

@@ -15,6 +15,8 @@ export interface NewMessage {
   messageType?: string;
   /** Non-identifying metadata: remote address, charset, node id… Never patient data. */
   meta?: Record<string, unknown>;
+  /** Receiving owner (one listener in one instance): only it replays the message (DESIGN.md §4). */
+  owner?: string;
 }
 
 export interface MessageRecord {
@@ -30,6 +32,8 @@ export interface MessageRecord {
   statusDetail: string | null;
   receivedAt: string;
   updatedAt: string;
+  /** Receiving owner; null for messages kept before schema v3 or without one. */
+  owner: string | null;
 }
 
 export interface MessageQuery {

@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   maxRecordBytes: number;
   timeoutMs: number;
   retentionDays: number;
+  sizeWarnBytes: number;
   clock: () => Date;
   idGen: () => string;
   /** Reports failures nobody awaits (the background retention run); never throws. */
@@ -41,6 +42,7 @@ export function resolveOptions(o: StoreOptions): ResolvedOptions {
     maxRecordBytes: num(o.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes', 1),
     timeoutMs: num(o.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 1),
     retentionDays: num(o.retentionDays, 0, 'retentionDays', 0),
+    sizeWarnBytes: num(o.sizeWarnBytes, 0, 'sizeWarnBytes', 0),
     clock: o.clock ?? (() => new Date()),
     idGen: o.idGen ?? monotonicId,
     onError: (e) => {

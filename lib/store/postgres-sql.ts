@@ -44,14 +44,14 @@ export type ShapeRow<T extends 'messages' | 'outbox'> = T extends 'messages' ? M
 /**
  * Appended rows: what every new row has in common (newMessageRow/newOutboxRow: status
  * 'received' / state 'pending', attempts 0, no detail or error, updated_at = received_at /
- * created_at = next_attempt_at) is SQL text, not a parameter — 7 instead of 10 bound values per
+ * created_at = next_attempt_at) is SQL text, not a parameter — 8 instead of 11 bound values per
  * message, 6 instead of 11 per outbox item, less for pg to serialise and for the server to bind.
  */
 const INSERT_SHAPES: { messages: InsertShape<MessageRow>; outbox: InsertShape<OutboxRow> } = {
   messages: {
     columns: MESSAGE_INSERT_COLUMNS,
-    params: ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'received_at'],
-    tuple: (p) => `(${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, 'received', NULL, ${p(6)}, ${p(6)})`,
+    params: ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'received_at', 'owner'],
+    tuple: (p) => `(${p(0)}, ${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, 'received', NULL, ${p(6)}, ${p(6)}, ${p(7)})`,
   },
   outbox: {
     columns: OUTBOX_INSERT_COLUMNS,
@@ -83,16 +83,18 @@ export function isConnectionLevel(e: unknown): boolean {
 
 /** The schema-qualified table names and the SQL built from them once per store. */
 export class PgSql {
-  readonly t: { messages: string; outbox: string; audit: string; head: string; quarantine: string; version: string };
+  readonly t: { messages: string; outbox: string; audit: string; head: string; quarantine: string; version: string; handoff: string };
   /** The two retention DELETEs ($1: cut-off), fixed once the schema is known. */
   readonly pruneSql: { messages: string; outbox: string };
   private readonly insertText = new Map<string, string>();
 
   constructor(schema: string) {
     const q = (n: string): string => `"${schema}".${n}`;
-    this.t = { messages: q('messages'), outbox: q('outbox'), audit: q('audit'), head: q('audit_head'), quarantine: q('quarantine'), version: q('schema_version') };
+    this.t = { messages: q('messages'), outbox: q('outbox'), audit: q('audit'), head: q('audit_head'), quarantine: q('quarantine'), version: q('schema_version'), handoff: q('handoff') };
     this.pruneSql = {
-      messages: `DELETE FROM ${this.t.messages} WHERE seq IN (SELECT seq FROM ${this.t.messages} WHERE status = 'processed' AND updated_at < $1 AND id NOT IN ` +
+      // Handed over (at or below the hand-off watermark) or processed; see Store.prune.
+      messages: `DELETE FROM ${this.t.messages} m WHERE seq IN (SELECT seq FROM ${this.t.messages} x WHERE x.updated_at < $1 AND (x.status = 'processed' OR EXISTS ` +
+        `(SELECT 1 FROM ${this.t.handoff} h WHERE h.channel = x.channel AND (h.owner = x.owner OR x.owner IS NULL) AND x.seq <= h.seq)) AND x.id NOT IN ` +
         `(SELECT message_id FROM ${this.t.quarantine} WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`,
       outbox: `DELETE FROM ${this.t.outbox} WHERE seq IN (SELECT seq FROM ${this.t.outbox} WHERE state = 'done' AND updated_at < $1 LIMIT ${PRUNE_CHUNK})`,
     };

@@ -5,7 +5,7 @@
 import type { PoolClient } from 'pg';
 import { NhsError } from '../errors';
 import {
-  checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
+  checkHandoffKey, checkSeq, checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
   checkQuarantineState, checkStatus, checkStatusDetail, isoTime, leaseEnd, outboxErrorText,
 } from './checks';
 import { DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
@@ -19,7 +19,7 @@ import {
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store,
+  QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
 /** PostgreSQL implementation of {@link Store}. */
@@ -292,6 +292,74 @@ export class PostgresStore extends PostgresEngine implements Store {
         return toQuarantine(r.rows[0]);
       };
     });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // hand-off (schema v3)
+  // -------------------------------------------------------------------------------------------
+
+  openHandoff(channel: string, owner: string): Promise<HandoffStart> {
+    return this.write(() => {
+      const [ch, ow] = checkHandoffKey(channel, owner);
+      const { messages, handoff } = this.t;
+      return async (c) => {
+        // A new watermark starts at the channel's newest message; a concurrent first start of the same key inserts nothing.
+        await c.query(`INSERT INTO ${handoff} (channel, owner, seq, updated_at) SELECT $1, $2, COALESCE((SELECT seq FROM ${messages} WHERE channel = $1 ORDER BY seq DESC LIMIT 1), 0), $3 ON CONFLICT (channel, owner) DO NOTHING`, [ch, ow, this.now()]);
+        const mark = await c.query<{ seq: string }>(`SELECT seq FROM ${handoff} WHERE channel = $1 AND owner = $2`, [ch, ow]);
+        const last = await c.query<{ seq: string }>(`SELECT seq FROM ${messages} WHERE channel = $1 AND owner = $2 ORDER BY seq DESC LIMIT 1`, [ch, ow]);
+        return { mark: Number(mark.rows[0]?.seq ?? 0), upTo: Number(last.rows[0]?.seq ?? 0) };
+      };
+    });
+  }
+
+  advanceHandoff(channel: string, owner: string, seq: number): Promise<void> {
+    return this.write(() => {
+      const [ch, ow] = checkHandoffKey(channel, owner);
+      const to = checkSeq(seq);
+      return async (c) => {
+        await c.query(`INSERT INTO ${this.t.handoff} AS h (channel, owner, seq, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (channel, owner) DO UPDATE SET seq = GREATEST(h.seq, EXCLUDED.seq), updated_at = EXCLUDED.updated_at`, [ch, ow, to, this.now()]);
+      };
+    });
+  }
+
+  async replayMessages(channel: string, owner: string, afterSeq: number, upTo: number, limit: number): Promise<MessageRecord[]> {
+    this.guardRead();
+    const [ch, ow] = checkHandoffKey(channel, owner);
+    const params = [ch, checkSeq(afterSeq, 'afterSeq'), checkSeq(upTo, 'upTo'), ow, checkLimit(limit)];
+    return (await this.read<Row>(`SELECT * FROM ${this.t.messages} WHERE channel = $1 AND seq > $2 AND seq <= $3 AND owner = $4 ORDER BY seq LIMIT $5`, params)).map(toMessage);
+  }
+
+  async listHandoffs(channel: string): Promise<HandoffInfo[]> {
+    this.guardRead();
+    const [ch] = checkHandoffKey(channel, 'any');
+    const rows = await this.read<Row>(`SELECT h.owner, h.seq, h.updated_at, (SELECT COUNT(*) FROM ${this.t.messages} m WHERE m.channel = h.channel AND m.owner = h.owner AND m.seq > h.seq) AS pending FROM ${this.t.handoff} h WHERE h.channel = $1 ORDER BY h.owner`, [ch]);
+    return rows.map((r) => ({ owner: String(r.owner), mark: Number(r.seq), updatedAt: String(r.updated_at), pending: Number(r.pending) }));
+  }
+
+  adoptHandoff(channel: string, fromOwner: string, toOwner: string): Promise<number> {
+    return this.write(() => {
+      const [ch, from] = checkHandoffKey(channel, fromOwner);
+      const [, to] = checkHandoffKey(channel, toOwner);
+      const { messages, handoff } = this.t;
+      return async (c) => {
+        const mark = await c.query<{ seq: string }>(`SELECT seq FROM ${handoff} WHERE channel = $1 AND owner = $2 FOR UPDATE`, [ch, from]);
+        const rows = await c.query<{ seq: string }>(`SELECT seq FROM ${messages} WHERE channel = $1 AND owner = $2 AND seq > $3 ORDER BY seq`, [ch, from, Number(mark.rows[0]?.seq ?? 0)]);
+        // One row at a time so the new seqs keep the old order.
+        for (const r of rows.rows) {
+          await c.query(`UPDATE ${messages} SET seq = nextval(pg_get_serial_sequence('${messages}', 'seq')), owner = $1 WHERE seq = $2`, [to, r.seq]);
+        }
+        await c.query(`DELETE FROM ${handoff} WHERE channel = $1 AND owner = $2`, [ch, from]);
+        return rows.rows.length;
+      };
+    });
+  }
+
+  protected async measure(): Promise<Omit<StoreSize, 'warning'>> {
+    this.guardRead();
+    const schema = (this.location as { schema: string }).schema;
+    const r = await this.read<{ bytes: string | null }>('SELECT SUM(pg_total_relation_size(c.oid)) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = \'r\'', [schema]);
+    const n = await this.read<{ n: string }>(`SELECT COUNT(*) AS n FROM ${this.t.messages}`, []);
+    return { bytes: Number(r[0]?.bytes ?? 0), messages: Number(n[0]?.n ?? 0) };
   }
 
   // -------------------------------------------------------------------------------------------

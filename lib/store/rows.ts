@@ -20,9 +20,9 @@ function parseJson(text: unknown): Record<string, unknown> | null {
 /** Row values of a new message, in column order of MESSAGE_INSERT_COLUMNS. */
 export interface MessageRow {
   id: string; channel: string; raw: Buffer; control_id: string | null; message_type: string | null;
-  meta: string; status: MessageStatus; status_detail: null; received_at: string; updated_at: string;
+  meta: string; status: MessageStatus; status_detail: null; received_at: string; updated_at: string; owner: string | null;
 }
-export const MESSAGE_INSERT_COLUMNS = ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'status', 'status_detail', 'received_at', 'updated_at'] as const;
+export const MESSAGE_INSERT_COLUMNS = ['id', 'channel', 'raw', 'control_id', 'message_type', 'meta', 'status', 'status_detail', 'received_at', 'updated_at', 'owner'] as const;
 
 /**
  * What a new message and a new outbox item share, checked in this order: the object, its bytes,
@@ -44,6 +44,7 @@ export function newMessageRow(m: NewMessage, o: ResolvedOptions): MessageRow {
     message_type: noNul(optStr(m.messageType, 'messageType', 100), 'messageType'),
     meta: jsonText(m.meta, 'meta', o.maxRecordBytes, false) ?? '{}',
     status: 'received', status_detail: null, received_at: a.now, updated_at: a.now,
+    owner: noNul(optStr(m.owner, 'owner', 200), 'owner'),
   };
 }
 
@@ -51,7 +52,7 @@ export function newMessageRow(m: NewMessage, o: ResolvedOptions): MessageRow {
 export function messageRecordOf(r: MessageRow, seq: number): MessageRecord {
   return {
     id: r.id, seq, channel: r.channel, raw: r.raw, controlId: r.control_id, messageType: r.message_type,
-    meta: metaOf(r.meta), status: r.status, statusDetail: null, receivedAt: r.received_at, updatedAt: r.updated_at,
+    meta: metaOf(r.meta), status: r.status, statusDetail: null, receivedAt: r.received_at, updatedAt: r.updated_at, owner: r.owner,
   };
 }
 function metaOf(text: string): Record<string, unknown> {
@@ -188,7 +189,7 @@ export function toMessage(r: Row): MessageRecord {
   return {
     id: s(r.id), seq: n(r.seq), channel: s(r.channel), raw: buf(r.raw), controlId: sn(r.control_id),
     messageType: sn(r.message_type), meta: parseJson(r.meta) ?? {}, status: s(r.status) as MessageStatus,
-    statusDetail: sn(r.status_detail), receivedAt: s(r.received_at), updatedAt: s(r.updated_at),
+    statusDetail: sn(r.status_detail), receivedAt: s(r.received_at), updatedAt: s(r.updated_at), owner: sn(r.owner),
   };
 }
 

@@ -119,10 +119,31 @@ function v2(prefix: string): string {
   return `ALTER TABLE ${prefix}outbox ADD COLUMN lease_owner TEXT;`;
 }
 
+/**
+ * v3: at-least-once hand-off in `commit` mode (DESIGN.md §4). `messages.owner` is the receiving
+ * owner (one listener in one instance), so a listener replays only what it received itself;
+ * `handoff` holds each (listener, owner)'s durable watermark: the highest message seq handed to
+ * the flow. Old messages have no owner and are never replayed.
+ */
+function v3(t: { bigint: string; prefix: string }): string {
+  const p = t.prefix;
+  return `
+ALTER TABLE ${p}messages ADD COLUMN owner TEXT;
+CREATE TABLE ${p}handoff (
+  channel TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  seq ${t.bigint} NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (channel, owner)
+);
+`;
+}
+
 /** AUTOINCREMENT so a seq is never reused after retention deletes the newest rows. */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: v1({ blob: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', int: 'INTEGER', bigint: 'INTEGER', prefix: '' }) },
   { version: 2, sql: v2('') },
+  { version: 3, sql: v3({ bigint: 'INTEGER', prefix: '' }) },
   esrMigration(''),
 ];
 
@@ -131,6 +152,7 @@ export function postgresMigrations(schema: string): readonly Migration[] {
   return [
     { version: 1, sql: v1({ blob: 'BYTEA', serial: 'BIGSERIAL PRIMARY KEY', int: 'INTEGER', bigint: 'BIGINT', prefix: `"${schema}".` }) },
     { version: 2, sql: v2(`"${schema}".`) },
+    { version: 3, sql: v3({ bigint: 'BIGINT', prefix: `"${schema}".` }) },
     esrMigration(`"${schema}".`),
   ];
 }

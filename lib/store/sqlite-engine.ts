@@ -51,7 +51,7 @@ export function mapError(e: unknown): NhsError {
 }
 
 function pushMessageValues(into: unknown[], r: MessageRow): void {
-  into.push(r.id, r.channel, r.raw, r.control_id, r.message_type, r.meta, r.status, r.status_detail, r.received_at, r.updated_at);
+  into.push(r.id, r.channel, r.raw, r.control_id, r.message_type, r.meta, r.status, r.status_detail, r.received_at, r.updated_at, r.owner);
 }
 
 /**
@@ -172,7 +172,9 @@ export abstract class SqliteEngine extends StoreBase {
       insQuarantine: ins('quarantine', QUARANTINE_INSERT_COLUMNS),
       getQuarantine: db.prepare('SELECT * FROM quarantine WHERE id = ?'),
       pruneMessages: db.prepare(
-        "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE status = 'processed' AND updated_at < ? AND id NOT IN " +
+        // Handed over (at or below the hand-off watermark) or processed; see Store.prune.
+        "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE updated_at < ? AND (status = 'processed' OR EXISTS (SELECT 1 FROM handoff h " +
+        'WHERE h.channel = messages.channel AND (h.owner = messages.owner OR messages.owner IS NULL) AND messages.seq <= h.seq)) AND id NOT IN ' +
         `(SELECT message_id FROM quarantine WHERE state = 'open' AND message_id IS NOT NULL) LIMIT ${PRUNE_CHUNK})`),
       pruneOutbox: db.prepare(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 'done' AND updated_at < ? LIMIT ${PRUNE_CHUNK})`),
     };

@@ -3,8 +3,9 @@
  * quarantine) over the connection and write path of sqlite-engine.ts.
  */
 import { NhsError } from '../errors';
+import { statSync } from 'node:fs';
 import {
-  checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
+  checkHandoffKey, checkSeq, checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
   checkQuarantineState, checkStatus, checkStatusDetail, isoTime, leaseEnd, outboxErrorText,
 } from './checks';
 import { DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
@@ -17,7 +18,7 @@ import { q, SqliteEngine, type Row } from './sqlite-engine';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
   NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
-  QuarantineQuery, QuarantineState, Store,
+  QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
 /** SQLite implementation of {@link Store} (DESIGN.md §4 durability model). */
@@ -271,6 +272,82 @@ export class SqliteStore extends SqliteEngine implements Store {
         if (draft) this.chainStep(draft);
         return toQuarantine(this.s('getQuarantine').get(id) as Row);
       };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // hand-off (schema v3)
+  // -------------------------------------------------------------------------------------------
+
+  openHandoff(channel: string, owner: string): Promise<HandoffStart> {
+    return this.write(() => {
+      const [ch, ow] = checkHandoffKey(channel, owner);
+      return () => {
+        const row = this.dyn('SELECT seq FROM handoff WHERE channel = ? AND owner = ?').get(ch, ow) as { seq: number } | undefined;
+        let mark = row ? Number(row.seq) : undefined;
+        if (mark === undefined) {
+          const newest = this.dyn('SELECT seq FROM messages WHERE channel = ? ORDER BY seq DESC LIMIT 1').get(ch) as { seq: number } | undefined;
+          mark = newest ? Number(newest.seq) : 0;
+          this.dyn('INSERT INTO handoff (channel, owner, seq, updated_at) VALUES (?, ?, ?, ?)').run(ch, ow, mark, this.now());
+        }
+        const last = this.dyn('SELECT seq FROM messages WHERE channel = ? AND owner = ? ORDER BY seq DESC LIMIT 1').get(ch, ow) as { seq: number } | undefined;
+        return { mark, upTo: last ? Number(last.seq) : 0 };
+      };
+    });
+  }
+
+  advanceHandoff(channel: string, owner: string, seq: number): Promise<void> {
+    return this.write(() => {
+      const [ch, ow] = checkHandoffKey(channel, owner);
+      const to = checkSeq(seq);
+      return () => {
+        this.dyn('INSERT INTO handoff (channel, owner, seq, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (channel, owner) DO UPDATE SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at')
+          .run(ch, ow, to, this.now());
+      };
+    });
+  }
+
+  replayMessages(channel: string, owner: string, afterSeq: number, upTo: number, limit: number): Promise<MessageRecord[]> {
+    return this.read(() => {
+      const [ch, ow] = checkHandoffKey(channel, owner);
+      const rows = this.dyn('SELECT * FROM messages WHERE channel = ? AND seq > ? AND seq <= ? AND owner = ? ORDER BY seq LIMIT ?')
+        .all(ch, checkSeq(afterSeq, 'afterSeq'), checkSeq(upTo, 'upTo'), ow, checkLimit(limit)) as Row[];
+      return rows.map(toMessage);
+    });
+  }
+
+  listHandoffs(channel: string): Promise<HandoffInfo[]> {
+    return this.read(() => {
+      const [ch] = checkHandoffKey(channel, 'any');
+      const rows = this.dyn('SELECT h.owner, h.seq, h.updated_at, (SELECT COUNT(*) FROM messages m WHERE m.channel = h.channel AND m.owner = h.owner AND m.seq > h.seq) AS pending FROM handoff h WHERE h.channel = ? ORDER BY h.owner').all(ch) as Row[];
+      return rows.map((r) => ({ owner: String(r.owner), mark: Number(r.seq), updatedAt: String(r.updated_at), pending: Number(r.pending) }));
+    });
+  }
+
+  adoptHandoff(channel: string, fromOwner: string, toOwner: string): Promise<number> {
+    return this.write(() => {
+      const [ch, from] = checkHandoffKey(channel, fromOwner);
+      const [, to] = checkHandoffKey(channel, toOwner);
+      return () => {
+        const row = this.dyn('SELECT seq FROM handoff WHERE channel = ? AND owner = ?').get(ch, from) as { seq: number } | undefined;
+        const seqs = (this.dyn('SELECT seq FROM messages WHERE channel = ? AND owner = ? AND seq > ? ORDER BY seq').all(ch, from, row ? Number(row.seq) : 0) as { seq: number }[]).map((r) => Number(r.seq));
+        for (const seq of seqs) this.dyn('UPDATE messages SET seq = (SELECT MAX(seq) FROM messages) + 1, owner = ? WHERE seq = ?').run(to, seq);
+        // AUTOINCREMENT must never hand out a seq now taken by a moved row.
+        this.dyn("UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM messages) WHERE name = 'messages' AND seq < (SELECT MAX(seq) FROM messages)").run();
+        this.dyn('DELETE FROM handoff WHERE channel = ? AND owner = ?').run(ch, from);
+        return seqs.length;
+      };
+    });
+  }
+
+  protected measure(): Promise<Omit<StoreSize, 'warning'>> {
+    return this.read(() => {
+      const file = (this.location as { file: string }).file;
+      const onDisk = (f: string): number => { try { return statSync(f).size; } catch { return 0; } };
+      const pages = Number(this.db!.pragma('page_count', { simple: true })) * Number(this.db!.pragma('page_size', { simple: true }));
+      const bytes = file === ':memory:' ? pages : onDisk(file) + onDisk(`${file}-wal`);
+      const n = this.dyn('SELECT COUNT(*) AS n FROM messages').get() as { n: number };
+      return { bytes, messages: Number(n.n) };
     });
   }
 

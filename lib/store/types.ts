@@ -12,6 +12,7 @@
 
 import type { NhsError } from '../errors';
 import type { AuditLog } from './audit-log';
+import type { HandoffLog } from './handoff';
 import type { MessageLog } from './message-log';
 import type { Outbox } from './outbox';
 import type { Quarantine } from './quarantine';
@@ -42,14 +43,22 @@ export interface StoreOptions {
   /** PostgreSQL: schema holding the tables (default `nhs_interop`); tests use one per test. */
   schema?: string;
   durability?: Durability;
+  /**
+   * SQLite: run every write (and its fsync) on one worker thread that owns the write connection;
+   * reads stay on the caller's thread. Ignored when `clock` or `idGen` is injected (functions do
+   * not cross threads). Default false.
+   */
+  writerThread?: boolean;
   /** Share one transaction among writes queued in the same event-loop turn (default true). */
   groupCommit?: boolean;
   /** Largest raw message / payload accepted, in bytes (default 16 MiB) → `STORE_RECORD_TOO_LARGE`. */
   maxRecordBytes?: number;
   /** PostgreSQL connect/query timeout (default 5000 ms) → `STORE_UNAVAILABLE`. */
   timeoutMs?: number;
-  /** Retention in days for processed messages and done outbox items (0 = keep forever). */
+  /** Retention in days for handed-over or processed messages and done outbox items (0 = keep forever). */
   retentionDays?: number;
+  /** {@link StoreSize.warning} is set above this many bytes (0 = never); checked hourly too (onError `STORE_SIZE_WARNING`). */
+  sizeWarnBytes?: number;
   /**
    * Injected clock and id generator (deterministic tests, DESIGN.md §1). The default ids are
    * time-ordered 26-character strings (lib/store/ids.ts), unique across processes.
@@ -67,6 +76,7 @@ export * from './message-log';
 export * from './outbox';
 export * from './audit-log';
 export * from './quarantine';
+export * from './handoff';
 
 // ---------------------------------------------------------------------------------------------
 // The interface: one store, composed of its four concerns
@@ -77,7 +87,7 @@ export * from './quarantine';
  * `STORE_RECORD_TOO_LARGE`, `STORE_UNAVAILABLE` (cannot connect / timed out), `STORE_NOT_FOUND`,
  * `STORE_CONFLICT` (compare-and-set lost), `STORE_INVALID` (bad argument).
  */
-export interface Store extends MessageLog, Outbox, AuditLog, Quarantine {
+export interface Store extends MessageLog, Outbox, AuditLog, Quarantine, HandoffLog {
   readonly backend: Backend;
   /** Where the data lives (file path / schema); no credentials. */
   readonly location: StoreLocation;
@@ -92,8 +102,10 @@ export interface Store extends MessageLog, Outbox, AuditLog, Quarantine {
   /** Counters of the write path (group commit evidence for tests and the bench). */
   stats?(): StoreStats;
   /**
-   * Apply `retentionDays` now: delete processed messages and done outbox items last updated
-   * before the cut-off. Never touches open quarantine items, messages they reference, or audit.
+   * Apply `retentionDays` now: delete messages handed over (at or below their listener's
+   * hand-off watermark; messages kept before schema v3 count as handed over once below a
+   * watermark of their channel) or processed, and done outbox items, last updated before the
+   * cut-off. A message above its watermark is never removed. Never touches open quarantine items, messages they reference, or audit.
    * Also runs on open and hourly while `retentionDays > 0`.
    */
   prune?(now?: Date): Promise<PruneResult>;

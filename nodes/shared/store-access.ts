@@ -33,6 +33,11 @@ export function defaultStoreFile(RED: RED): string {
 
 const defaults = new Map<string, Promise<Store>>();
 
+/** Retention of handed-over / processed messages and done outbox items when nothing says otherwise. */
+export const DEFAULT_RETENTION_DAYS = 30;
+/** Store size above which status turns yellow and a warning is logged hourly. */
+export const DEFAULT_SIZE_WARN_MB = 4096;
+
 /**
  * Store failures nobody awaits (the hourly retention run) as a warning: code and message only —
  * store error messages name the operation, never a record's content.
@@ -45,7 +50,8 @@ export function storeWarner(warn: (m: string) => void, who: string): (e: NhsErro
 export function defaultStore(file: string, onError?: (e: NhsError) => void): Promise<Store> {
   let p = defaults.get(file);
   if (!p) {
-    const store = createStore({ backend: 'sqlite', file, ...(onError ? { onError } : {}) });
+    // Bounded by default (DESIGN.md §4): an edge box left running must not fill its disk.
+    const store = createStore({ backend: 'sqlite', file, retentionDays: DEFAULT_RETENTION_DAYS, sizeWarnBytes: DEFAULT_SIZE_WARN_MB * 1048576, ...(onError ? { onError } : {}) });
     p = store.open().then(() => store);
     defaults.set(file, p);
     // A failed open is not cached: the next caller tries again (e.g. after a disk is remounted).
@@ -78,14 +84,17 @@ export function storeConfigId(def: NodeDef): string | undefined {
 export function storeOptions(RED: RED, def: NodeDef, credentials: Record<string, string | undefined> | undefined): StoreOptions {
   const backend = def.backend === 'postgres' ? 'postgres' : 'sqlite';
   const durability = def.durability === 'normal' ? 'normal' : 'full';
-  const days = Number(def.retentionDays ?? 0);
+  const days = Number(def.retentionDays === undefined || def.retentionDays === '' ? DEFAULT_RETENTION_DAYS : def.retentionDays);
   const retentionDays = Number.isFinite(days) && days > 0 ? days : 0;
+  const warnMb = Number(def.sizeWarnMB === undefined || def.sizeWarnMB === '' ? DEFAULT_SIZE_WARN_MB : def.sizeWarnMB);
+  const sizeWarnBytes = Number.isFinite(warnMb) && warnMb > 0 ? warnMb * 1048576 : 0;
   if (backend === 'postgres') {
     const schema = typeof def.schema === 'string' && def.schema.trim() ? def.schema.trim() : undefined;
-    return { backend, url: credentials?.url ?? '', durability, retentionDays, ...(schema ? { schema } : {}) };
+    return { backend, url: credentials?.url ?? '', durability, retentionDays, sizeWarnBytes, ...(schema ? { schema } : {}) };
   }
   const f = typeof def.file === 'string' ? def.file.trim() : '';
   const file = f ? (isAbsolute(f) ? f : resolve(userDirOf(RED), f)) : defaultStoreFile(RED);
-  return { backend, file, durability, retentionDays };
+  // Opt-in: every write and its fsync on the store's own thread (bench/mllp.md, issue 9 item 5).
+  return { backend, file, durability, retentionDays, sizeWarnBytes, writerThread: def.writerThread === true || def.writerThread === 'true' };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Child process for test/e2e/mllp-durability.test.ts: runs the Node-RED runtime (through
  * node-red-node-test-helper) with one flow, so the parent can SIGKILL it at any instant.
- *   in  <port> <sqlite file>                   nhs-mllp-in (commit) on a SQLite store
+ *   in  <port> <sqlite file> [audit|peer port] nhs-mllp-in (commit) on a SQLite store; wired to
+ *                                              nhs-audit, or to nhs-mllp-out → the parent's peer
  *   out <peer port> <sqlite file> [enqueue N]  nhs-mllp-out → endpoint → the parent's peer
  * Prints `READY <port>` once serving, and `QUEUED` after enqueueing.
  */
@@ -15,6 +16,21 @@ const port = Number(portArg);
 
 function flowFor(): Record<string, unknown>[] {
   const store = { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' };
+  if (mode === 'in' && enqueueArg === 'audit') {
+    return [
+      store,
+      { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [['au'], []] },
+      { id: 'au', type: 'nhs-audit', store: 'st', action: 'processed', trail: true, wires: [[]] },
+    ];
+  }
+  if (mode === 'in' && enqueueArg) {
+    return [
+      store,
+      { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [['out'], []] },
+      { id: 'ep', type: 'nhs-mllp-endpoint', host: '127.0.0.1', port: Number(enqueueArg), store: 'st', connectTimeout: 1, ackTimeout: 2, retryBase: 0.05, retryMax: 0.2, maxAttempts: 1000 },
+      { id: 'out', type: 'nhs-mllp-out', endpoint: 'ep', wires: [[], []] },
+    ];
+  }
   if (mode === 'in') return [store, { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [[], []] }];
   return [
     store,
@@ -25,7 +41,7 @@ function flowFor(): Record<string, unknown>[] {
 
 helper.startServer(() => {
   const modules = mode === 'in'
-    ? [require('../../nodes/mllp-in'), require('../../nodes/store')]
+    ? [require('../../nodes/mllp-in'), require('../../nodes/store'), require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/audit')]
     : [require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/store')];
   helper.load(modules, flowFor(), () => {
     void (async () => {

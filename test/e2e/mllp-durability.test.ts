@@ -2,7 +2,10 @@
  * Crash durability (DESIGN.md §4 "a crash at any instant loses no accepted message"): the
  * Node-RED process is SIGKILLed at random moments while messages flow, and restarted.
  *  - nhs-mllp-in (commit, SQLite FULL): every message the client got AA for is in the store
- *    exactly once (messages never AA'd may or may not be stored: the sender must resend them).
+ *    exactly once (messages never AA'd may or may not be stored: the sender must resend them),
+ *    and reaches the durable node downstream (nhs-audit, hash-chained in the same store) at
+ *    least once: what was kept but not yet handed over when the process died is replayed on
+ *    restart, and every duplicate hand-off is a replay (this sender never resends a message).
  *  - nhs-mllp-out: every enqueued message is delivered, in order; a message is only ever sent
  *    again when the kill hit between sending it and committing its AA (at-least-once).
  */
@@ -42,12 +45,13 @@ describe('MLLP durability under SIGKILL', () => {
   const children: Child[] = [];
   after(() => { for (const c of children) c.proc.kill('SIGKILL'); });
 
-  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once', { timeout: 150_000 }, async () => {
+  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once and handed downstream at least once', { timeout: 170_000 }, async () => {
     const TOTAL = 10_000;
     const CONNS = 4;
     const file = join(dir, 'in.sqlite');
     const port = await freePort();
-    let child = startChild(['in', String(port), file]);
+    const childArgs = ['in', String(port), file, 'audit'];
+    let child = startChild(childArgs);
     children.push(child);
     await child.ready;
     let next = 0;
@@ -91,7 +95,7 @@ describe('MLLP durability under SIGKILL', () => {
         child.proc.kill('SIGKILL');
         await child.exited;
         kills++;
-        child = startChild(['in', String(port), file]);
+        child = startChild(childArgs);
         children.push(child);
         await child.ready;
         restarted();
@@ -103,6 +107,8 @@ describe('MLLP durability under SIGKILL', () => {
     running = false;
     await killer;
     assert.ok(kills >= 10, `only ${kills} kills happened; the run was too fast`);
+    // The last instance runs until its replay has been handed over, then is killed too.
+    await sleep(3000);
     child.proc.kill('SIGKILL');
     await child.exited;
 
@@ -117,7 +123,17 @@ describe('MLLP durability under SIGKILL', () => {
       assert.ok([...count.values()].every((n) => n === 1), 'no message stored twice');
       assert.equal(acked.size + unacked, TOTAL);
       assert.ok(acked.size > TOTAL * 0.9, `AA for ${acked.size}/${TOTAL}`);
-      console.log(`# durability in: ${kills} kills, ${acked.size} AA, ${unacked} not AA'd, ${all.length} stored`);
+      // What the audit node downstream recorded: mllp in's step, `receive` or `replay`, per hand-off.
+      const steps = (await store.queryAudit({ node: 'in', limit: 100_000 })).map((r) => [r.correlationId ?? '', r.action] as const);
+      const handed = new Map<string, string[]>();
+      for (const [id, action] of steps) handed.set(id, [...(handed.get(id) ?? []), action]);
+      const lost = [...acked].filter((id) => !handed.has(id));
+      assert.deepEqual(lost.slice(0, 20), [], `${lost.length} AA'd messages never reached the node downstream`);
+      // This sender never resends an id: a second hand-off of a message is a flagged replay.
+      const unflagged = [...handed].filter(([, actions]) => actions.filter((a) => a === 'receive').length > 1);
+      assert.deepEqual(unflagged.map(([id]) => id), [], 'a duplicate hand-off without `replayed`');
+      const replays = steps.filter(([, a]) => a === 'replay').length;
+      console.log(`# durability in: ${kills} kills, ${acked.size} AA, ${unacked} not AA'd, ${all.length} stored, ${replays} replayed downstream`);
     } finally {
       await store.close();
     }

@@ -12,13 +12,6 @@ import { basename, join } from 'node:path';
 
 const root = join(__dirname, '..', '..');
 
-/**
- * TODO(channels merge): the MLLP nodes get the one `msg.ack` shape and node ids in `msg.audit` on
- * the channels branch; on this branch those two checks are skipped for them (the invalid-output
- * and `msg.fhir.outcome` checks still apply). The lead removes this list when the branches meet.
- */
-export const PENDING_CHANNELS_MERGE: readonly string[] = ['nhs-mllp-in', 'nhs-mllp-out', 'nhs-mllp-response'];
-
 const ACK_KEYS = ['code', 'controlId', 'raw', 'text'];
 
 /** Output index labelled "invalid" for a node type (from its message catalog or editor HTML). */
@@ -64,12 +57,11 @@ export function contractViolations(sender: Sender, port: number, msg: Msg, seen:
   }
   const fhir = msg.fhir as Msg | undefined;
   if (fhir && typeof fhir === 'object' && 'outcome' in fhir) out.push(`${where}: msg.fhir.outcome is set (the verdict belongs in msg.outcome)`);
-  const pending = PENDING_CHANNELS_MERGE.includes(sender.type);
-  if (msg.ack !== undefined && !pending) {
+  if (msg.ack !== undefined) {
     const keys = msg.ack && typeof msg.ack === 'object' ? Object.keys(msg.ack).sort() : [];
     if (keys.join() !== ACK_KEYS.join()) out.push(`${where}: msg.ack has keys [${keys.join(', ')}], not [${ACK_KEYS.join(', ')}]`);
   }
-  if (Array.isArray(msg.audit) && !pending) {
+  if (Array.isArray(msg.audit)) {
     for (const step of msg.audit as Msg[]) {
       if (seen.has(JSON.stringify(step))) continue;
       if (step?.node !== sender.id) out.push(`${where}: msg.audit step ${JSON.stringify(step?.action)} names node ${JSON.stringify(step?.node)}, not its id`);

@@ -40,7 +40,11 @@ describe('MLLP example flows', () => {
     const responded = h.next('mllp01dbg', 8000);
     h.node('mllp01inj').receive({});
     assert.match((await acked).payload, /MSA\|AA\|EX\d+/);
-    assert.deepEqual((await responded).ack, { code: 'AA', sent: true });
+    // msg.ack is the ACK sent, in the one shape of DESIGN.md §2.
+    const ack = (await responded).ack;
+    assert.equal(ack.code, 'AA');
+    assert.match(ack.controlId, /^EX\d+$/);
+    assert.match(ack.raw, /MSA\|AA\|EX\d+/);
   });
 
   it('02 - Send via outbox: delivered through the outbox to the local listener', async () => {

@@ -167,6 +167,29 @@ describe('nhs-mllp-in', () => {
   });
 });
 
+describe('nhs-mllp-in hand-off admin API', () => {
+  const h = nodeRedHarness();
+  it('lists the watermarks and hands a gone instance\'s unreplayed messages to this one', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    await h.node('in').mllpPort();
+    const store = await h.node('st').getStore();
+    // Another instance kept two messages on this listener and never came back.
+    await store.openHandoff('in', 'gone-owner');
+    await store.appendMessage({ channel: 'in', raw: Buffer.from(adt('GONE1')), controlId: 'GONE1', owner: 'gone-owner' });
+    await store.appendMessage({ channel: 'in', raw: Buffer.from(adt('GONE2')), controlId: 'GONE2', owner: 'gone-owner' });
+    const api = () => h.helper.request();
+    const list = (await api().get('/nhs-interop/mllp-in/in/handoff').expect(200)).body;
+    const me = h.node('in').mllpOwner;
+    assert.equal(list.owner, me);
+    assert.deepEqual(list.handoffs.find((x: any) => x.owner === 'gone-owner').pending, 2);
+    await api().post('/nhs-interop/mllp-in/in/adopt').send({ from: me }).expect(400);
+    await api().post('/nhs-interop/mllp-in/nope/adopt').send({ from: 'gone-owner' }).expect(404);
+    assert.deepEqual((await api().post('/nhs-interop/mllp-in/in/adopt').send({ from: 'gone-owner' }).expect(200)).body, { adopted: 2 });
+    const moved = await store.findMessages({ channel: 'in' });
+    assert.deepEqual(moved.map((m: any) => [m.controlId, m.owner]), [['GONE1', me], ['GONE2', me]]);
+  });
+});
+
 describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
   const h = nodeRedHarness();
   const build = (respCfg: Record<string, unknown> = {}, inCfg: Record<string, unknown> = {}): Record<string, unknown>[] =>
@@ -181,7 +204,9 @@ describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
     const done = h.next('done');
     assert.deepEqual(msaOf(await c.request(adt('FLOW1'))), { code: 'AA', controlId: 'FLOW1' });
     const msg = await done;
-    assert.deepEqual(msg.ack, { code: 'AA', sent: true });
+    // msg.ack is the ACK sent, in the one shape of DESIGN.md §2.
+    assert.deepEqual({ ...msg.ack, raw: undefined }, { code: 'AA', controlId: 'FLOW1', text: '', raw: undefined });
+    assert.equal(msaOf(msg.ack.raw).code, 'AA');
     const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
     assert.equal(rec.status, 'processed');
     c.close();
@@ -244,6 +269,26 @@ describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
     const c = await peerConnect(await h.node('in').mllpPort());
     const ack = await c.request(adt('CUST1'));
     assert.match(ack, /^MSH\|\^~\\&\|CUSTOM/);
+    c.close();
+  });
+
+  it('msg.reply overrides the verdict for one message (code and MSA-3 text)', async () => {
+    await h.load([mllpIn, mllpResponse, storeNode], flow({ ackMode: 'flow', flowTimeout: 5, wires: [['fn'], ['bad']] }, [
+      { id: 'fn', type: 'helper' },
+      { id: 'resp', type: 'nhs-mllp-response', wires: [['done']] },
+      { id: 'done', type: 'helper' },
+    ]));
+    h.node('fn').on('input', (m: any) => { h.node('resp').receive({ ...m, reply: { code: 'AR', text: 'Ward closed' } }); });
+    const c = await peerConnect(await h.node('in').mllpPort());
+    const done = h.next('done');
+    const ack = await c.request(adt('RPL1'));
+    assert.match(ack, /MSA\|AR\|RPL1\|Ward closed/);
+    const msg = await done;
+    assert.equal(msg.ack.code, 'AR');
+    assert.equal(msg.ack.controlId, 'RPL1');
+    assert.equal(msg.audit.at(-1).node, 'resp');
+    const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
+    assert.equal(rec.status, 'errored');
     c.close();
   });
 });

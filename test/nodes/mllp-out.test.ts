@@ -72,7 +72,8 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
     h.node('out').receive({ payload: adt('NAKME') });
     const m = await parked;
     assert.match(m.outbox.reason, /AE/);
-    assert.equal(msaOf(m.ack).code, 'AE');
+    assert.equal(m.ack.code, 'AE');
+    assert.equal(m.ack.controlId, 'NAKME');
     assert.equal(controlIdOf(m.payload), 'NAKME');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(p.received.length, 1);

@@ -67,3 +67,21 @@ describe('delimitersFrom', () => {
     assert.equal((delimitersFrom('|', '^~\\&#') as Delimiters).truncation, '#');
   });
 });
+
+describe('escapeHl7: a kept formatting escape never carries a raw delimiter (regression)', () => {
+  // Found while writing the escape property (which now catches it too): `\Z…\` was kept verbatim even when its
+  // body held a delimiter or CR, so set() could shift every following field or segment.
+  it('\\Zx|y^z\\ is escaped, not kept', () => {
+    const out = escapeHl7('\\Zx|y^z\\', d);
+    assert.ok(!/[|^~&]/.test(out), out);
+    assert.equal(unescapeHl7(out, d), '\\Zx|y^z\\');
+  });
+  it('set() of such a value leaves the next field in place', async () => {
+    const { parseHl7 } = await import('../../../lib/hl7');
+    const m = parseHl7('MSH|^~\\&|A|B|C|D|20240101||ADT^A01|X1|P|2.5\rPID|1|a|b\r').message!;
+    m.set('PID-2', '\\Zx|y^z\\');
+    const back = parseHl7(m.toString()).message!;
+    assert.equal(back.get('PID-2'), '\\Zx|y^z\\');
+    assert.equal(back.get('PID-3'), 'b');
+  });
+});

@@ -17,7 +17,7 @@ const EOLS = ['\r', '\n', '\r\n'];
 
 function generate(r: () => number): { text: string; d: Delimiters } {
   const spec = DELIMS[Math.floor(r() * DELIMS.length)] as string;
-  const d = delimitersFrom(spec[0] as string, spec.slice(1)) as Delimiters;
+  const d = delimitersFrom(spec[0] as string, spec.slice(1)) as Required<Delimiters>;
   const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)] as T;
   const eol = pick(EOLS);
   const leaf = (): string => (r() < 0.2 ? escapeHl7(pick(['a|b', 'c^d', 'e~f', 'g&h', 'i\\j', 'k\rl']), d) : pick(WORDS));

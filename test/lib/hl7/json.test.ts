@@ -71,3 +71,14 @@ describe('toJSON / fromJSON (msg.hl7, DESIGN.md §2)', () => {
     assert.equal(r.issues[0]?.expression?.[0], 'MSH-2');
   });
 });
+
+describe('toJSON / fromJSON: a bare second MSH line (regression)', () => {
+  // Found by the property tests: `MSH` alone on a line became `["MSH", "|"]`, serialized `MSH|`.
+  for (const tail of ['MSH', 'MSH\r', 'MSH|\r']) {
+    it(JSON.stringify(tail), () => {
+      const text = `MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\r${tail}`;
+      const m = parseHl7(text).message!;
+      assert.equal(fromJSON(JSON.parse(JSON.stringify(m.toJSON()))).message?.toString(), text);
+    });
+  }
+});

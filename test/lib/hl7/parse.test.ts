@@ -225,7 +225,8 @@ describe('parseHl7: structural problems are issues, never throws', () => {
     ['batch header', 'FHS|^~\\&\rMSH|^~\\&|||||||ADT^A01|1|P|2.5\r', 'batch', false],
     ['lone MSH', 'MSH', 'MSH-2', false],
     ['MSH| only', 'MSH|', 'MSH-2', false],
-    ['MSH-2 too short', 'MSH|^~|A', 'MSH-2', false],
+    ['MSH-2 empty', 'MSH||A', 'MSH-2', false],
+    ['MSH-2 too short (strict parsing: see lenient.test.ts for the lenient default)', 'MSH|^~|A', 'MSH-2', false],
     ['MSH-2 repeats a delimiter', 'MSH|^^\\&|A', 'MSH-2', false],
     ['alphanumeric separator', 'MSHA^~\\&A', 'MSH-2', false],
     ['MSH-9 missing', 'MSH|^~\\&|A|B|C|D|20240101|||X1|P|2.5\r', 'MSH-9', true],
@@ -237,7 +238,7 @@ describe('parseHl7: structural problems are issues, never throws', () => {
   ];
   for (const [name, input, frag, hasMessage] of cases) {
     it(name, () => {
-      const r = parseHl7(input as string);
+      const r = parseHl7(input as string, { strict: name.includes('strict') });
       assert.equal(r.message !== undefined, hasMessage);
       assert.ok(hasErrors(r.issues), 'expected an error issue');
       const hit = r.issues.some((i) => (i.expression ?? []).includes(frag) || (i.diagnostics ?? '').toLowerCase().includes(frag.toLowerCase()));

@@ -28,14 +28,15 @@ export interface BackendUnderTest {
 let counter = 0;
 const runId = `${process.pid}_${Date.now().toString(36)}`;
 
-export function sqliteBackend(): BackendUnderTest {
+/** SQLite; with `writerThread`, every write runs on the store's worker thread (issue 9 item 5). */
+export function sqliteBackend(extra: Partial<StoreOptions> = {}): BackendUnderTest {
   const dir = mkdtempSync(join(tmpdir(), 'nhs-store-test-'));
   const made: Store[] = [];
   return {
     name: 'sqlite',
     skip: false,
     fresh() {
-      const opts: StoreOptions = { backend: 'sqlite', file: join(dir, `s${++counter}`, 'store.sqlite') };
+      const opts: StoreOptions = { backend: 'sqlite', file: join(dir, `s${++counter}`, 'store.sqlite'), ...extra };
       return { opts, make: (extra) => { const s = createStore({ ...opts, ...extra }); made.push(s); return s; } };
     },
     async cleanup() {

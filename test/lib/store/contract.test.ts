@@ -721,6 +721,7 @@ function contract(b: BackendUnderTest): void {
 
 contract(sqliteBackend());
 contract(postgresBackend());
+contract(sqliteBackend({ writerThread: true }));
 
 describe('store options and unreachable servers', () => {
   it('refuses bad options with STORE_INVALID', () => {

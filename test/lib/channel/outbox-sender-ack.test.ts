@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStore } from '../../../lib/store';
 import type { Store } from '../../../lib/store/types';
-import { OutboxSender } from '../../../lib/mllp/outbox-sender';
+import { OutboxSender } from '../../../lib/channel/outbound';
 import { adt, controlIdOf, peerAck } from '../../helpers/mllp-peer';
 
 const dir = mkdtempSync(join(tmpdir(), 'mllp-ack-'));

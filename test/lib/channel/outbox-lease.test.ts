@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStore } from '../../../lib/store';
 import type { Store } from '../../../lib/store/types';
-import { OutboxSender, type SendFn } from '../../../lib/mllp/outbox-sender';
+import { OutboxSender, type SendFn } from '../../../lib/channel/outbound';
 import { adt, controlIdOf, peerAck } from '../../helpers/mllp-peer';
 import { sleep, until } from '../../helpers/wait';
 

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStore } from '../../../lib/store';
 import type { Store } from '../../../lib/store/types';
-import { mllpReceiver, type Received } from '../../../lib/mllp/receiver';
-import { OutboxSender } from '../../../lib/mllp/outbox-sender';
-import type { MllpSession } from '../../../lib/mllp/server';
+import { mllpReceiver, type Received } from '../../../lib/channel/inbound';
+import { OutboxSender } from '../../../lib/channel/outbound';
+import type { MllpSession } from '../../../lib/mllp';
 import { adt, controlIdOf, msaOf, peerAck } from '../../helpers/mllp-peer';
 
 const dir = mkdtempSync(join(tmpdir(), 'mllp-recv-'));

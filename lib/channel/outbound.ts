@@ -5,10 +5,10 @@
  * transport failure is retried with back-off; AE/AR follow the configured policy; what exhausts
  * its attempts is parked and reported, never dropped.
  */
-import { decodeHl7Bytes, parseHl7 } from '../hl7';
+import { readAck, type AckInfo } from '../hl7';
 import { NhsError, toNhsError } from '../errors';
-import type { OutboxItem, Store } from '../store/types';
-import { backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../mllp';
+import type { OutboxItem, Store } from '../store';
 
 /** What to do with AE/AR (and CE/CR): `retry` like a transport failure, or `park` at once; `fail` parks and raises an error. */
 export type NegativeAckPolicy = 'retry' | 'park' | 'fail';
@@ -38,16 +38,16 @@ export interface OutboxSenderOptions {
   /** Idle poll for new or due items (default 1000 ms); {@link OutboxSender.wake} skips the wait. */
   pollMs?: number;
   now?: () => Date;
-  onDelivered?(item: OutboxItem, ack: string): void;
-  onParked?(item: OutboxItem, reason: string, ack: string | undefined, error: NhsError | undefined): void;
+  onDelivered?(item: OutboxItem, ack: AckInfo): void;
+  onParked?(item: OutboxItem, reason: string, ack: AckInfo | undefined, error: NhsError | undefined): void;
   onRetry?(item: OutboxItem, reason: string, at: Date): void;
   onError?(e: NhsError): void;
 }
 
 /** How a node hears about the outbox items it enqueued (plain callbacks, no node-red types). */
 export interface DeliveryListener {
-  delivered(item: OutboxItem, ack: string): void;
-  parked(item: OutboxItem, reason: string, ack: string | undefined, error: NhsError | undefined): void;
+  delivered(item: OutboxItem, ack: AckInfo): void;
+  parked(item: OutboxItem, reason: string, ack: AckInfo | undefined, error: NhsError | undefined): void;
   retrying(item: OutboxItem, reason: string, at: Date): void;
 }
 
@@ -55,16 +55,6 @@ export interface OutboxSenderStats {
   delivered: number;
   retried: number;
   parked: number;
-}
-
-/** What {@link readAck} reads from an ACK frame. */
-type AckFields = { code?: string; controlId?: string; text: string };
-
-/** MSA-1 and MSA-2 of an ACK frame, read with the one HL7 parser. */
-export function readAck(frame: Buffer): AckFields {
-  const { text } = decodeHl7Bytes(frame);
-  const m = parseHl7(text).message;
-  return { code: m?.get('MSA-1'), controlId: m?.get('MSA-2'), text };
 }
 
 export class OutboxSender {
@@ -207,7 +197,7 @@ export class OutboxSender {
     let frame: Buffer;
     // The frame `accept` read last, and what it read: the answer is read once, not again below.
     let seen: Buffer | undefined;
-    let seenAck: AckFields | undefined;
+    let seenAck: AckInfo | undefined;
     try {
       frame = await this.o.send(item.payload, (f) => {
         if (want === null) return true;
@@ -229,17 +219,17 @@ export class OutboxSender {
       // Stopped before the ack was recorded: it stays inflight and is re-sent after recovery.
       if (!(await this.recordAck(item))) return;
       this.stats.delivered++;
-      this.o.onDelivered?.(item, ack.text);
+      this.o.onDelivered?.(item, ack);
       return;
     }
-    const reason = `negative acknowledgment ${ack.code ?? '(no MSA-1)'}`;
+    const reason = `negative acknowledgment ${ack.code || '(no MSA-1)'}`;
     const policy = this.o.policy ?? 'retry';
     if (policy === 'retry') {
-      await this.retryOrPark(item, reason, ack.text);
+      await this.retryOrPark(item, reason, ack);
       return;
     }
-    const err = policy === 'fail' ? new NhsError('MLLP_NEGATIVE_ACK', `destination answered ${ack.code ?? '?'} for message ${want ?? item.id}`, { detail: { code: ack.code, outboxId: item.id } }) : undefined;
-    await this.park(item, reason, ack.text, err);
+    const err = policy === 'fail' ? new NhsError('MLLP_NEGATIVE_ACK', `destination answered ${ack.code || '?'} for message ${want ?? item.id}`, { detail: { code: ack.code, outboxId: item.id } }) : undefined;
+    await this.park(item, reason, ack, err);
   }
 
   /**
@@ -272,7 +262,7 @@ export class OutboxSender {
     });
   }
 
-  private async retryOrPark(item: OutboxItem, reason: string, ack?: string, err?: NhsError): Promise<void> {
+  private async retryOrPark(item: OutboxItem, reason: string, ack?: AckInfo, err?: NhsError): Promise<void> {
     if (item.attempts >= (this.o.maxAttempts ?? 10)) {
       await this.park(item, `${reason} after ${item.attempts} attempts`, ack, err);
       return;
@@ -285,7 +275,7 @@ export class OutboxSender {
     this.o.onRetry?.(item, reason, at);
   }
 
-  private async park(item: OutboxItem, reason: string, ack?: string, err?: NhsError): Promise<void> {
+  private async park(item: OutboxItem, reason: string, ack?: AckInfo, err?: NhsError): Promise<void> {
     await this.o.store.parkOutbox(item.id, reason, item.attempts);
     this.stats.parked++;
     this.o.onParked?.(item, reason, ack, err);

@@ -1,8 +1,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../../lib/store';
-import { mllpReceiver, type Received } from '../../../lib/mllp/receiver';
-import type { MllpSession } from '../../../lib/mllp/server';
+import { mllpReceiver, type Received } from '../../../lib/channel/inbound';
+import type { MllpSession } from '../../../lib/mllp';
 import { adt, msaOf } from '../../helpers/mllp-peer';
 import { postgresBackend, sqliteBackend } from '../store/backends';
 

@@ -4,8 +4,8 @@
  *
  * - `commit` (default): the raw bytes are appended to the store and the append has committed
  *   before AA is built; a store failure answers AE ("not kept, send again"), never AA.
- * - `flow`: kept the same way, then the flow's `nhs-mllp-response` supplies the application ACK;
- *   no answer within the timeout → AE.
+ * - `flow`: kept the same way, then the flow's `nhs-mllp-response` supplies the application ACK
+ *   through this listener's {@link ReplyRendezvous}; no answer within the timeout → AE.
  * - `immediate`: AA at once, nothing kept (opt-in; a crash loses what was in flight).
  *
  * A message that cannot be parsed is answered AR when its MSH is unusable (HL7 2.9.2: rejected
@@ -13,12 +13,12 @@
  * Enhanced-mode senders (MSH-15/16 valued) get the accept codes CA/CE/CR instead.
  */
 import type { Hl7Message } from '../hl7';
-import { ackMode, buildAck, buildNak, decodeHl7Bytes, encodeHl7Text, parseHl7, type AckCode } from '../hl7';
+import { ackMode, buildAck, buildNak, decodeHl7Bytes, encodeHl7Text, newControlId, parseHl7, type AckCode } from '../hl7';
 import { toNhsError } from '../errors';
 import { hasErrors, isError, issue, type Issue } from '../outcome';
-import type { NewMessage, Store } from '../store/types';
-import { expectReply } from './replies';
-import type { FrameHandler, LogFn, MllpSession } from './server';
+import type { FrameHandler, LogFn, MllpSession } from '../mllp';
+import { indexText, type NewMessage, type Store } from '../store';
+import { ReplyRendezvous } from './replies';
 
 export type AckPolicy = 'commit' | 'flow' | 'immediate';
 
@@ -30,49 +30,42 @@ export interface Received {
   issues: Issue[];
   valid: boolean;
   storeId?: string;
+  /** Store sequence number of the kept record (the hand-off watermark counts these). */
+  storeSeq?: number;
   session: string;
   seq: number;
   remoteAddress: string;
   /** The ACK/NAK sent (or, for `flow`, undefined until the flow answers). */
   ack?: string;
+  /** Emitted again on start because it was kept but not yet handed over (DESIGN.md §4). */
+  replayed?: true;
 }
 
 export interface ReceiverOptions {
   policy: AckPolicy;
   /** Store channel name (the mllp-in node id). */
   channel: string;
+  /** Receiving owner recorded on each kept message (stable per instance; see lib/channel/handoff). */
+  owner?: string;
   /** Required for `commit` and `flow`. */
   store?: () => Promise<Store>;
   /** `flow`: how long to wait for the application ACK (default 30 s). */
   flowTimeoutMs?: number;
+  /** `flow`: where the application ACK is awaited (one per listener; a new one by default). */
+  replies?: ReplyRendezvous;
+  /** Reject the real-world deviations the lenient parser accepts with a warning. */
+  strict?: boolean;
   now?: () => Date;
+  /** Called once the message is kept (or not) and its ACK decided. */
   onMessage(r: Received): void;
+  /** An append is about to start / has finished (the hand-off watermark must not pass it). */
+  onAppend?(phase: 'start' | 'end', token: object): void;
   log?: LogFn;
 }
 
 const POSITIVE: Record<'original' | 'enhanced', AckCode> = { original: 'AA', enhanced: 'CA' };
 const ERROR: Record<'original' | 'enhanced', AckCode> = { original: 'AE', enhanced: 'CE' };
 const REJECT: Record<'original' | 'enhanced', AckCode> = { original: 'AR', enhanced: 'CR' };
-
-/**
- * ACK control ids (MSH-10 of our ACKs): a random per-process prefix plus a counter — unique, at
- * most 20 characters (MSH-10 is ST 20 in v2.5.1), and without a crypto call per message.
- */
-const ackPrefix = `A${Math.random().toString(36).slice(2, 8)}`;
-let ackCounter = 0;
-function ackControlId(): string {
-  ackCounter = (ackCounter + 1) % 1e12;
-  return `${ackPrefix}${ackCounter}`;
-}
-
-/**
- * Text columns cannot hold NUL (PostgreSQL rejects it, failing every row of a pipelined batch);
- * a hostile or broken MSH-9/MSH-10 must not cost the message, so its index fields get U+FFFD.
- * The raw bytes are stored untouched.
- */
-function noNul(s: string): string {
-  return s.includes('\u0000') ? s.split('\u0000').join('\uFFFD') : s;
-}
 
 /** True when the issues concern the MSH itself (2.9.2: AR territory) rather than the content. */
 function mshProblem(issues: Issue[]): boolean {
@@ -84,33 +77,43 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
   const now = o.now ?? (() => new Date());
   const log = o.log ?? (() => undefined);
   const flowMs = o.flowTimeoutMs ?? 30_000;
+  const replies = o.replies ?? new ReplyRendezvous();
+  const parseOpts = { strict: o.strict === true };
 
-  const keep = async (raw: Buffer, m: Hl7Message | undefined, r: Received): Promise<string> => {
+  const keep = async (raw: Buffer, m: Hl7Message | undefined, r: Received): Promise<void> => {
     if (!o.store) throw toNhsError(new Error('no store configured'), 'STORE_UNAVAILABLE');
     const store = await o.store();
     // Each header value read once, and no spread objects: this runs for every kept message.
     const row: NewMessage = { channel: o.channel, raw };
     const controlId = m?.controlId;
-    if (controlId !== undefined) row.controlId = noNul(controlId);
+    if (controlId !== undefined) row.controlId = indexText(controlId);
     const messageType = m?.type;
-    if (messageType !== undefined) row.messageType = noNul(messageType);
-    row.meta = { remoteAddress: noNul(r.remoteAddress), charset: noNul(r.charset), session: noNul(r.session), valid: r.valid };
-    const rec = await store.appendMessage(row);
-    if (!r.valid) {
-      await store.setMessageStatus(rec.id, 'errored', 'rejected: HL7 structure errors').catch(() => undefined);
+    if (messageType !== undefined) row.messageType = indexText(messageType);
+    if (o.owner !== undefined) row.owner = o.owner;
+    row.meta = { remoteAddress: r.remoteAddress, charset: r.charset, session: r.session, valid: r.valid };
+    const token = {};
+    o.onAppend?.('start', token);
+    try {
+      const rec = await store.appendMessage(row);
+      r.storeId = rec.id;
+      r.storeSeq = rec.seq;
+    } finally {
+      o.onAppend?.('end', token);
     }
-    return rec.id;
+    if (!r.valid) {
+      await store.setMessageStatus(r.storeId, 'errored', 'rejected: HL7 structure errors').catch(() => undefined);
+    }
   };
 
   // Built once per listener, not as closures per frame: this runs for every message.
   const ackFor = (m: Hl7Message | undefined, text: string, code: AckCode, extra?: { text?: string; issues?: Issue[] }): string =>
-    m ? buildAck(m, code, { now: now(), controlId: ackControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: ackControlId() });
+    m ? buildAck(m, code, { now: now(), controlId: newControlId(), ...extra }) : buildNak(text, code === 'AR' || code === 'CR' ? 'AR' : 'AE', extra?.issues ?? [], { now: now(), controlId: newControlId() });
 
   /** `commit`/`flow` after the parse: keep, then AA (commit) or wait for the flow's answer. */
   const keepThenAck = async (raw: Buffer, m: Hl7Message, text: string, mode: 'original' | 'enhanced', r: Received, session: MllpSession, seq: number): Promise<Buffer | undefined> => {
     const charset = r.charset;
     try {
-      r.storeId = await keep(raw, m, r);
+      await keep(raw, m, r);
     } catch (e) {
       const err = toNhsError(e, 'STORE_UNAVAILABLE');
       log('warn', `mllp: message ${m.controlId ?? '?'} not stored (${err.code}); answered AE`);
@@ -121,8 +124,8 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
       o.onMessage(r);
       return encodeHl7Text(r.ack, charset);
     }
-    const storeId = r.storeId;
-    const reply = expectReply(session.id, seq, m, charset, flowMs, () => {
+    const storeId = r.storeId as string;
+    const reply = replies.expect(session.id, seq, m, charset, flowMs, () => {
       // Record why the sender got AE; a failure here changes nothing for the sender.
       void o.store?.().then((s) => s.setMessageStatus(storeId, 'errored', 'no application acknowledgment in time')).catch(() => undefined);
       return encodeHl7Text(ackFor(m, text, ERROR[mode], { text: 'No application response in time', issues: [issue('error', 'timeout', `no application acknowledgment within ${flowMs} ms`)] }), charset);
@@ -134,7 +137,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
   /** A rejected message: still kept (status `errored`) unless `immediate`, then AR/AE. */
   const keepRejected = async (raw: Buffer, m: Hl7Message | undefined, r: Received): Promise<Buffer> => {
     try {
-      r.storeId = await keep(raw, m, r);
+      await keep(raw, m, r);
     } catch (e) {
       log('warn', `mllp: could not keep a rejected message (${toNhsError(e, 'STORE_UNAVAILABLE').code})`);
     }
@@ -146,7 +149,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
   // same turn without a promise per message.
   return (raw: Buffer, session: MllpSession, seq: number): Buffer | Promise<Buffer | undefined> => {
     const { text, charset } = decodeHl7Bytes(raw);
-    const parsed = parseHl7(text);
+    const parsed = parseHl7(text, parseOpts);
     const m = parsed.message;
     const valid = m !== undefined && !hasErrors(parsed.issues);
     const mode = m ? ackMode(m) : 'original';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseHl7 } from '../../../lib/hl7';
-import { dropSession, expectReply, pendingReply, sessionOpened, isSessionOpen } from '../../../lib/mllp/replies';
+import { ReplyRendezvous } from '../../../lib/channel/replies';
 import { adt } from '../../helpers/mllp-peer';
 
 const message = (id: string) => {
@@ -10,7 +10,11 @@ const message = (id: string) => {
   return m;
 };
 
-describe('replies rendezvous', () => {
+describe('replies rendezvous (one per listener)', () => {
+  const r = new ReplyRendezvous();
+  const { sessionOpened, isSessionOpen, dropSession } = { sessionOpened: (s: string) => r.sessionOpened(s), isSessionOpen: (s: string) => r.isSessionOpen(s), dropSession: (s: string) => r.dropSession(s) };
+  const expectReply = r.expect.bind(r);
+  const pendingReply = r.waiting.bind(r);
   it('dropSession settles the wait with no reply and cancels its flow-timeout timer', async () => {
     sessionOpened('drop-1');
     let timeouts = 0;
@@ -35,6 +39,16 @@ describe('replies rendezvous', () => {
     const a = expectReply('drop-2', 1, message('E1'), 'UTF-8', 1000, () => Buffer.from('AE'));
     pendingReply('drop-2', 1)?.resolve(Buffer.from('AA'));
     dropSession('drop-2');
+    assert.equal(String(await a), 'AA');
+  });
+
+  it('two listeners never see each other\'s waits', async () => {
+    const other = new ReplyRendezvous();
+    const a = expectReply('same-session', 1, message('L1'), 'UTF-8', 1000, () => Buffer.from('AE'));
+    assert.equal(other.waiting('same-session', 1), undefined);
+    other.dropSession('same-session');
+    assert.ok(pendingReply('same-session', 1), 'another listener dropped this wait');
+    pendingReply('same-session', 1)?.resolve(Buffer.from('AA'));
     assert.equal(String(await a), 'AA');
   });
 });

@@ -1,0 +1,137 @@
+/**
+ * SQLite with its writes on one worker thread (issue 9 item 5): the worker owns the write
+ * connection, so no write transaction or fsync runs on the caller's event loop; reads stay on
+ * this thread on a second connection (WAL lets them run beside the writer). Same {@link Store}
+ * interface, same durability contract: a write resolves only after the worker's commit.
+ * Group commit happens in the worker, among the requests that reach it together.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { NhsError } from '../errors';
+import { closedError } from './options';
+import { SqliteStore } from './sqlite';
+import type { Store, StoreLocation, StoreOptions, StoreStats } from './types';
+
+type Reply = { id: number; result?: unknown; error?: { code: string; message: string }; stats?: StoreStats } | { ready: boolean; error?: { code: string; message: string } } | { closed: true };
+
+/** Uint8Array (what a Buffer becomes across threads) back to Buffer, deep in plain records. */
+function revive(v: unknown): unknown {
+  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (Array.isArray(v)) return v.map(revive);
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = revive(o[k]);
+  }
+  return v;
+}
+
+const WRITES = [
+  'appendMessage', 'setMessageStatus', 'enqueue', 'claimNext', 'renewOutboxLease', 'ackOutbox', 'retryOutbox', 'parkOutbox',
+  'recoverOutbox', 'appendAudit', 'pruneAuditThrough', 'putQuarantine', 'transitionQuarantine', 'patchQuarantine',
+  'openHandoff', 'advanceHandoff', 'adoptHandoff', 'prune',
+] as const;
+const READS = ['getMessage', 'findMessages', 'countMessages', 'listOutbox', 'queryAudit', 'auditHead', 'getQuarantine', 'listQuarantine', 'replayMessages', 'listHandoffs', 'size'] as const;
+
+class ThreadedSqlite {
+  readonly backend = 'sqlite' as const;
+  readonly location: StoreLocation;
+  private worker: Worker | undefined;
+  private readonly reader: SqliteStore;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  private next = 0;
+  private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+  private opening: Promise<void> | undefined;
+  private lastStats: StoreStats = { commits: 0, writes: 0, failedWrites: 0, maxBatch: 0, batchFallbacks: 0 };
+
+  constructor(private readonly opts: StoreOptions) {
+    // The reader runs no background retention: the writer does.
+    this.reader = new SqliteStore({ ...opts, retentionDays: 0, sizeWarnBytes: opts.sizeWarnBytes ?? 0 });
+    this.location = this.reader.location;
+    for (const m of WRITES) (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => this.call(m, args);
+    for (const m of READS) (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => (this.reader as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!(...args);
+  }
+
+  open(): Promise<void> {
+    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'closed') return Promise.reject(closedError());
+    if (this.opening) return this.opening;
+    this.state = 'opening';
+    const js = join(__dirname, 'sqlite-writer.js');
+    const { onError: _e, clock: _c, idGen: _i, ...data } = this.opts;
+    // Built: the compiled entry. From source (tests run TypeScript through tsx): register tsx's
+    // require hook inside the worker first, as a loader registered on this thread does not reach it.
+    const worker = existsSync(js)
+      ? new Worker(js, { workerData: data })
+      : new Worker(`require('tsx/cjs'); require(${JSON.stringify(join(__dirname, 'sqlite-writer.ts'))});`, { eval: true, workerData: data });
+    this.worker = worker;
+    this.opening = new Promise<void>((resolve, reject) => {
+      worker.on('message', (r: Reply) => {
+        if ('ready' in r) {
+          if (r.ready) resolve();
+          else reject(new NhsError(r.error?.code ?? 'STORE_UNAVAILABLE', r.error?.message ?? 'store writer failed to open'));
+          return;
+        }
+        if ('closed' in r) return;
+        const p = this.pending.get(r.id);
+        if (!p) return;
+        this.pending.delete(r.id);
+        if (r.stats) this.lastStats = r.stats;
+        if (r.error) p.reject(new NhsError(r.error.code, r.error.message));
+        else p.resolve(revive(r.result));
+      });
+      worker.on('error', (e) => {
+        const err = new NhsError('STORE_UNAVAILABLE', `store writer thread failed: ${e.message}`);
+        reject(err);
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        this.opts.onError?.(err);
+      });
+    }).then(() => this.reader.open()).then(() => { this.state = 'open'; }, async (e: unknown) => {
+      this.state = 'closed';
+      await worker.terminate();
+      throw e;
+    });
+    return this.opening;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    await this.opening?.catch(() => undefined);
+    if (this.state !== 'open') { this.state = 'closed'; return; }
+    this.state = 'closed';
+    const w = this.worker!;
+    // The writer settles every queued write, then closes its connection.
+    await new Promise<void>((resolve) => {
+      w.on('message', (r: Reply) => { if ('closed' in r) resolve(); });
+      w.postMessage('close');
+    });
+    await w.terminate();
+    await this.reader.close();
+  }
+
+  /** The writer's counters as of its last answer (group commit evidence, as SqliteStore.stats). */
+  stats(): StoreStats {
+    return { ...this.lastStats };
+  }
+
+  private call(method: string, args: unknown[]): Promise<unknown> {
+    if (this.state !== 'open' || !this.worker) return Promise.reject(closedError());
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      try {
+        this.worker!.postMessage({ id, method, args });
+      } catch (e) {
+        // Not cloneable (a function, a symbol): a bad argument, refused before it is queued.
+        reject(new NhsError('STORE_INVALID', `argument cannot be stored: ${e instanceof Error ? e.message : String(e)}`));
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
+    });
+  }
+}
+
+/** A SQLite {@link Store} whose writes run on a worker thread. */
+export function threadedSqliteStore(opts: StoreOptions): Store {
+  return new ThreadedSqlite(opts) as unknown as Store;
+}

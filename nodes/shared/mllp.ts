@@ -1,0 +1,94 @@
+/**
+ * The typed interfaces by which MLLP nodes reach each other's live objects (DESIGN.md §1: never
+ * by duck typing): `nhs-mllp-response` → the `nhs-mllp-in` listener that received a message,
+ * `nhs-mllp-out` → its `nhs-mllp-endpoint`. Each lookup checks the node's type.
+ */
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { AckInfo } from '../../lib/hl7';
+import type { DeliveryListener, ReplyRequest } from '../../lib/channel';
+import type { NewOutboxItem, OutboxItem, Store } from '../../lib/store';
+import type * as tls from 'node:tls';
+import { parseAllowList } from '../../lib/mllp';
+import { coreTlsOptions } from './tls';
+import type { Node, NodeDef, RED } from './types';
+
+/** What an `nhs-mllp-in` node offers other nodes. */
+export interface MllpListenerNode extends Node {
+  type: 'nhs-mllp-in';
+  /** The bound port once listening (undefined when it could not listen). */
+  mllpPort(): Promise<number | undefined>;
+  /** Answer (flow mode) and record the flow's verdict for the message `session` names. */
+  mllpRespond(session: string, storeId: string | undefined, req: ReplyRequest): Promise<AckInfo | undefined>;
+  /** This listener in this instance: the receiving owner recorded on what it keeps. */
+  mllpOwner: string;
+  /** The store holding its hand-off watermark (undefined unless `commit` mode). */
+  mllpHandoffStore(): Promise<Store> | undefined;
+}
+
+/** What an `nhs-mllp-endpoint` config node offers its out nodes. */
+export interface MllpEndpointNode extends Node {
+  type: 'nhs-mllp-endpoint';
+  register(id: string, l: DeliveryListener): Promise<void>;
+  unregister(id: string): void;
+  enqueue(item: Omit<NewOutboxItem, 'destination'>): Promise<OutboxItem>;
+  describe(): string;
+}
+
+/**
+ * `msg._mllp.session`: an opaque handle naming the listener, the connection and the frame a
+ * message arrived as — plain text, so it survives Node-RED's message cloning.
+ */
+export function sessionHandle(listener: string, connection: string, frame: number): string {
+  return `${listener}/${connection}/${frame}`;
+}
+
+export function parseSessionHandle(h: unknown): { listener: string; connection: string; frame: number } | undefined {
+  if (typeof h !== 'string') return undefined;
+  const parts = h.split('/');
+  if (parts.length !== 3) return undefined;
+  const frame = Number(parts[2]);
+  if (!parts[0] || !parts[1] || !Number.isInteger(frame)) return undefined;
+  return { listener: parts[0], connection: parts[1], frame };
+}
+
+export function listenerNode(RED: RED, id: string): MllpListenerNode | undefined {
+  const n = RED.nodes.getNode(id);
+  return n?.type === 'nhs-mllp-in' ? (n as MllpListenerNode) : undefined;
+}
+
+export function endpointNode(RED: RED, id: unknown): MllpEndpointNode | undefined {
+  const n = typeof id === 'string' ? RED.nodes.getNode(id) : null;
+  return n?.type === 'nhs-mllp-endpoint' ? (n as MllpEndpointNode) : undefined;
+}
+
+/**
+ * Who owns what a node keeps (outbox leases, received messages): this node in this Node-RED
+ * instance, the same after a restart, different in another instance sharing the store (same
+ * flow, other host or user directory).
+ */
+export function instanceOwner(RED: RED, nodeId: string): string {
+  return createHash('sha256').update(`${hostname()}\0${RED.settings.userDir ?? process.cwd()}\0${nodeId}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * A listener's TLS options (core `tls-config`; mutual TLS is its "verify peer certificate"
+ * setting) and allow-list. A bad allow-list rule is a configuration error: reported, and the
+ * allow-list closes to nobody (fail closed).
+ */
+export function listenerSecurity(RED: RED, def: NodeDef, node: Node): { tlsOpts?: tls.TlsOptions; tlsFound: ReturnType<typeof coreTlsOptions>; allow: string; configError?: string } {
+  let tlsOpts: tls.TlsOptions | undefined;
+  const tlsFound = coreTlsOptions(RED, def);
+  if (tlsFound === 'missing') node.error('TLS configuration node not found; not listening');
+  else if (tlsFound) {
+    tlsOpts = tlsFound;
+    tlsOpts.requestCert = def.requestCert === true || def.requestCert === 'true' || tlsOpts.rejectUnauthorized === true;
+  }
+  const allow = typeof def.allow === 'string' ? def.allow : '';
+  try {
+    parseAllowList(allow);
+  } catch (e) {
+    return { ...(tlsOpts ? { tlsOpts } : {}), tlsFound, allow: '0.0.0.0/32', configError: e instanceof Error ? e.message : String(e) };
+  }
+  return { ...(tlsOpts ? { tlsOpts } : {}), tlsFound, allow };
+}
