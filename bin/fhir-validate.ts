@@ -13,10 +13,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { hasErrors, isError, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
-import { defaultCacheDir, FhirPackages } from '../lib/fhir/packages';
+import { defaultCacheDir } from '../lib/fhir/packages';
 import { installPackageTgz } from '../lib/fhir/tgz';
 import { installFromRegistry, type RegistryOptions } from '../lib/fhir/registry';
 import { createValidator } from '../lib/fhir/validator';
+import { loadPackages, runCli, UsageError } from './shared';
 
 const USAGE = `usage:
   nhs-fhir-validate <file|dir>... [--profile url]... [--package dir]... [--cached name#version]...
@@ -28,8 +29,6 @@ interface Args {
   useCache: boolean; cacheDir: string; terminology: 'strict' | 'lenient' | 'off'; json: boolean;
   registry?: string; force: boolean;
 }
-
-class UsageError extends Error {}
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
@@ -86,8 +85,7 @@ function firstProblem(o: OperationOutcome): string {
 
 async function validate(args: Args): Promise<number> {
   if (args.inputs.length === 0) throw new UsageError('no file or directory given');
-  const pkgs = await FhirPackages.load({ folders: args.folders, packages: args.cached, useCache: args.useCache, cacheDir: args.cacheDir });
-  for (const m of pkgs.missing()) process.stderr.write(`warning: package ${m.name}#${m.version} (needed by ${m.requiredBy}) not found\n`);
+  const pkgs = await loadPackages({ folders: args.folders, packages: args.cached, useCache: args.useCache, cacheDir: args.cacheDir });
   for (const p of args.profiles) if (!pkgs.structureDefinition(p)) process.stderr.write(`warning: profile ${p} not found in the loaded packages\n`);
   const validator = createValidator(pkgs, { terminology: args.terminology, downgrade: args.downgrade });
   const opts = args.profiles.length ? { profiles: args.profiles } : undefined;
@@ -124,38 +122,21 @@ async function validate(args: Args): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  try {
-    if (argv[0] === 'install') {
-      const args = parseArgs(argv.slice(1));
-      if (args.inputs.length !== 1) throw new UsageError('install needs exactly one package .tgz or <name>#<version>');
-      const what = args.inputs[0]!;
-      if (what.endsWith('.tgz') || existsSync(what)) {
-        const ref = installPackageTgz(what, args.cacheDir);
-        process.stdout.write(`installed ${ref.name}#${ref.version} into ${args.cacheDir}\n`);
-        return 0;
-      }
-      const opts: RegistryOptions = { cacheDir: args.cacheDir, force: args.force, onPackage: (r, status) => process.stdout.write(`${status} ${r.name}#${r.version}\n`) };
-      if (args.registry) opts.registry = args.registry;
-      const refs = await installFromRegistry(what, opts);
-      process.stdout.write(`${refs.length} package(s) ready in ${args.cacheDir}\n`);
+runCli('nhs-fhir-validate', USAGE, async (argv) => {
+  if (argv[0] === 'install') {
+    const args = parseArgs(argv.slice(1));
+    if (args.inputs.length !== 1) throw new UsageError('install needs exactly one package .tgz or <name>#<version>');
+    const what = args.inputs[0]!;
+    if (what.endsWith('.tgz') || existsSync(what)) {
+      const ref = installPackageTgz(what, args.cacheDir);
+      process.stdout.write(`installed ${ref.name}#${ref.version} into ${args.cacheDir}\n`);
       return 0;
     }
-    return await validate(parseArgs(argv));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      if (e.message) process.stderr.write(`nhs-fhir-validate: ${e.message}\n`);
-      process.stderr.write(`${USAGE}\n`);
-      return 2;
-    }
-    const code = (e as { code?: string }).code;
-    process.stderr.write(`nhs-fhir-validate: ${code ? `${code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
-    return 2;
+    const opts: RegistryOptions = { cacheDir: args.cacheDir, force: args.force, onPackage: (r, status) => process.stdout.write(`${status} ${r.name}#${r.version}\n`) };
+    if (args.registry) opts.registry = args.registry;
+    const refs = await installFromRegistry(what, opts);
+    process.stdout.write(`${refs.length} package(s) ready in ${args.cacheDir}\n`);
+    return 0;
   }
-}
-
-void main(process.argv.slice(2)).then((rc) => { process.exitCode = rc; });
+  return validate(parseArgs(argv));
+});

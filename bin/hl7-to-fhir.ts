@@ -17,9 +17,10 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { decodeHl7Bytes, splitBatch } from '../lib/hl7';
-import { defaultCacheDir, FhirPackages } from '../lib/fhir/packages';
+import { defaultCacheDir } from '../lib/fhir/packages';
 import { createValidator, type Validator } from '../lib/fhir/validator';
 import { isError, type OperationOutcome } from '../lib/outcome';
+import { loadPackages, runCli, UsageError } from './shared';
 import { DEFAULT_TABLES, hl7ToFhir, loadTables, type MappingTables } from '../lib/transform';
 
 const USAGE = `usage:
@@ -32,8 +33,6 @@ interface Args {
   inputs: string[]; out?: string; validate: boolean; folders: string[]; cached: string[];
   useCache: boolean; cacheDir: string; tables?: string; zone?: string;
 }
-
-class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { inputs: [], validate: false, folders: [], cached: [], useCache: true, cacheDir: defaultCacheDir() };
@@ -76,8 +75,7 @@ async function run(args: Args): Promise<number> {
   let validator: Validator | undefined;
   if (args.validate) {
     const packages = args.folders.length || args.cached.length ? args.cached : [UKCORE_STU2];
-    const pkgs = await FhirPackages.load({ folders: args.folders, packages, useCache: args.useCache, cacheDir: args.cacheDir });
-    for (const m of pkgs.missing()) process.stderr.write(`warning: package ${m.name}#${m.version} (needed by ${m.requiredBy}) not found\n`);
+    const pkgs = await loadPackages({ folders: args.folders, packages, useCache: args.useCache, cacheDir: args.cacheDir });
     validator = createValidator(pkgs);
   }
   if (args.out) mkdirSync(args.out, { recursive: true });
@@ -123,22 +121,4 @@ async function run(args: Args): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  try {
-    return await run(parseArgs(argv));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`nhs-hl7-to-fhir: ${e.message}\n${USAGE}\n`);
-      return 2;
-    }
-    const code = (e as { code?: string }).code;
-    process.stderr.write(`nhs-hl7-to-fhir: ${code ? `${code}: ` : ''}${e instanceof Error ? e.message : String(e)}\n`);
-    return 2;
-  }
-}
-
-void main(process.argv.slice(2)).then((rc) => { process.exitCode = rc; });
+runCli('nhs-hl7-to-fhir', USAGE, async (argv) => run(parseArgs(argv)));

@@ -8,13 +8,20 @@ import { isAbsolute, resolve } from 'node:path';
 import { createFileSource, type FileSource, type FileSourceSettings } from '../lib/remote';
 import { parseSchedule, type Schedule } from '../lib/remote/schedule';
 import { configNumber, configText } from './shared/config';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import type { EsrSourceNode } from './shared/esr-source';
 import { coreTlsOptions } from './shared/tls';
 import type { Node, NodeDef, RED } from './shared/types';
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const ESR_SOURCE_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
-  RED.nodes.registerType('nhs-esr-source', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
+  const t = catalog(RED, 'esr-source');
+  RED.nodes.registerType('nhs-esr-source', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    const def = upgradeNode(this, raw, ESR_SOURCE_CONFIG);
     const node = this as EsrSourceNode & { pattern: string; schedule: Schedule; protocol: FileSourceSettings['protocol'] };
     const protocol = def.protocol === 'sftp' || def.protocol === 'ftps' ? def.protocol : 'folder';
     node.protocol = protocol;
@@ -22,7 +29,7 @@ export = function (RED: RED) {
     try {
       node.schedule = parseSchedule(configText(def.schedule), 300);
     } catch (e) {
-      node.error(e instanceof Error ? e.message : String(e));
+      node.error(t('esr-source.errors.schedule', { message: e instanceof Error ? e.message : String(e) }));
       node.schedule = { kind: 'interval', seconds: 300 };
     }
     const creds = node.credentials ?? {};

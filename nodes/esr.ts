@@ -14,25 +14,24 @@ import type { JmlEvent } from '../lib/esr/jml';
 import { NhsError } from '../lib/errors';
 import { delayAfter } from '../lib/remote/schedule';
 import { configNumber, configText } from './shared/config';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import type { EsrSourceNode } from './shared/esr-source';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
-import catalog from './locales/en-US/esr.json';
+
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const ESR_CONFIG: ConfigSteps = [VERSION_ADDED];
 
 export = function (RED: RED) {
-  // The message catalog through RED._; its own English text when the runtime has not loaded it.
-  const t = (key: string, subs: Record<string, string | number> = {}): string => {
-    const tr = (RED as unknown as { _?: (k: string, s?: Record<string, string | number>) => string })._;
-    const got = tr?.(`esr.${key}`, subs);
-    if (got && got !== `esr.${key}`) return got;
-    const text = key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], catalog.esr);
-    return typeof text === 'string' ? text.replace(/__(\w+)__/g, (_, k: string) => String(subs[k] ?? '')) : key;
-  };
+  const tr = catalog(RED, 'esr');
+  const t = (key: string, subs?: Record<string, unknown>): string => tr(`esr.${key}`, subs);
 
-  RED.nodes.registerType('nhs-esr', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
+  RED.nodes.registerType('nhs-esr', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    const def = upgradeNode(this, raw, ESR_CONFIG);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- closures below need the node
     const node = this;
     const status = new StatusReporter(node);

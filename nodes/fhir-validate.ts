@@ -9,11 +9,13 @@ import { NhsError } from '../lib/errors';
 import { hasErrors, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
 import { readJson } from '../lib/fhir/json';
 import { createValidator, type Validator } from '../lib/fhir/validator';
+import { RemoteBindingCache } from '../lib/terminology/remote-bindings';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { list, loadPackages, packageConfig, registerProfilesRoute } from './shared/fhir-packages';
 import { catalog, type Translate } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
+import type { TerminologyConfigNode } from './shared/terminology-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 /** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
@@ -41,7 +43,7 @@ export = function (RED: RED) {
   RED.nodes.registerType('nhs-fhir-validate', function (this: Node, raw: NodeDef) {
     RED.nodes.createNode(this, raw);
     setup(RED, this, upgradeNode(this, raw, FHIR_VALIDATE_CONFIG));
-  });
+  }, { settings: { nhsFhirValidateRegistry: { value: '', exportable: true } } });
 };
 
 function setup(RED: RED, node: Node, def: NodeDef): void {
@@ -53,6 +55,11 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const cfg = packageConfig(RED, def.folders, def.packages, def.useCache);
   const status = new StatusReporter(node);
   const counts = { valid: 0, invalid: 0 };
+  // Optional nhs-terminology config: bindings the local expander cannot enumerate go to its server.
+  const txNode = typeof def.terminologyServer === 'string' && def.terminologyServer ? RED.nodes.getNode(def.terminologyServer) as TerminologyConfigNode | null : null;
+  const txClient = txNode?.terminology().client;
+  if (txNode && !txClient) node.warn(t('fhir-validate.errors.noTerminologyServer'));
+  const remote = txClient && terminology !== 'off' ? new RemoteBindingCache(txClient) : undefined;
 
   status.idle(t('fhir-validate.status.loading'));
   const ready: Promise<Validator> = loadPackages(cfg).then((pkgs) => {
@@ -60,7 +67,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     if (missing.length) node.warn(t('fhir-validate.errors.packagesMissing', { packages: missing.map((m) => `${m.name}#${m.version}`).join(', ') }));
     for (const url of profiles) if (!pkgs.structureDefinition(url)) node.warn(t('fhir-validate.errors.profileMissing', { url }));
     status.idle(t('fhir-validate.status.ready', { count: pkgs.packages().length }));
-    return createValidator(pkgs, { terminology, downgrade, nhsNumberVerificationLenient: def.nhsVerificationLenient === true });
+    return createValidator(pkgs, { terminology, downgrade, nhsNumberVerificationLenient: def.nhsVerificationLenient === true, ...(remote ? { remoteCodes: remote.lookup } : {}) });
   });
   ready.catch((e: unknown) => {
     status.error(t('fhir-validate.status.loadFailed', { code: (e as { code?: string }).code ?? 'FHIR_PACKAGE_LOAD' }));
@@ -90,7 +97,14 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     } catch (e) {
       throw e instanceof NhsError ? e : new NhsError('FHIR_PACKAGE_LOAD', t('fhir-validate.errors.loadFailed'), { cause: e });
     }
-    const { outcome, resource } = judge(validator, RED.util.getMessageProperty(msg, property));
+    const value: unknown = RED.util.getMessageProperty(msg, property);
+    let { outcome, resource } = judge(validator, value);
+    if (remote) {
+      // Codes the server was asked about for the first time: judged again with its answers.
+      const r = await remote.flush();
+      if (r.failed.length) node.warn(t('fhir-validate.errors.terminologyFailed', { count: r.failed.length, code: r.failed[0]!.code }));
+      if (r.answered) ({ outcome, resource } = judge(validator, value));
+    }
     const invalid = hasErrors(outcome);
     if (invalid) counts.invalid++;
     else counts.valid++;

@@ -9,23 +9,20 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { decodeHl7Bytes, fromJSON, parseHl7, type Hl7Message } from '../lib/hl7';
 import { hasErrors, issue, operationOutcome, type OperationOutcome } from '../lib/outcome';
 import { hl7ToFhir, loadTables, mergeTables, patientToAdt, type MappingTables } from '../lib/transform';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 const BUNDLE_PROFILE = 'http://hl7.org/fhir/StructureDefinition/Bundle';
-type Translate = (key: string, subs?: Record<string, unknown>) => string;
-/** English fallbacks when the runtime has no message catalog loaded. */
-const FALLBACK: Record<string, (s: Record<string, unknown>) => string> = {
-  'status.counts': (s) => `valid ${String(s.valid)} / invalid ${String(s.invalid)}`,
-  'status.tables': () => 'mapping tables invalid',
-  'errors.tables': (s) => `The mapping tables could not be read: ${String(s.message)}`,
-};
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const HL7_TO_FHIR_CONFIG: ConfigSteps = [VERSION_ADDED];
 
 export = function (RED: RED) {
-  RED.nodes.registerType('nhs-hl7-to-fhir', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    setup(RED, this, def);
+  RED.nodes.registerType('nhs-hl7-to-fhir', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    setup(RED, this, upgradeNode(this, raw, HL7_TO_FHIR_CONFIG));
   });
 };
 
@@ -66,11 +63,8 @@ function patientInput(value: unknown): unknown {
 }
 
 function setup(RED: RED, node: Node, def: NodeDef): void {
-  const t: Translate = (key, subs = {}) => {
-    const full = `hl7-to-fhir.${key}`;
-    const text = (RED as RED & { _?: Translate })._?.(full, subs);
-    return text && text !== full ? text : FALLBACK[key]?.(subs) ?? key;
-  };
+  const tr = catalog(RED, 'hl7-to-fhir');
+  const t = (key: string, subs?: Record<string, unknown>): string => tr(`hl7-to-fhir.${key}`, subs);
   const property = typeof def.property === 'string' && def.property ? def.property : 'payload';
   const toHl7 = def.direction === 'fhir-to-hl7';
   const event = def.event === 'A31' ? 'A31' : 'A28';

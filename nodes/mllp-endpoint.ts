@@ -8,6 +8,8 @@ import type * as tls from 'node:tls';
 import { NhsError } from '../lib/errors';
 import { MllpClient } from '../lib/mllp';
 import { OutboundChannel, type NegativeAckPolicy } from '../lib/channel';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { onClose } from './shared/input';
 import { configNumber } from './shared/config';
 import { instanceOwner, type MllpEndpointNode } from './shared/mllp';
@@ -15,10 +17,13 @@ import { resolveStore, storeConfigId } from './shared/store-access';
 import { coreTlsOptions } from './shared/tls';
 import type { Node, NodeDef, RED } from './shared/types';
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const MLLP_ENDPOINT_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
-  RED.nodes.registerType('nhs-mllp-endpoint', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    setup(RED, this as MllpEndpointNode, def);
+  RED.nodes.registerType('nhs-mllp-endpoint', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    setup(RED, this as MllpEndpointNode, upgradeNode(this, raw, MLLP_ENDPOINT_CONFIG));
   });
 };
 
@@ -29,7 +34,7 @@ function setup(RED: RED, node: MllpEndpointNode, def: NodeDef): void {
   let tlsOpts: tls.ConnectionOptions | undefined;
   let configError: NhsError | undefined;
   const tlsFound = coreTlsOptions(RED, def);
-  if (tlsFound === 'missing') configError = new NhsError('MLLP_CONFIG', 'TLS configuration node not found');
+  if (tlsFound === 'missing') configError = new NhsError('MLLP_CONFIG', catalog(RED, 'mllp-endpoint')('mllp-endpoint.errors.tlsMissing'));
   else if (tlsFound) {
     tlsOpts = tlsFound as tls.ConnectionOptions;
     if (!tlsOpts.servername && !/^[\d.:]+$/.test(host)) tlsOpts.servername = host;

@@ -1,9 +1,8 @@
 /**
  * `nhs-mllp-in`: an MLLP listener (HL7 v2.5.1 Appendix C) that keeps each message durably before
  * acknowledging it and hands every acknowledged message to the flow at least once (DESIGN.md §4).
- * Thin wrapper: lib/mllp does sockets and framing, lib/channel the ACK policy, hand-off and replay.
- * Output 1: valid messages (`msg.payload` text, `msg.hl7`, `msg.topic`, `msg.ack`, `msg._mllp`);
- * output 2: messages that were NAKed, with `msg.outcome` (an OperationOutcome) and `msg.ack`.
+ * lib/mllp does sockets and framing, lib/channel the ACK policy, hand-off and replay. Output 1:
+ * accepted messages; output 2: NAKed ones; `msg.outcome` on both (docs/mllp.md).
  */
 import { NhsError } from '../lib/errors';
 import { operationOutcome } from '../lib/outcome';
@@ -11,6 +10,8 @@ import { readAck } from '../lib/hl7';
 import { MllpServer } from '../lib/mllp';
 import { InboundChannel, type AckPolicy, type Received } from '../lib/channel';
 import type { Store, StoreSize } from '../lib/store';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
@@ -19,11 +20,14 @@ import { registerHandoffAdmin } from './shared/mllp-admin';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const MLLP_IN_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
   registerHandoffAdmin(RED);
-  RED.nodes.registerType('nhs-mllp-in', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    setup(RED, this as MllpListenerNode, def);
+  RED.nodes.registerType('nhs-mllp-in', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    setup(RED, this as MllpListenerNode, upgradeNode(this, raw, MLLP_IN_CONFIG));
   });
 };
 
@@ -31,6 +35,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   const policy: AckPolicy = def.ackMode === 'flow' || def.ackMode === 'immediate' ? def.ackMode : 'commit';
   const port = configNumber(def.port, 2575);
   const status = new StatusReporter(node);
+  const t = catalog(RED, 'mllp-in');
   const storeId = storeConfigId(def);
   let storeP: Promise<Store> | undefined;
   const getStore = (): Promise<Store> => {
@@ -44,21 +49,20 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   let size: StoreSize | undefined;
   const show = (): void => {
     if (!server.listening) return;
-    const text = `port ${port}: ${server.connections} conn, ${received} msgs${rejected ? `, ${rejected} NAK` : ''}${channel.replayedCount ? `, ${channel.replayedCount} replayed` : ''}${size ? `, store ${Math.ceil(size.bytes / 1048576)} MB` : ''}`;
+    const text = t('mllp-in.status.counts', { port, conns: server.connections, msgs: received }) + (rejected ? t('mllp-in.status.nak', { n: rejected }) : '')
+      + (channel.replayedCount ? t('mllp-in.status.replayed', { n: channel.replayedCount }) : '') + (size ? t('mllp-in.status.store', { mb: Math.ceil(size.bytes / 1048576) }) : '');
     if (rejected || size?.warning) status.warn(text);
     else status.ok(text);
   };
   // The store's size in the status (DESIGN.md §4: the store stays bounded), read once a minute.
   const measure = (): void => { if (policy !== 'immediate') void getStore().then((s) => s.size()).then((s) => { size = s; show(); }, () => undefined); };
-  const sizeTimer = setInterval(measure, 60_000);
-  sizeTimer.unref();
+  const sizeTimer = setInterval(measure, 60_000).unref();
   // Counts change per message: the status is rebuilt at most twice a second.
   let showTimer: NodeJS.Timeout | undefined;
   const showSoon = (): void => {
     showTimer ??= setTimeout(() => { showTimer = undefined; show(); }, 500);
     showTimer.unref();
   };
-
   const emit = (r: Received): void => {
     const mllp: Record<string, unknown> = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null };
     if (r.replayed) mllp.replayed = true;
@@ -83,7 +87,6 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     }
     showSoon();
   };
-
   node.mllpOwner = instanceOwner(RED, node.id);
   node.mllpHandoffStore = () => (policy === 'commit' ? getStore() : undefined);
   const channel = new InboundChannel({
@@ -95,49 +98,47 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     strict: def.strict === true || def.strict === 'true',
     emit,
     log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
-    onError: (e) => node.warn(`hand-off: ${e.code}: ${e.message}`),
+    onError: (e) => node.warn(t('mllp-in.errors.handoff', { code: e.code, message: e.message })),
   });
-
   const { tlsOpts, tlsFound, allow, configError } = listenerSecurity(RED, def, node);
   const server = new MllpServer({
     port,
     ...(typeof def.host === 'string' && def.host.trim() ? { host: def.host.trim() } : {}),
     ...(tlsOpts ? { tls: tlsOpts } : {}),
     maxConnections: configNumber(def.maxConnections, 100),
-    idleTimeoutMs: configNumber(def.idleTimeout, 0) * 1000,
+    idleTimeoutMs: configNumber(def.idleTimeout, 0) * 1000, handshakeTimeoutMs: (configNumber(def.handshakeTimeout, 10) || 10) * 1000,
     maxFrameBytes: configNumber(def.maxFrameBytes, 1024 * 1024) || 1024 * 1024,
     allow,
     log: (level, text) => (level === 'warn' ? node.warn(text) : level === 'info' ? node.log(text) : node.debug(text)),
     onFrame: channel.onFrame,
   });
-  server.on('connection', (s: { id: string }) => { channel.replies.sessionOpened(s.id); show(); });
-  server.on('disconnect', (s: { id: string }) => { channel.replies.dropSession(s.id); show(); });
-  server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', `listener error: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
-
+  server.on('connection', (s: { id: string }) => { channel.replies.sessionOpened(s.id); show(); })
+    .on('disconnect', (s: { id: string }) => { channel.replies.dropSession(s.id); show(); });
+  server.on('error', (e: Error) => node.error(new NhsError('MLLP_LISTENER_ERROR', t('mllp-in.errors.listener', { code: (e as NodeJS.ErrnoException).code ?? e.message }))));
   node.mllpRespond = (session, storeRef, req) => {
     const h = parseSessionHandle(session);
-    if (!h) throw new NhsError('MLLP_NO_SESSION', 'msg._mllp.session is not a session of an nhs-mllp-in node');
+    if (!h) throw new NhsError('MLLP_NO_SESSION', t('mllp-in.errors.noSession'));
     return channel.respond(h.connection, h.frame, storeRef, req);
   };
   node.mllpPort = () => Promise.resolve(undefined);
   if (configError) {
     node.error(new NhsError('MLLP_BAD_ALLOW_LIST', configError));
-    status.error('bad allow-list');
+    status.error(t('mllp-in.status.badAllowList'));
   } else if (tlsFound === undefined || tlsOpts) {
-    status.idle(`starting on port ${port}`);
+    status.idle(t('mllp-in.status.starting', { port }));
     const listening = server.listen();
     // The bound port, for tests and for a port-0 listener (never rejects: errors go to status).
     node.mllpPort = () => listening.then((a) => a.port, () => undefined);
     listening.then((addr) => {
       node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
-      status.ok(`port ${addr.port}: listening`);
+      status.ok(t('mllp-in.status.listening', { port: addr.port }));
       // New messages are kept and ACKed at once; they go on to the flow after the replay.
       void channel.start().then(measure);
     }, (e: Error) => {
       node.error(e);
-      status.error(`port ${port}: ${(e as NhsError).code ?? 'listen failed'}`);
+      status.error(t('mllp-in.status.listenFailed', { port, code: (e as NhsError).code ?? 'MLLP_LISTEN_FAILED' }));
     });
-  } else status.error('TLS config missing');
+  } else status.error(t('mllp-in.status.tlsMissing'));
 
   onClose(node, async () => {
     if (showTimer) clearTimeout(showTimer);

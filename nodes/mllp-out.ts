@@ -9,6 +9,8 @@ import { NhsError } from '../lib/errors';
 import { hasErrors, issue, operationOutcome, type Issue } from '../lib/outcome';
 import { decodeHl7Bytes, encodeHl7Text, parseHl7 } from '../lib/hl7';
 import type { OutboxItem } from '../lib/store';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { endpointNode } from './shared/mllp';
 import { StatusReporter } from './shared/status';
@@ -16,23 +18,27 @@ import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 const MAX_BYTES = 16 * 1024 * 1024;
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const MLLP_OUT_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
-  RED.nodes.registerType('nhs-mllp-out', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    setup(RED, this, def);
+  RED.nodes.registerType('nhs-mllp-out', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    setup(RED, this, upgradeNode(this, raw, MLLP_OUT_CONFIG));
   });
 };
 
 function setup(RED: RED, node: Node, def: NodeDef): void {
   {
     const status = new StatusReporter(node);
+    const t = catalog(RED, 'mllp-out');
     const endpoint = endpointNode(RED, def.endpoint);
     let queued = 0;
     let delivered = 0;
     let parked = 0;
     let retrying = false;
     const show = (): void => {
-      const text = `${delivered} delivered, ${queued - delivered - parked} queued${parked ? `, ${parked} parked` : ''}${retrying ? ' (retrying)' : ''}`;
+      const text = t('mllp-out.status.counts', { delivered, queued: queued - delivered - parked }) + (parked ? t('mllp-out.status.parked', { n: parked }) : '') + (retrying ? t('mllp-out.status.retryingSuffix') : '');
       if (parked || retrying) status.warn(text);
       else status.ok(text);
     };
@@ -41,10 +47,10 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     });
 
     if (!endpoint) {
-      status.error('no endpoint');
-      node.error('nhs-mllp-out: no nhs-mllp-endpoint configured');
+      status.error(t('mllp-out.status.noEndpoint'));
+      node.error(t('mllp-out.errors.noEndpoint'));
     } else {
-      status.idle(`→ ${endpoint.describe()}`);
+      status.idle(t('mllp-out.status.to', { destination: endpoint.describe() }));
       endpoint.register(node.id, {
         delivered(item, ack) {
           delivered++;
@@ -61,7 +67,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           const msg: NodeMessage = {
             payload: decodeHl7Bytes(item.payload).text,
             outbox: { ...itemInfo(item), reason },
-            outcome: operationOutcome([issue('error', 'transient', `not delivered: ${reason}`)]),
+            outcome: operationOutcome([issue('error', 'transient', t('mllp-out.errors.notDelivered', { reason }))]),
           };
           if (ack !== undefined) msg.ack = ack;
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
@@ -71,16 +77,16 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
         },
         retrying(_item, reason) {
           retrying = true;
-          status.warn(`retrying: ${reason}`);
+          status.warn(t('mllp-out.status.retrying', { reason }));
         },
       }).catch((e: unknown) => {
-        status.error('outbox unavailable');
+        status.error(t('mllp-out.status.outboxUnavailable'));
         node.error(e instanceof Error ? e : String(e));
       });
     }
 
     onInput(node, async (msg: NodeMessage, send) => {
-      if (!endpoint) throw new NhsError('MLLP_NO_ENDPOINT', 'no nhs-mllp-endpoint configured');
+      if (!endpoint) throw new NhsError('MLLP_NO_ENDPOINT', t('mllp-out.errors.noEndpoint'));
       const p = msg.payload;
       const invalid = (issues: Issue[]): null => {
         msg.outcome = operationOutcome(issues);
@@ -88,9 +94,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
         send([null, msg]);
         return null;
       };
-      if (typeof p !== 'string' && !Buffer.isBuffer(p)) return invalid([issue('error', 'structure', 'msg.payload is not HL7 text or bytes')]);
+      if (typeof p !== 'string' && !Buffer.isBuffer(p)) return invalid([issue('error', 'structure', t('mllp-out.errors.notHl7'))]);
       const size = Buffer.isBuffer(p) ? p.length : Buffer.byteLength(p);
-      if (size > MAX_BYTES) return invalid([issue('error', 'too-long', `msg.payload is ${size} bytes, over the ${MAX_BYTES}-byte limit`)]);
+      if (size > MAX_BYTES) return invalid([issue('error', 'too-long', t('mllp-out.errors.tooLong', { size, max: MAX_BYTES }))]);
       const text = Buffer.isBuffer(p) ? decodeHl7Bytes(p).text : p;
       const { message, issues } = parseHl7(text);
       if (!message || hasErrors(issues)) return invalid(issues);

@@ -9,6 +9,8 @@ import { NhsError } from '../lib/errors';
 import { hasErrors, type Issue, type OperationOutcome } from '../lib/outcome';
 import type { AckCode } from '../lib/hl7';
 import type { ReplyRequest } from '../lib/channel';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { appendAudit, onInput } from './shared/input';
 import { listenerNode, parseSessionHandle } from './shared/mllp';
 import { StatusReporter } from './shared/status';
@@ -17,15 +19,20 @@ import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 const CODES = new Set(['AA', 'AE', 'AR']);
 const isCode = (v: unknown): v is AckCode => typeof v === 'string' && CODES.has(v);
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const MLLP_RESPONSE_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
-  RED.nodes.registerType('nhs-mllp-response', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
-    setup(RED, this, def);
+  RED.nodes.registerType('nhs-mllp-response', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    setup(RED, this, upgradeNode(this, raw, MLLP_RESPONSE_CONFIG));
   });
 };
 
 function setup(RED: RED, node: Node, def: NodeDef): void {
   const status = new StatusReporter(node);
+  const t = catalog(RED, 'mllp-response');
+  const counts = (): string => t('mllp-response.status.sent', { sent }) + (failed ? t('mllp-response.status.failed', { failed }) : '');
   const cfgCode = isCode(def.code) ? def.code : 'auto';
   const replyPayload = def.reply === 'payload';
   const cfgText = typeof def.text === 'string' && def.text ? def.text : undefined;
@@ -35,9 +42,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   onInput(node, async (msg: NodeMessage) => {
     const ref = msg._mllp as { session?: unknown; storeId?: unknown } | undefined;
     const h = parseSessionHandle(ref?.session);
-    if (!ref || !h) throw new NhsError('MLLP_NO_SESSION', 'msg._mllp is missing: this message did not come from an nhs-mllp-in node');
+    if (!ref || !h) throw new NhsError('MLLP_NO_SESSION', t('mllp-response.errors.noMllp'));
     const listener = listenerNode(RED, h.listener);
-    if (!listener) throw new NhsError('MLLP_NO_SESSION', 'the nhs-mllp-in node that received this message is not deployed');
+    if (!listener) throw new NhsError('MLLP_NO_SESSION', t('mllp-response.errors.noListener'));
     const outcome = msg.outcome as OperationOutcome | undefined;
     const override = (msg.reply ?? {}) as { code?: unknown; text?: unknown };
     const code: AckCode = isCode(override.code) ? override.code : cfgCode === 'auto' ? (outcome && Array.isArray(outcome.issue) && hasErrors(outcome) ? 'AE' : 'AA') : cfgCode;
@@ -46,7 +53,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     let req: ReplyRequest = { code, issues, ...(text !== undefined ? { text } : {}) };
     if (replyPayload) {
       const p = msg.payload;
-      if (!Buffer.isBuffer(p) && typeof p !== 'string') throw new NhsError('MLLP_BAD_REPLY', 'msg.payload must be text or a Buffer to send as the reply');
+      if (!Buffer.isBuffer(p) && typeof p !== 'string') throw new NhsError('MLLP_BAD_REPLY', t('mllp-response.errors.badReply'));
       req = { payload: p };
     }
     try {
@@ -54,11 +61,11 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       if (ack) msg.ack = ack;
     } catch (e) {
       failed++;
-      status.error(`${sent} sent, ${failed} failed`);
+      status.error(counts());
       throw e;
     }
     sent++;
-    status.ok(`${sent} sent${failed ? `, ${failed} failed` : ''}`);
+    status.ok(counts());
     const cid = (msg.hl7 as { controlId?: unknown } | undefined)?.controlId;
     appendAudit(msg, { node: node.id, action: 'acknowledge', outcome: replyPayload ? 'reply' : code, ...(typeof cid === 'string' ? { ref: cid } : {}) });
     return msg;

@@ -12,14 +12,21 @@ import { PdsService } from '../lib/nhs/pds/lookup';
 import { demoStandInOptions } from '../lib/nhs/pds/demo';
 import { PdsStandIn } from '../lib/nhs/pds/stand-in';
 import { configNumber, configText } from './shared/config';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { onClose } from './shared/input';
 import type { PdsConfigNode } from './shared/pds';
 import { userDirOf } from './shared/store-access';
 import type { Node, NodeDef, RED } from './shared/types';
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const PDS_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
-  RED.nodes.registerType('nhs-pds-config', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
+  const t = catalog(RED, 'pds-config');
+  RED.nodes.registerType('nhs-pds-config', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    const def = upgradeNode(this, raw, PDS_CONFIG);
     const node = this as PdsConfigNode;
     const environment: PdsEnvironment = isPdsEnvironment(def.environment) ? def.environment : 'sandbox';
     node.environment = environment;
@@ -36,7 +43,7 @@ export = function (RED: RED) {
       try {
         return readFileSync(isAbsolute(file) ? file : resolve(userDirOf(RED), file), 'utf8');
       } catch (e) {
-        throw new NhsError('PDS_KEY_INVALID', 'the private key file could not be read', { cause: e });
+        throw new NhsError('PDS_KEY_INVALID', t('pds-config.errors.keyFile'), { cause: e });
       }
     };
 
@@ -48,7 +55,7 @@ export = function (RED: RED) {
       standIn ??= (async () => {
         const s = new PdsStandIn(demoStandInOptions());
         await s.start(Math.floor(configNumber(def.standInPort, 0)));
-        node.log(`PDS stand-in (synthetic patients, not PDS) at ${s.baseUrl}`);
+        node.log(t('pds-config.log.standIn', { url: s.baseUrl }));
         return s;
       })();
       return standIn;
@@ -81,7 +88,7 @@ export = function (RED: RED) {
       } catch (e) {
         // A TypeError from a bad custom URL, an NhsError from missing credentials: kept, not retried per message.
         failure = e instanceof NhsError ? e : new NhsError('PDS_CONFIG_INVALID', e instanceof Error ? e.message : String(e));
-        node.warn(`PDS config unusable (${failure.code}): ${failure.message}`);
+        node.warn(t('pds-config.errors.unusable', { code: failure.code, message: failure.message }));
         throw failure;
       }
     };

@@ -12,6 +12,8 @@ import { demographicsFromHl7, demographicsFromPatient, type Demographics } from 
 import type { LookupResult, PdsRoute, PdsService } from '../lib/nhs/pds/lookup';
 import { operationOutcome, issue } from '../lib/outcome';
 import { configNumber } from './shared/config';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
 import type { PdsConfigNode } from './shared/pds';
 import { StatusReporter } from './shared/status';
@@ -21,16 +23,16 @@ import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 type Mode = 'verify' | 'retrieve' | 'trace';
 const FIELDS = ['family', 'given', 'birthDate', 'gender', 'postcode'] as const;
 const PORT: Record<PdsRoute, number> = { matched: 0, 'not-matched': 1, unavailable: 2 };
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const PDS_LOOKUP_CONFIG: ConfigSteps = [VERSION_ADDED];
 
 export = function (RED: RED) {
-  const t = (key: string, dflt: string, vars?: Record<string, unknown>): string => {
-    const tr = (RED as unknown as { _?: (k: string, v?: Record<string, unknown>) => string })._;
-    const s = tr ? tr(`pds-lookup.${key}`, vars) : undefined;
-    return s && s !== `pds-lookup.${key}` ? s : dflt;
-  };
+  const tr = catalog(RED, 'pds-lookup');
+  const t = (key: string, vars?: Record<string, unknown>): string => tr(`pds-lookup.${key}`, vars);
 
-  RED.nodes.registerType('nhs-pds-lookup', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
+  RED.nodes.registerType('nhs-pds-lookup', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    const def = upgradeNode(this, raw, PDS_LOOKUP_CONFIG);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- closures below need the node
     const node = this;
     const mode: Mode = def.mode === 'retrieve' || def.mode === 'trace' ? def.mode : 'verify';
@@ -41,12 +43,12 @@ export = function (RED: RED) {
     const counts: Record<PdsRoute, number> = { matched: 0, 'not-matched': 0, unavailable: 0 };
     let queued = 0;
     const show = (): void => {
-      const text = t('status.counts', `matched ${counts.matched} / not matched ${counts['not-matched']} / unavailable ${counts.unavailable}`, { m: counts.matched, n: counts['not-matched'], u: counts.unavailable })
-        + (queued ? t('status.queue', `, queue ${queued}`, { q: queued }) : '');
+      const text = t('status.counts', { m: counts.matched, n: counts['not-matched'], u: counts.unavailable })
+        + (queued ? t('status.queue', { q: queued }) : '');
       if (counts.unavailable) status.warn(text); else status.ok(text);
     };
     const unsubscribe = cfg?.onQueue((q) => { queued = q; show(); });
-    if (!cfg) status.error(t('status.noConfig', 'no PDS config'));
+    if (!cfg) status.error(t('status.noConfig'));
     else status.idle(`${cfg.environment} · ${mode}`);
 
     const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 200) : typeof v === 'number' ? String(v) : undefined);
@@ -98,7 +100,7 @@ export = function (RED: RED) {
           recorded = true;
         } catch (e) {
           const code = toNhsError(e, 'AUDIT_FAILED').code;
-          node.warn(t('warn.audit', `audit record not stored (${code})`, { code }));
+          node.warn(t('warn.audit', { code }));
         }
       }
       appendAudit(msg, { node: node.id, action, outcome: result.route, ...(correlationId ? { ref: correlationId } : {}), ...(recorded ? { recorded: true as const } : {}) });

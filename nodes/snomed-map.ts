@@ -10,16 +10,21 @@ import { configText } from './shared/config';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
 import type { TerminologyConfigNode } from './shared/terminology-access';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
 const MODES: SnomedMapMode[] = ['map', 'translate', 'validate', 'valueset'];
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const SNOMED_MAP_CONFIG: ConfigSteps = [VERSION_ADDED];
+
 export = function (RED: RED) {
   const t = catalog(RED, 'snomed-map');
 
-  RED.nodes.registerType('nhs-snomed-map', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
+  RED.nodes.registerType('nhs-snomed-map', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    const def = upgradeNode(this, raw, SNOMED_MAP_CONFIG);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- closures below need the node
     const node = this;
     const status = new StatusReporter(node);
@@ -37,8 +42,7 @@ export = function (RED: RED) {
       ...(configText(def.sourceSystem) ? { sourceSystem: configText(def.sourceSystem) } : {}),
       ...(configText(def.valueSet) ? { valueSet: configText(def.valueSet) } : {}),
       ...(term?.client ? { client: term.client } : {}),
-      // Seam for the ECL / expression parser (lib/terminology/ecl.ts `parseEcl`, on the fhirval
-      // branch): until it is merged, expressions go to the server unchecked.
+      // Expressions / ECL are syntax-checked by lib/terminology (expressionSyntax) before the server.
     };
     let configError: NhsError | undefined;
     try {

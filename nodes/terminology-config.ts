@@ -10,15 +10,19 @@ import { configNumber, configText } from './shared/config';
 import { onClose } from './shared/input';
 import { userDirOf } from './shared/store-access';
 import { resolveMapPath, type Terminology, type TerminologyConfigNode } from './shared/terminology-access';
+import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import type { Node, NodeDef, RED } from './shared/types';
 
+/** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
+const TERMINOLOGY_CONFIG: ConfigSteps = [VERSION_ADDED];
 
 export = function (RED: RED) {
   const t = catalog(RED, 'terminology-config');
 
-  RED.nodes.registerType('nhs-terminology', function (this: Node, def: NodeDef) {
-    RED.nodes.createNode(this, def);
+  RED.nodes.registerType('nhs-terminology', function (this: Node, raw: NodeDef) {
+    RED.nodes.createNode(this, raw);
+    const def = upgradeNode(this, raw, TERMINOLOGY_CONFIG);
     const node = this as TerminologyConfigNode;
     const userDir = userDirOf(RED);
     const watch = def.watch !== false && def.watch !== 'false';

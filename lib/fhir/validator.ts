@@ -10,6 +10,7 @@ import { NhsError } from '../errors';
 import { issue, operationOutcome, type OperationOutcome } from '../outcome';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, readJson } from './json';
 import type { FhirPackages } from './packages';
+import type { CodeCheck } from '../terminology/valueset';
 import { Engine, Run } from './validate/context';
 import { withCore, type PackageSource } from './validate/source';
 import { validateResource } from './validate/walk';
@@ -31,6 +32,12 @@ export interface ValidatorOptions {
   allowExampleUrls?: boolean;
   /** Reject strings that look like embedded HTML (reference validator option security-checks; default false). */
   securityChecks?: boolean;
+  /**
+   * Membership of a coding in a ValueSet the local expander cannot enumerate (SNOMED CT, dm+d
+   * filters): a synchronous answer, typically from a terminology server's `ValueSet/$validate-code`
+   * fetched beforehand (lib/terminology/remote-bindings.ts); `unknown` keeps the local verdict.
+   */
+  remoteCodes?: (valueSet: string, system: string, code: string) => CodeCheck;
 }
 
 export interface Validator {
@@ -58,6 +65,7 @@ export function createValidator(pkgs?: FhirPackages | PackageSource, options: Va
     maxDepth,
     allowExampleUrls: options.allowExampleUrls ?? true,
     securityChecks: !!options.securityChecks,
+    ...(options.remoteCodes ? { remoteCodes: options.remoteCodes } : {}),
   });
 
   const validate = (resource: unknown, opts?: { profiles?: string[] }): OperationOutcome => {

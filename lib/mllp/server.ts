@@ -49,6 +49,19 @@ export interface MllpServerOptions {
   /** Source addresses/CIDRs allowed to connect; empty = everyone. */
   allow?: string | readonly string[];
   maxFrameBytes?: number;
+  /**
+   * Frames one connection may have un-answered (handed to `onFrame`, reply not yet written) before
+   * the server stops reading from it; reading resumes as they are answered. Bounds the work and
+   * memory one fast client can claim. Default 64.
+   */
+  maxInFlight?: number;
+  /** TLS only: drop a connection whose handshake has not finished after this long. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /**
+   * Close a connection whose replies have sat unwritten (the peer does not read; `write()` said
+   * wait) for this long (0 = never). Default 60 s. Reading is paused meanwhile anyway.
+   */
+  writeStallTimeoutMs?: number;
   onFrame: FrameHandler;
   log?: LogFn;
   idGen?: () => string;
@@ -62,6 +75,12 @@ export interface MllpServerStats {
   oversize: number;
   /** Connections closed with a half-received frame. */
   truncated: number;
+  /** Times reading was paused: too many frames in flight, or the peer not reading its replies. */
+  paused: number;
+  /** Connections closed because their replies stayed unwritten past `writeStallTimeoutMs`. */
+  stalled: number;
+  /** TLS connections still in their handshake dropped to make room for a newcomer at the limit. */
+  evicted: number;
 }
 
 class Session implements MllpSession {
@@ -75,6 +94,17 @@ class Session implements MllpSession {
   /** Replies of this connection waiting in the server's per-turn write queue. */
   queued = 0;
   open = true;
+  /** Frames handed to the handler whose reply has not been written (or dropped) yet. */
+  inFlight = 0;
+  /** Frames decoded but not yet dispatched, held while `inFlight` is at the limit. */
+  backlog: Buffer[] = [];
+  backlogHead = 0;
+  /** `write()` returned false: the socket's buffer is over its high-water mark until 'drain'. */
+  writeBlocked = false;
+  /** Reading is paused by us (not by the peer). */
+  paused = false;
+  pumping = false;
+  stallTimer: NodeJS.Timeout | undefined;
   tail: Promise<void> = Promise.resolve();
   readonly decoder: MllpDecoder;
 
@@ -95,19 +125,23 @@ class Session implements MllpSession {
 
 /** An MLLP listener. Emits `connection` / `disconnect` (MllpSession) and `listening`. */
 export class MllpServer extends EventEmitter {
-  readonly stats: MllpServerStats = { accepted: 0, refused: 0, frames: 0, junkBytes: 0, oversize: 0, truncated: 0 };
+  readonly stats: MllpServerStats = { accepted: 0, refused: 0, frames: 0, junkBytes: 0, oversize: 0, truncated: 0, paused: 0, stalled: 0, evicted: 0 };
   private readonly server: net.Server;
   private readonly sessions = new Map<string, Session>();
   private readonly allow: AllowList;
   private readonly log: LogFn;
   private readonly maxConnections: number;
   private readonly maxFrameBytes: number;
+  private readonly maxInFlight: number;
+  private readonly writeStallMs: number;
   private readonly idGen: () => string;
   private closing = false;
   /** A bind still in progress (a host name is being looked up): close() must wait for it. */
   private pendingListen: Promise<unknown> | undefined;
   /** Every raw socket the gate let in, TLS handshake done or not, so close() can destroy them. */
   private readonly rawSockets = new Set<net.Socket>();
+  /** TLS only: raw sockets whose handshake has not finished, oldest first, by `address|port`. */
+  private readonly handshaking = new Map<string, net.Socket>();
 
   constructor(private readonly opts: MllpServerOptions) {
     super();
@@ -116,10 +150,17 @@ export class MllpServer extends EventEmitter {
     this.maxConnections = opts.maxConnections ?? 100;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.idGen = opts.idGen ?? randomUUID;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 64);
+    this.writeStallMs = opts.writeStallTimeoutMs ?? 60_000;
     if (opts.tls) {
-      const s = tls.createServer(opts.tls, (sock) => this.accept(sock));
+      // Node's default handshake timeout is 120 s: far too long for a slot a stranger can hold.
+      const s = tls.createServer({ ...opts.tls, handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000 }, (sock) => this.accept(sock));
       // Handshake failures (bad client certificate, plain TCP on a TLS port) are the peer's problem.
-      s.on('tlsClientError', (e) => this.log('warn', `mllp: TLS handshake refused (${(e as NodeJS.ErrnoException).code ?? e.message})`));
+      // With a listener attached Node leaves the socket open (a handshake timeout too): close it here.
+      s.on('tlsClientError', (e, sock) => {
+        this.log('warn', `mllp: TLS handshake refused (${(e as NodeJS.ErrnoException).code ?? e.message})`);
+        sock.destroy();
+      });
       this.server = s;
     } else {
       this.server = net.createServer((sock) => this.accept(sock));
@@ -187,7 +228,8 @@ export class MllpServer extends EventEmitter {
     let why: string | undefined;
     if (this.closing) why = 'closing';
     else if (!this.allow.allows(addr)) why = 'source address not in allow-list';
-    else if (this.maxConnections > 0 && this.sessions.size >= this.maxConnections) why = `max connections (${this.maxConnections}) reached`;
+    // Counted from the TCP accept: a TLS handshake in progress holds a slot like a session does.
+    else if (this.maxConnections > 0 && this.rawSockets.size >= this.maxConnections && !this.evictHandshake()) why = `max connections (${this.maxConnections}) reached`;
     if (why) {
       this.stats.refused++;
       this.log('warn', `mllp: connection from ${addr ?? '?'} refused: ${why}`);
@@ -195,11 +237,34 @@ export class MllpServer extends EventEmitter {
       return;
     }
     this.rawSockets.add(sock);
-    sock.once('close', () => this.rawSockets.delete(sock));
+    const key = `${addr ?? ''}|${sock.remotePort ?? 0}`;
+    if (this.opts.tls) this.handshaking.set(key, sock);
+    sock.once('close', () => {
+      this.rawSockets.delete(sock);
+      if (this.handshaking.get(key) === sock) this.handshaking.delete(key);
+    });
+  }
+
+  /**
+   * At the limit, the oldest connection still in its TLS handshake gives way to a newcomer, so
+   * half-open handshakes can neither exceed the limit nor lock out a sender that completes its
+   * handshake at once. Established sessions are never evicted.
+   */
+  private evictHandshake(): boolean {
+    const first = this.handshaking.entries().next();
+    if (first.done) return false;
+    const [key, oldest] = first.value;
+    this.handshaking.delete(key);
+    this.rawSockets.delete(oldest);
+    this.stats.evicted++;
+    this.log('warn', `mllp: dropped a connection from ${oldest.remoteAddress ?? '?'} still in its TLS handshake: max connections (${this.maxConnections}) reached`);
+    oldest.destroy();
+    return true;
   }
 
   private accept(sock: net.Socket): void {
     if (sock.destroyed) return;
+    this.handshaking.delete(`${sock.remoteAddress ?? ''}|${sock.remotePort ?? 0}`);
     const s = new Session(sock, this.idGen(), this.maxFrameBytes);
     this.sessions.set(s.id, s);
     this.stats.accepted++;
@@ -209,7 +274,7 @@ export class MllpServer extends EventEmitter {
       sock.setTimeout(idleMs);
       sock.on('timeout', () => {
         // Waiting on our own reply is not idleness: look again later.
-        if (s.pending > 0) {
+        if (s.pending > 0 || s.inFlight > 0) {
           sock.setTimeout(idleMs);
           return;
         }
@@ -218,9 +283,17 @@ export class MllpServer extends EventEmitter {
       });
     }
     sock.on('data', (chunk: Buffer) => this.onData(s, chunk));
+    sock.on('drain', () => {
+      s.writeBlocked = false;
+      if (s.stallTimer) clearTimeout(s.stallTimer);
+      s.stallTimer = undefined;
+      this.pump(s);
+    });
     sock.on('error', (e: NodeJS.ErrnoException) => this.log('debug', `mllp: connection ${s.id} error ${e.code ?? e.message}`));
     sock.on('close', () => {
       s.open = false;
+      if (s.stallTimer) clearTimeout(s.stallTimer);
+      s.backlog = [];
       if (s.decoder.partial) {
         this.stats.truncated++;
         this.log('warn', `mllp: connection ${s.id} closed mid-frame (${s.decoder.bufferedBytes} bytes dropped, never ACKed)`);
@@ -251,7 +324,67 @@ export class MllpServer extends EventEmitter {
     }
     if (frames.length === 0) return;
     this.scheduleFlush();
-    for (const f of frames) this.dispatch(s, f);
+    if (s.backlogHead < s.backlog.length) {
+      for (const f of frames) s.backlog.push(f);
+    } else {
+      s.backlog = frames;
+      s.backlogHead = 0;
+    }
+    this.pump(s);
+  }
+
+  /**
+   * Dispatch held frames while the connection is under its in-flight limit, then pause or resume
+   * reading. Pausing is the only back-pressure TCP gives us: the peer's writes then block in its
+   * own kernel buffers, so neither its frames nor our replies pile up in this process.
+   */
+  private pump(s: Session): void {
+    if (s.pumping) return; // re-entered from a reply written while dispatching: the loop below continues
+    s.pumping = true;
+    try {
+      while (s.open && s.backlogHead < s.backlog.length && s.inFlight < this.maxInFlight) {
+        const f = s.backlog[s.backlogHead++] as Buffer;
+        this.dispatch(s, f);
+      }
+    } finally {
+      s.pumping = false;
+    }
+    if (s.backlogHead >= s.backlog.length && s.backlog.length > 0) {
+      s.backlog = [];
+      s.backlogHead = 0;
+    }
+    if (!s.open) return;
+    const hold = s.writeBlocked || s.inFlight >= this.maxInFlight || s.backlogHead < s.backlog.length;
+    if (hold && !s.paused) {
+      s.paused = true;
+      this.stats.paused++;
+      s.socket.pause();
+    } else if (!hold && s.paused) {
+      s.paused = false;
+      s.socket.resume();
+    }
+  }
+
+  /** A frame's reply was written (or there was none): one fewer in flight. */
+  private settled(s: Session): void {
+    s.inFlight--;
+    if (s.paused || s.backlogHead < s.backlog.length) this.pump(s);
+  }
+
+  /** Write a reply; a full socket buffer pauses reading until 'drain'. */
+  private write(s: Session, b: Buffer): void {
+    if (s.socket.write(b) || s.writeBlocked) return;
+    s.writeBlocked = true;
+    if (this.writeStallMs > 0) {
+      s.stallTimer = setTimeout(() => {
+        if (!s.writeBlocked || !s.open) return;
+        this.stats.stalled++;
+        this.log('warn', `mllp: closing connection ${s.id}: its replies stayed unread for ${this.writeStallMs} ms`);
+        s.close();
+      }, this.writeStallMs);
+      s.stallTimer.unref();
+    }
+    this.pump(s);
   }
 
   /**
@@ -272,13 +405,17 @@ export class MllpServer extends EventEmitter {
     for (let i = 0; i < q.length; i++) {
       const s = q[i] as Session;
       s.queued--;
-      if (s.open) s.socket.write(b[i] as Buffer);
+      if (s.open) this.write(s, b[i] as Buffer);
+      this.settled(s);
     }
   };
 
   /** A reply ready in the turn its frame arrived: into the per-turn queue. */
   private queueReply(s: Session, r: Buffer | string | undefined): void {
-    if (r === undefined || !s.open) return;
+    if (r === undefined || !s.open) {
+      this.settled(s);
+      return;
+    }
     s.queued++;
     this.outQ.push(s);
     this.outB.push(encodeFrame(r));
@@ -292,9 +429,15 @@ export class MllpServer extends EventEmitter {
    * its replies in one burst, so these writes are back to back too.
    */
   private lateReply(s: Session, r: Buffer | string | undefined): void {
-    if (r === undefined || !s.open) return;
+    if (r === undefined || !s.open) {
+      this.settled(s);
+      return;
+    }
     if (s.queued > 0) this.queueReply(s, r);
-    else s.socket.write(encodeFrame(r));
+    else {
+      this.write(s, encodeFrame(r));
+      this.settled(s);
+    }
   }
 
   /** Scheduled before frames are handled, so the replies go out before the flow work the handler queues. */
@@ -307,6 +450,7 @@ export class MllpServer extends EventEmitter {
   private dispatch(s: Session, frame: Buffer): void {
     const seq = ++s.received;
     this.stats.frames++;
+    s.inFlight++;
     let result: Promise<Buffer | string | undefined> | Buffer | string | undefined;
     try {
       result = this.opts.onFrame(frame, s, seq);
@@ -332,6 +476,7 @@ export class MllpServer extends EventEmitter {
       },
       (e: unknown) => {
         s.pending--;
+        s.inFlight--;
         this.log('warn', `mllp: no reply for frame ${seq} on ${s.id} (${toNhsError(e, 'MLLP_HANDLER_FAILED').code}); closing connection`);
         s.close();
       },

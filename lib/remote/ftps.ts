@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { Client } from 'basic-ftp';
-import { remoteError, remoteJoin, type FileSource, type RemoteEntry } from './source';
+import { remoteError, remoteJoin, sessionCall, type FileSource, type RemoteEntry } from './source';
 
 export interface FtpsSourceOptions {
   host: string;
@@ -53,14 +53,8 @@ export class FtpsSource implements FileSource {
     return c;
   }
 
-  private async run<T>(code: string, what: string, f: (c: Client) => Promise<T>): Promise<T> {
-    const c = await this.connect();
-    try {
-      return await f(c);
-    } catch (e) {
-      await this.close();
-      throw remoteError(code, what, e);
-    }
+  private run<T>(code: string, what: string, f: (c: Client) => Promise<T>): Promise<T> {
+    return sessionCall({ connect: () => this.connect(), close: () => this.close() }, code, what, f);
   }
 
   list(): Promise<RemoteEntry[]> {

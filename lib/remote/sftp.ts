@@ -8,7 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import SftpClient from 'ssh2-sftp-client';
 import { NhsError } from '../errors';
-import { normaliseFingerprint, remoteError, remoteJoin, sshFingerprint, type FileSource, type RemoteEntry } from './source';
+import { normaliseFingerprint, remoteError, remoteJoin, sessionCall, sshFingerprint, type FileSource, type RemoteEntry } from './source';
 
 export interface SftpSourceOptions {
   host: string;
@@ -77,15 +77,8 @@ export class SftpSource implements FileSource {
     return this.connecting;
   }
 
-  private async run<T>(code: string, what: string, f: (c: SftpClient) => Promise<T>): Promise<T> {
-    const c = await this.connect();
-    try {
-      return await f(c);
-    } catch (e) {
-      // Any failure may have left the session unusable: the next call starts a fresh one.
-      await this.close();
-      throw remoteError(code, what, e);
-    }
+  private run<T>(code: string, what: string, f: (c: SftpClient) => Promise<T>): Promise<T> {
+    return sessionCall({ connect: () => this.connect(), close: () => this.close() }, code, what, f);
   }
 
   list(): Promise<RemoteEntry[]> {

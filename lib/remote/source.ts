@@ -71,3 +71,18 @@ export function remoteError(code: string, what: string, e: unknown): NhsError {
   // Driver messages name host, path and reason; strip anything that looks like user:pass@.
   return new NhsError(code, `${what}: ${m.replace(/\/\/[^@\s/]*@/g, '//***@')}`, { cause: e });
 }
+
+/**
+ * One call on a remote session: connect (or reuse), run `f`; on failure the session is closed,
+ * since it may be unusable and the next call should start a fresh one, and the error is wrapped
+ * with `code` ({@link remoteError}).
+ */
+export async function sessionCall<C, T>(session: { connect(): Promise<C>; close(): Promise<void> }, code: string, what: string, f: (c: C) => Promise<T>): Promise<T> {
+  const c = await session.connect();
+  try {
+    return await f(c);
+  } catch (e) {
+    await session.close();
+    throw remoteError(code, what, e);
+  }
+}

@@ -161,30 +161,90 @@ function chunks<T>(a: readonly T[]): T[][] {
   return out;
 }
 
+type FileStart = { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string };
+
+/**
+ * What both backends share: the same SQL (written with `?` placeholders) over a different engine.
+ * A backend supplies the table name, how to read rows and run a statement, and the calls whose
+ * SQL or transaction differs (`beginFile`, `commitBatch`, `load`).
+ */
+abstract class SqlEsrState implements EsrState {
+  protected abstract t(table: string): string;
+  protected abstract rows(sql: string, args: unknown[]): Promise<Row[]>;
+  protected abstract exec(sql: string, args: unknown[]): Promise<void>;
+  protected abstract load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>>;
+  abstract beginFile(f: FileStart): Promise<EsrFileRecord>;
+  abstract commitBatch(b: EsrBatchCommit): Promise<void>;
+
+  async getFile(source: string, name: string, hash: string): Promise<EsrFileRecord | undefined> {
+    return (await this.rows(`SELECT * FROM ${this.t('esr_files')} WHERE source = ? AND name = ? AND hash = ?`, [source, name, hash])).map(fileOf)[0];
+  }
+
+  async findDone(source: string, hash: string): Promise<EsrFileRecord | undefined> {
+    return (await this.rows(`SELECT * FROM ${this.t('esr_files')} WHERE source = ? AND hash = ? AND status = 'done' ORDER BY started_at LIMIT 1`, [source, hash])).map(fileOf)[0];
+  }
+
+  async lastSeq(source: string): Promise<number | undefined> {
+    const v = (await this.rows(`SELECT MAX(seq) AS v FROM ${this.t('esr_files')} WHERE source = ? AND status = 'done'`, [source]))[0]?.v;
+    return v === null || v === undefined ? undefined : Number(v);
+  }
+
+  async finishFile(source: string, name: string, hash: string, status: EsrFileStatus, counts: Record<string, number>, reason: string | null, at: string): Promise<void> {
+    await this.exec(`INSERT INTO ${this.t('esr_files')} (source, name, hash, size, status, counts, reason, started_at, finished_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ` +
+      'ON CONFLICT (source, name, hash) DO UPDATE SET status = excluded.status, counts = excluded.counts, reason = excluded.reason, finished_at = excluded.finished_at',
+    [source, name, hash, status, JSON.stringify(counts), reason, at, at]);
+  }
+
+  async filesSince(source: string, since: string): Promise<EsrFileRecord[]> {
+    return (await this.rows(`SELECT * FROM ${this.t('esr_files')} WHERE source = ? AND started_at >= ? ORDER BY started_at`, [source, since])).map(fileOf);
+  }
+
+  loadPeople(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return this.load('esr_people', 'person_id', source, ids);
+  }
+
+  loadAssignments(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+    return this.load('esr_assignments', 'assignment_id', source, ids);
+  }
+
+  async unseen(source: string, file: string): Promise<{ people: EsrEntity[]; assignments: EsrEntity[] }> {
+    return {
+      people: (await this.rows(`SELECT * FROM ${this.t('esr_people')} WHERE source = ? AND status = 'active' AND last_file <> ? ORDER BY person_id`, [source, file])).map((r) => entityOf(r, 'person_id')),
+      assignments: (await this.rows(`SELECT * FROM ${this.t('esr_assignments')} WHERE source = ? AND status = 'active' AND last_file <> ? ORDER BY assignment_id`, [source, file])).map((r) => entityOf(r, 'assignment_id')),
+    };
+  }
+
+  async getAlert(source: string, alert: string): Promise<EsrAlertState | undefined> {
+    const r = (await this.rows(`SELECT state, day, at FROM ${this.t('esr_alerts')} WHERE source = ? AND alert = ?`, [source, alert]))[0];
+    return r ? { state: String(r.state), day: (r.day as string | null) ?? null, at: String(r.at) } : undefined;
+  }
+
+  async setAlert(source: string, alert: string, s: EsrAlertState): Promise<void> {
+    await this.exec(`INSERT INTO ${this.t('esr_alerts')} (source, alert, state, day, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, alert) DO UPDATE SET state = excluded.state, day = excluded.day, at = excluded.at`,
+      [source, alert, s.state, s.day, s.at]);
+  }
+}
+
 /** SQLite: synchronous statements on the store's connection; each call is one transaction. */
-export class SqliteEsrState implements EsrState {
-  constructor(private readonly db: Database.Database) {}
+export class SqliteEsrState extends SqlEsrState {
+  constructor(private readonly db: Database.Database) { super(); }
+
+  protected t(table: string): string { return table; }
 
   private all(sql: string, ...args: unknown[]): Row[] {
     return this.db.prepare(sql).all(...args) as Row[];
   }
 
-  getFile(source: string, name: string, hash: string): Promise<EsrFileRecord | undefined> {
-    return Promise.resolve().then(() => this.all('SELECT * FROM esr_files WHERE source = ? AND name = ? AND hash = ?', source, name, hash).map(fileOf)[0]);
+  protected rows(sql: string, args: unknown[]): Promise<Row[]> {
+    return Promise.resolve().then(() => this.all(sql, ...args));
   }
 
-  findDone(source: string, hash: string): Promise<EsrFileRecord | undefined> {
-    return Promise.resolve().then(() => this.all("SELECT * FROM esr_files WHERE source = ? AND hash = ? AND status = 'done' ORDER BY started_at LIMIT 1", source, hash).map(fileOf)[0]);
+  protected exec(sql: string, args: unknown[]): Promise<void> {
+    return Promise.resolve().then(() => { this.db.prepare(sql).run(...args); });
   }
 
-  lastSeq(source: string): Promise<number | undefined> {
-    return Promise.resolve().then(() => {
-      const v = this.all("SELECT MAX(seq) AS v FROM esr_files WHERE source = ? AND status = 'done'", source)[0]?.v;
-      return v === null || v === undefined ? undefined : Number(v);
-    });
-  }
-
-  beginFile(f: { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string }): Promise<EsrFileRecord> {
+  beginFile(f: FileStart): Promise<EsrFileRecord> {
+    // insert and read back in one synchronous step, so nothing interleaves
     return Promise.resolve().then(() => {
       this.db.prepare('INSERT INTO esr_files (source, name, hash, seq, kind, size, status, started_at) VALUES (?, ?, ?, ?, ?, ?, \'processing\', ?) ON CONFLICT DO NOTHING')
         .run(f.source, f.name, f.hash, f.seq, f.kind, f.size, f.at);
@@ -207,19 +267,7 @@ export class SqliteEsrState implements EsrState {
     });
   }
 
-  finishFile(source: string, name: string, hash: string, status: EsrFileStatus, counts: Record<string, number>, reason: string | null, at: string): Promise<void> {
-    return Promise.resolve().then(() => {
-      this.db.prepare('INSERT INTO esr_files (source, name, hash, size, status, counts, reason, started_at, finished_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (source, name, hash) DO UPDATE SET status = excluded.status, counts = excluded.counts, reason = excluded.reason, finished_at = excluded.finished_at')
-        .run(source, name, hash, status, JSON.stringify(counts), reason, at, at);
-    });
-  }
-
-  filesSince(source: string, since: string): Promise<EsrFileRecord[]> {
-    return Promise.resolve().then(() => this.all('SELECT * FROM esr_files WHERE source = ? AND started_at >= ? ORDER BY started_at', source, since).map(fileOf));
-  }
-
-  private load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+  protected load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
     return Promise.resolve().then(() => {
       const out = new Map<string, EsrEntity>();
       for (const c of chunks(ids)) {
@@ -231,63 +279,29 @@ export class SqliteEsrState implements EsrState {
       return out;
     });
   }
-
-  loadPeople(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
-    return this.load('esr_people', 'person_id', source, ids);
-  }
-
-  loadAssignments(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
-    return this.load('esr_assignments', 'assignment_id', source, ids);
-  }
-
-  unseen(source: string, file: string): Promise<{ people: EsrEntity[]; assignments: EsrEntity[] }> {
-    return Promise.resolve().then(() => ({
-      people: this.all("SELECT * FROM esr_people WHERE source = ? AND status = 'active' AND last_file <> ? ORDER BY person_id", source, file).map((r) => entityOf(r, 'person_id')),
-      assignments: this.all("SELECT * FROM esr_assignments WHERE source = ? AND status = 'active' AND last_file <> ? ORDER BY assignment_id", source, file).map((r) => entityOf(r, 'assignment_id')),
-    }));
-  }
-
-  getAlert(source: string, alert: string): Promise<EsrAlertState | undefined> {
-    return Promise.resolve().then(() => {
-      const r = this.all('SELECT state, day, at FROM esr_alerts WHERE source = ? AND alert = ?', source, alert)[0];
-      return r ? { state: String(r.state), day: (r.day as string | null) ?? null, at: String(r.at) } : undefined;
-    });
-  }
-
-  setAlert(source: string, alert: string, s: EsrAlertState): Promise<void> {
-    return Promise.resolve().then(() => {
-      this.db.prepare('INSERT INTO esr_alerts (source, alert, state, day, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, alert) DO UPDATE SET state = excluded.state, day = excluded.day, at = excluded.at')
-        .run(source, alert, s.state, s.day, s.at);
-    });
-  }
 }
 
 /** PostgreSQL: pooled connections; `commitBatch` is one transaction. */
-export class PostgresEsrState implements EsrState {
-  private readonly t: (n: string) => string;
+export class PostgresEsrState extends SqlEsrState {
+  constructor(private readonly pool: Pool, private readonly schema: string) { super(); }
 
-  constructor(private readonly pool: Pool, schema: string) {
-    this.t = (n) => `"${schema}".${n}`;
-  }
+  protected t(table: string): string { return `"${this.schema}".${table}`; }
 
-  private async all(sql: string, args: unknown[]): Promise<Row[]> {
+  private async pg(sql: string, args: unknown[]): Promise<Row[]> {
     return (await this.pool.query(sql, args)).rows as Row[];
   }
 
-  async getFile(source: string, name: string, hash: string): Promise<EsrFileRecord | undefined> {
-    return (await this.all(`SELECT * FROM ${this.t('esr_files')} WHERE source = $1 AND name = $2 AND hash = $3`, [source, name, hash])).map(fileOf)[0];
+  /** The shared SQL's `?` placeholders as PostgreSQL's `$1, $2, …`. */
+  protected rows(sql: string, args: unknown[]): Promise<Row[]> {
+    let n = 0;
+    return this.pg(sql.replace(/\?/g, () => `$${++n}`), args);
   }
 
-  async findDone(source: string, hash: string): Promise<EsrFileRecord | undefined> {
-    return (await this.all(`SELECT * FROM ${this.t('esr_files')} WHERE source = $1 AND hash = $2 AND status = 'done' ORDER BY started_at LIMIT 1`, [source, hash])).map(fileOf)[0];
+  protected async exec(sql: string, args: unknown[]): Promise<void> {
+    await this.rows(sql, args);
   }
 
-  async lastSeq(source: string): Promise<number | undefined> {
-    const v = (await this.all(`SELECT MAX(seq) AS v FROM ${this.t('esr_files')} WHERE source = $1 AND status = 'done'`, [source]))[0]?.v;
-    return v === null || v === undefined ? undefined : Number(v);
-  }
-
-  async beginFile(f: { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string }): Promise<EsrFileRecord> {
+  async beginFile(f: FileStart): Promise<EsrFileRecord> {
     await this.pool.query(`INSERT INTO ${this.t('esr_files')} (source, name, hash, seq, kind, size, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, 'processing', $7) ON CONFLICT DO NOTHING`,
       [f.source, f.name, f.hash, f.seq, f.kind, f.size, f.at]);
     return (await this.getFile(f.source, f.name, f.hash))!;
@@ -319,48 +333,13 @@ export class PostgresEsrState implements EsrState {
     }
   }
 
-  async finishFile(source: string, name: string, hash: string, status: EsrFileStatus, counts: Record<string, number>, reason: string | null, at: string): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.t('esr_files')} (source, name, hash, size, status, counts, reason, started_at, finished_at) VALUES ($1, $2, $3, 0, $4, $5, $6, $7, $7) ` +
-      'ON CONFLICT (source, name, hash) DO UPDATE SET status = excluded.status, counts = excluded.counts, reason = excluded.reason, finished_at = excluded.finished_at',
-    [source, name, hash, status, JSON.stringify(counts), reason, at]);
-  }
-
-  async filesSince(source: string, since: string): Promise<EsrFileRecord[]> {
-    return (await this.all(`SELECT * FROM ${this.t('esr_files')} WHERE source = $1 AND started_at >= $2 ORDER BY started_at`, [source, since])).map(fileOf);
-  }
-
-  private async load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
+  protected async load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
     const out = new Map<string, EsrEntity>();
     if (ids.length === 0) return out;
-    for (const r of await this.all(`SELECT * FROM ${this.t(table)} WHERE source = $1 AND ${idCol} = ANY($2::text[])`, [source, [...ids]])) {
+    for (const r of await this.pg(`SELECT * FROM ${this.t(table)} WHERE source = $1 AND ${idCol} = ANY($2::text[])`, [source, [...ids]])) {
       const e = entityOf(r, idCol);
       out.set(e.id, e);
     }
     return out;
-  }
-
-  loadPeople(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
-    return this.load('esr_people', 'person_id', source, ids);
-  }
-
-  loadAssignments(source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
-    return this.load('esr_assignments', 'assignment_id', source, ids);
-  }
-
-  async unseen(source: string, file: string): Promise<{ people: EsrEntity[]; assignments: EsrEntity[] }> {
-    return {
-      people: (await this.all(`SELECT * FROM ${this.t('esr_people')} WHERE source = $1 AND status = 'active' AND last_file <> $2 ORDER BY person_id`, [source, file])).map((r) => entityOf(r, 'person_id')),
-      assignments: (await this.all(`SELECT * FROM ${this.t('esr_assignments')} WHERE source = $1 AND status = 'active' AND last_file <> $2 ORDER BY assignment_id`, [source, file])).map((r) => entityOf(r, 'assignment_id')),
-    };
-  }
-
-  async getAlert(source: string, alert: string): Promise<EsrAlertState | undefined> {
-    const r = (await this.all(`SELECT state, day, at FROM ${this.t('esr_alerts')} WHERE source = $1 AND alert = $2`, [source, alert]))[0];
-    return r ? { state: String(r.state), day: (r.day as string | null) ?? null, at: String(r.at) } : undefined;
-  }
-
-  async setAlert(source: string, alert: string, s: EsrAlertState): Promise<void> {
-    await this.pool.query(`INSERT INTO ${this.t('esr_alerts')} (source, alert, state, day, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, alert) DO UPDATE SET state = excluded.state, day = excluded.day, at = excluded.at`,
-      [source, alert, s.state, s.day, s.at]);
   }
 }

@@ -200,21 +200,7 @@ class EclParser extends Scanner {
 
   /** eclRefinement = subRefinement ws [conjunction/disjunction refinement set] */
   refinement(): void {
-    this.enter();
-    this.subRefinement();
-    this.ws();
-    let op: string | undefined;
-    for (;;) {
-      const save = this.i;
-      const next = this.eat(',') ? 'and' : this.word('and') ? 'and' : this.word('or') ? 'or' : undefined;
-      if (!next) break;
-      if (op && next !== op) this.fail(`'${op.toUpperCase()}' and '${next.toUpperCase()}' cannot be mixed without brackets in a refinement`, save);
-      op = next;
-      this.ws();
-      this.subRefinement();
-      this.ws();
-    }
-    this.leave();
+    this.joined(() => this.subRefinement(), 'a refinement');
   }
 
   subRefinement(): void {
@@ -230,20 +216,8 @@ class EclParser extends Scanner {
       this.attribute();
       return;
     }
-    if (this.at('(')) {
-      // either a bracketed refinement or an attribute whose name is a bracketed expression
-      const save = this.i;
-      try {
-        this.i++;
-        this.refinement();
-        this.ws();
-        this.expect(')');
-        return;
-      } catch (e) {
-        if (!(e instanceof EclSyntax)) throw e;
-        this.i = save;
-      }
-    }
+    // either a bracketed refinement or an attribute whose name is a bracketed expression
+    if (this.at('(') && this.bracketed(() => this.refinement())) return;
     this.attribute();
   }
 
@@ -256,39 +230,47 @@ class EclParser extends Scanner {
   }
 
   refinementInGroup(): void {
+    this.joined(() => this.attributeOrBracket(), 'an attribute set');
+  }
+
+  attributeOrBracket(): void {
+    if (this.at('(') && this.bracketed(() => { this.ws(); this.refinementInGroup(); })) return;
+    this.attribute();
+  }
+
+  /** `item` joined by one of conjunction (`,`/AND) or disjunction (OR): ECL needs brackets to mix them. */
+  joined(item: () => void, where: string): void {
     this.enter();
-    this.attributeOrBracket();
+    item();
     this.ws();
     let op: string | undefined;
     for (;;) {
       const save = this.i;
       const next = this.eat(',') ? 'and' : this.word('and') ? 'and' : this.word('or') ? 'or' : undefined;
       if (!next) break;
-      if (op && next !== op) this.fail(`'${op.toUpperCase()}' and '${next.toUpperCase()}' cannot be mixed without brackets in an attribute set`, save);
+      if (op && next !== op) this.fail(`'${op.toUpperCase()}' and '${next.toUpperCase()}' cannot be mixed without brackets in ${where}`, save);
       op = next;
       this.ws();
-      this.attributeOrBracket();
+      item();
       this.ws();
     }
     this.leave();
   }
 
-  attributeOrBracket(): void {
-    if (this.at('(')) {
-      const save = this.i;
-      try {
-        this.i++;
-        this.ws();
-        this.refinementInGroup();
-        this.ws();
-        this.expect(')');
-        return;
-      } catch (e) {
-        if (!(e instanceof EclSyntax)) throw e;
-        this.i = save;
-      }
+  /** At '(': parse `( inner )` and say true, or, when it is not that, go back to the '(' and say false. */
+  bracketed(inner: () => void): boolean {
+    const save = this.i;
+    try {
+      this.i++;
+      inner();
+      this.ws();
+      this.expect(')');
+      return true;
+    } catch (e) {
+      if (!(e instanceof EclSyntax)) throw e;
+      this.i = save;
+      return false;
     }
-    this.attribute();
   }
 
   cardinality(): void {

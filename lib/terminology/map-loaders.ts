@@ -32,6 +32,12 @@ export interface LoadOptions {
 }
 
 const norm = (h: string): string => h.toLowerCase().replace(/[^a-z0-9]/g, '');
+/** A header row's column positions by normalised name (`norm` also drops a BOM); a repeated name keeps its last column. */
+function columnIndex(header: readonly string[]): Record<string, number> {
+  const cols: Record<string, number> = {};
+  header.forEach((h, i) => { cols[norm(h)] = i; });
+  return cols;
+}
 
 /** `# key: value` lines at the top of a CSV or TSV map: version / effectiveTime / name / url. */
 function headerMeta(text: string): Record<string, string> {
@@ -104,8 +110,7 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
   await forEachCsvRecord(file, (rec) => {
     row++;
     if (!cols) {
-      cols = {};
-      rec.forEach((h, i) => { cols![norm(h)] = i; });
+      cols = columnIndex(rec);
       if (cols.sourcecode === undefined || cols.targetcode === undefined) {
         throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: the header row must name "source code" and "target code" columns`);
       }
@@ -279,8 +284,7 @@ export async function loadRf2Map(file: string, opts: LoadOptions = {}): Promise<
     const f = text.split('\t');
     if (!cols) {
       if (f[0]?.startsWith('#')) return;
-      cols = {};
-      f.forEach((h, i) => { cols![norm(h.replace(/^\uFEFF/, ''))] = i; });
+      cols = columnIndex(f);
       const missing = RF2_COLUMNS.filter((k) => cols![k] === undefined);
       if (missing.length) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: not an RF2 map refset (missing ${missing.join(', ')})`);
       c = cols;
@@ -362,8 +366,7 @@ export async function loadReadMap(file: string, name = basename(file)): Promise<
     const f = text.split('\t');
     if (!cols) {
       if (f[0]?.startsWith('#')) return;
-      cols = {};
-      f.forEach((h, i) => { cols![norm(h.replace(/^\uFEFF/, ''))] = i; });
+      cols = columnIndex(f);
       if (cols.ctv3conceptid !== undefined) system = CTV3;
       if ((cols.readcode ?? cols.ctv3conceptid) === undefined || (cols.conceptid ?? cols.sctconceptid) === undefined) {
         throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: not a Read v2 / CTV3 map (needs ReadCode or CTV3_CONCEPTID, and ConceptId or SCT_CONCEPTID)`);

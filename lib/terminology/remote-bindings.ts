@@ -4,8 +4,9 @@
  * terminology server through `ValueSet/$validate-code`. The validator is synchronous, so this is a
  * two-step cache: `prefetch` asks the server (coalesced, cached by the client) for the codings a
  * resource binds, and `check` answers from what was fetched with the same `CodeCheck` result the
- * expander gives — `unknown` when the server was not asked or could not answer. Not wired into
- * nodes/fhir-validate yet.
+ * expander gives — `unknown` when the server was not asked or could not answer. `nhs-fhir-validate`
+ * uses it through `lookup` (ValidatorOptions.remoteCodes: answers, and notes what it could not)
+ * and `flush` (asks the server about what was noted), then validates again when answers came.
  */
 import type { TerminologyClient } from './client';
 import type { CodeCheck } from './valueset';
@@ -17,7 +18,38 @@ const key = (q: BindingQuery): string => `${q.valueSet}\u0000${q.system ?? ''}\u
 /** Server answers for ValueSet membership, filled asynchronously, read synchronously. */
 export class RemoteBindingCache {
   private readonly answers = new Map<string, CodeCheck>();
-  constructor(private readonly client: TerminologyClient, private readonly max = 100_000) {}
+  /** Queries `lookup` could not answer since the last `flush`. */
+  private readonly pending = new Map<string, BindingQuery>();
+  /** When a query last failed at the server: not asked again for `retryAfterMs`. */
+  private readonly failedAt = new Map<string, number>();
+  constructor(private readonly client: TerminologyClient, private readonly max = 100_000, private readonly retryAfterMs = 60_000, private readonly now: () => number = Date.now) {}
+
+  /**
+   * For `ValidatorOptions.remoteCodes`: the answer fetched so far; an unanswered query is noted
+   * for the next `flush` (unless it failed at the server within `retryAfterMs`).
+   */
+  readonly lookup = (valueSet: string, system: string, code: string): CodeCheck => {
+    const q = { valueSet, system, code };
+    const k = key(q);
+    const r = this.answers.get(k);
+    if (r) return r;
+    const failed = this.failedAt.get(k);
+    if ((failed === undefined || this.now() - failed >= this.retryAfterMs) && this.pending.size < 1000) this.pending.set(k, q);
+    return 'unknown';
+  };
+
+  /** Ask the server about the queries noted by `lookup`; `answered` counts the new answers. */
+  async flush(): Promise<{ answered: number; failed: { query: BindingQuery; code: string }[] }> {
+    const todo = [...this.pending.values()];
+    this.pending.clear();
+    if (todo.length === 0) return { answered: 0, failed: [] };
+    const r = await this.prefetch(todo);
+    for (const f of r.failed) {
+      if (this.failedAt.size >= this.max) this.failedAt.clear();
+      this.failedAt.set(key(f.query), this.now());
+    }
+    return { answered: todo.length - r.failed.length, failed: r.failed };
+  }
 
   /**
    * Ask the server about each query not yet answered. A query the server fails on (404 for an

@@ -15,6 +15,7 @@ import type { TerminologyClient } from './client';
 import { ICD_10, OPCS_4, SNOMED_CT } from './map-loaders';
 import type { PatientContext } from './map-rules';
 import { isNegative, type MapSet, type MapTarget, type Provenance, type SourceCode } from './maps';
+import { parseEcl, parseScg } from './ecl';
 import { checkSctId, looksLikeExpression } from './sctid';
 
 export type SnomedMapMode = 'map' | 'translate' | 'validate' | 'valueset';
@@ -39,10 +40,30 @@ export interface SnomedMapOptions {
   /** Add the mapped coding beside the original (default true). */
   write?: boolean;
   /**
-   * Syntax check for post-coordinated expressions / ECL before they go to the server (the seam
-   * for `parseEcl` of lib/terminology/ecl.ts): returns a syntax error text, or undefined.
+   * Syntax check for post-coordinated expressions / ECL before they go to the server: returns a
+   * syntax error text, or undefined. Default `expressionSyntax` below (SCG 2.4 and ECL 2.2).
    */
   expressionSyntax?: (text: string) => string | undefined;
+}
+
+/** Text that starts like an ECL constraint (`<<`, `>`, `^`, `*`, `!!>`) rather than an SCTID. */
+const ECL_START = /^\s*[<>^*!(]/;
+
+/**
+ * The syntax check of a code that is not a single SCTID: a SNOMED CT post-coordinated expression
+ * (Compositional Grammar 2.4) or an expression constraint (ECL 2.2), both by lib/terminology/ecl.
+ * Accepted when either grammar accepts it (and its SCTIDs are plausible); otherwise the error of
+ * the grammar that read further, with its 1-based position, so the user sees where it broke.
+ */
+export function expressionSyntax(text: string): string | undefined {
+  const scg = parseScg(text);
+  if (scg.ok) return undefined;
+  const ecl = parseEcl(text);
+  if (ecl.ok) return undefined;
+  const first = (r: typeof scg): string => r.issues[0]?.diagnostics ?? 'syntax error';
+  const reached = (r: typeof scg): number => Number(/position (\d+)/.exec(first(r))?.[1] ?? 0);
+  const pick = reached(ecl) > reached(scg) || (reached(ecl) === reached(scg) && ECL_START.test(text)) ? ecl : scg;
+  return pick.issues.map((i) => i.diagnostics).filter(Boolean).join('; ').slice(0, 500) || 'syntax error';
 }
 
 /**
@@ -276,8 +297,8 @@ async function one(slot: Slot, o: SnomedMapOptions, ctx: PatientContext, issues:
     const c = o.mode === 'validate' ? slot.codings.find((x) => x.system === SNOMED_CT) ?? (slot.codings.length === 1 && !slot.codings[0]!.system ? slot.codings[0] : undefined) : src;
     if (!c) { issues.push(issue('error', 'code-invalid', 'no SNOMED CT coding to validate', where)); return { ...base, status: 'invalid', targets: [] }; }
     if (o.mode === 'validate') {
-      if (looksLikeExpression(c.code)) {
-        const syntax = o.expressionSyntax?.(c.code);
+      if (looksLikeExpression(c.code) || ECL_START.test(c.code)) {
+        const syntax = (o.expressionSyntax ?? expressionSyntax)(c.code);
         if (syntax) { issues.push(issue('error', 'code-invalid', `SNOMED CT expression syntax: ${syntax}`, where)); return { ...base, source: c, status: 'invalid', targets: [] }; }
         if (!o.client) { issues.push(issue('error', 'not-supported', 'a SNOMED CT expression can only be checked by a terminology server (none configured)', where)); return { ...base, source: c, status: 'invalid', targets: [] }; }
       } else {

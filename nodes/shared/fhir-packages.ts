@@ -1,11 +1,13 @@
 /**
  * FHIR packages for the `nhs-fhir-validate` node and its editor: a package set is loaded once per
  * distinct configuration and shared by every node (R4 core alone is tens of MB), and the editor's
- * profile list is served at `GET /nhs-interop/fhir/profiles`, registered once per runtime.
+ * profile list is served at `GET /nhs-interop/fhir/profiles`, and its install button posts to
+ * `POST /nhs-interop/fhir/packages/install` (both registered once per runtime).
  */
 import { isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
 import { NhsError } from '../../lib/errors';
-import { FhirPackages } from '../../lib/fhir/packages';
+import { defaultCacheDir, FhirPackages } from '../../lib/fhir/packages';
+import { installFromRegistry } from '../../lib/fhir/registry';
 import type { RED } from './types';
 
 export interface PackageConfig { folders: string[]; packages: string[]; useCache: boolean }
@@ -82,6 +84,7 @@ export function registerProfilesRoute(RED: RED): void {
   const admin = RED.httpAdmin as unknown as object;
   if (!admin || registered.has(admin)) return;
   registered.add(admin);
+  registerInstallRoute(RED);
   RED.httpAdmin.get('/nhs-interop/fhir/profiles', RED.auth.needsPermission('nhs-fhir-validate.read'), (req: { query: Record<string, unknown> }, res: { json(v: unknown): void; status(n: number): { json(v: unknown): void } }) => {
     let cfg: PackageConfig;
     try {
@@ -95,6 +98,45 @@ export function registerProfilesRoute(RED: RED): void {
       (e: unknown) => {
         const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'FHIR_PACKAGE_LOAD';
         res.status(400).json({ error: profilesError(code), code });
+      },
+    );
+  });
+}
+
+/** Reply status per install error code; the message is a fixed text (no URLs or paths echoed). */
+const INSTALL_ERRORS: Record<string, [number, string]> = {
+  FHIR_REGISTRY_SPEC: [400, 'not a package id'],
+  FHIR_REGISTRY_NOT_FOUND: [404, 'the package (or a dependency) is not in the registry'],
+  FHIR_REGISTRY_CHECKSUM: [422, 'a tarball does not match the registry\'s published checksum: nothing of it was installed'],
+  FHIR_REGISTRY_DEPENDENCIES: [422, 'the package\'s dependencies could not be followed'],
+};
+let installing: Promise<unknown> = Promise.resolve();
+
+/**
+ * The editor's install button (issue 15 item 8): `{ package: "name#version" }` is fetched from the
+ * registry in the `nhsFhirValidateRegistry` setting (else NHS_FHIR_REGISTRY, else the public FHIR
+ * registry) with its dependencies, checksums checked, into the package cache the nodes read
+ * (FHIR_PACKAGE_CACHE or ~/.fhir/packages). One install at a time.
+ */
+function registerInstallRoute(RED: RED): void {
+  RED.httpAdmin.post('/nhs-interop/fhir/packages/install', RED.auth.needsPermission('nhs-fhir-validate.write'), (req: { body?: unknown }, res: { json(v: unknown): void; status(n: number): { json(v: unknown): void } }) => {
+    const spec = (req.body as { package?: unknown } | undefined)?.package;
+    if (typeof spec !== 'string' || !PACKAGE_ID.test(spec) || spec.includes('..')) {
+      res.status(400).json({ error: 'package must be a name#version id', code: 'BAD_REQUEST' });
+      return;
+    }
+    const registry = typeof RED.settings.nhsFhirValidateRegistry === 'string' && RED.settings.nhsFhirValidateRegistry ? RED.settings.nhsFhirValidateRegistry : undefined;
+    const run = installing.then(() => installFromRegistry(spec, { cacheDir: defaultCacheDir(), timeoutMs: 60_000, ...(registry ? { registry } : {}) }));
+    installing = run.catch(() => undefined);
+    run.then(
+      (installed) => {
+        loads.clear(); // package sets read before the install may have missed it
+        res.json({ installed });
+      },
+      (e: unknown) => {
+        const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'FHIR_REGISTRY_HTTP';
+        const [status, error] = INSTALL_ERRORS[code] ?? [502, 'the registry could not be reached or answered with an error'];
+        res.status(status).json({ error, code });
       },
     );
   });

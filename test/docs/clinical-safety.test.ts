@@ -156,6 +156,23 @@ describe('clinical safety hazard log (DCB0129)', () => {
     }
   });
 
+  it('lists no open action that no "no test yet" control still needs (a fixed one moves to Closed actions)', () => {
+    const text = readFileSync(logPath, 'utf8');
+    const open = text.slice(text.indexOf('## Open actions')).split(/^## (?!Open actions)/m)[0]!;
+    const listed = [...open.matchAll(/^\| (A-\d{2}) \| (HAZ-\d{3}) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+    assert.ok(listed.length > 0, 'the open actions table is found');
+    const { hazards } = parseHazardLog(text);
+    const needed = new Set<string>();
+    for (const h of hazards) {
+      const body = text.slice(text.indexOf(`### ${h.id} `)).split(/^### /m)[1] ?? '';
+      for (const line of body.split('\n')) {
+        const m = /^\| C\d+ \|.*\bno (?:passing )?test yet\b.*open action (A-\d{2})/.exec(line);
+        if (m) needed.add(`${m[1]} ${h.id}`);
+      }
+    }
+    assert.deepEqual(listed.filter((a) => !needed.has(a)), [], 'open actions whose controls now have tests');
+  });
+
   it('every relative link in docs/clinical-safety/*.md points to a file that exists', () => {
     const dir = dirname(logPath);
     const broken: string[] = [];

@@ -13,21 +13,13 @@ import { join } from 'node:path';
 import { controlIdOf, msaOf, peerConnect, peerServer, type PeerServer } from '../helpers/mllp-peer';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
+import { waitFor } from '../helpers/wait';
 import { GOOD } from '../lib/transform/fixtures';
 
 const exampleFile = join(repoRoot, 'examples', 'ADT', '01 - ADT feed to FHIR.json');
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'hl7-to-fhir.js'));
 const skip = !built ? 'dist/ not built (npm run build first)' : skipWithoutShared('fhir-packages');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Field `n` of the first `seg` segment replaced (a bad-input variant of a good fixture). */
 function setField(text: string, seg: string, n: number, value: string): string {

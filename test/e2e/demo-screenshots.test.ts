@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
+import { waitFor } from '../helpers/wait';
 
 // Browser globals inside page.evaluate/waitForFunction callbacks (the tsconfig has no DOM lib).
 declare const window: any;
@@ -25,15 +26,6 @@ const skip = !built ? 'dist/ not built (npm run build first)'
     : skipWithoutShared('fhir-packages');
 const images = join(repoRoot, 'docs', 'images');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('README screenshots of the running demo (Chromium)', { skip }, () => {
   let nr: NodeRedProcess;
@@ -53,7 +45,7 @@ describe('README screenshots of the running demo (Chromium)', { skip }, () => {
       // 404 until the flow's HTTP routes are registered.
       const tasks = r.ok ? ((await r.json()) as { total: number }).total : 0;
       return q.length >= 2 && tasks >= 2 ? true : undefined;
-    });
+    }, 60000);
   });
   after(async () => { await nr?.stop(); if (work) rmSync(work, { recursive: true, force: true }); });
 

@@ -15,19 +15,10 @@ import { join } from 'node:path';
 import { createStore } from '../../lib/store';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
+import { waitFor } from '../helpers/wait';
 
 const withUkCore = skipWithoutShared('fhir-packages') === false;
 const built = existsSync(join(repoRoot, 'dist', 'nodes'));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('demo flow (npm start)', { skip: built ? false : 'dist/ not built (npm test builds it first)' }, () => {
   let nr: NodeRedProcess;

@@ -13,20 +13,12 @@ import { join } from 'node:path';
 import { msaOf, peerConnect } from '../helpers/mllp-peer';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
+import { waitFor } from '../helpers/wait';
 
 const exampleFile = join(repoRoot, 'examples', 'Lab', '01 - Lab results.json');
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'hl7-to-fhir.js'));
 const skip = !built ? 'dist/ not built (npm run build first)' : skipWithoutShared('fhir-packages');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const oru = (id: string, pid: string, obx: string[]): string => [
   `MSH|^~\\&|LIMS|RXX01|EPR|RXX01|20260115093000+0000||ORU^R01^ORU_R01|${id}|P|2.5.1`,

@@ -4,40 +4,17 @@
  */
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { nodeRedHarness } from '../helpers/node-red';
 import { adt } from '../helpers/mllp-peer';
+import { startPythonHl7Server } from '../helpers/python-hl7';
 
 const skip = existsSync('/usr/bin/mllp_send') ? false : '/usr/bin/mllp_send absent: apt-get install python3-hl7';
 const dir = mkdtempSync(join(tmpdir(), 'mllp-py-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-const PY_SERVER = `
-import asyncio, sys
-import hl7
-from hl7.mllp import start_hl7_server
-
-async def process(reader, writer):
-    try:
-        while not writer.is_closing():
-            msg = await reader.readmessage()
-            print('GOT', str(msg.segment('MSH')[10]), flush=True)
-            writer.writemessage(msg.create_ack())
-            await writer.drain()
-    except asyncio.IncompleteReadError:
-        pass
-
-async def main():
-    async with await start_hl7_server(process, host='127.0.0.1', port=0) as server:
-        print('PORT', server.sockets[0].getsockname()[1], flush=True)
-        await server.serve_forever()
-
-asyncio.run(main())
-`;
 
 describe('MLLP interop with python3-hl7', { skip }, () => {
   const h = nodeRedHarness();
@@ -65,14 +42,7 @@ describe('MLLP interop with python3-hl7', { skip }, () => {
   });
 
   it('nhs-mllp-out → python start_hl7_server: all delivered in order, AA for each', async () => {
-    const py = spawn('/usr/bin/python3', ['-c', PY_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(py);
-    const lines = createInterface({ input: py.stdout as NodeJS.ReadableStream });
-    const got: string[] = [];
-    const port = await new Promise<number>((resolve) => lines.on('line', (l) => {
-      if (l.startsWith('PORT ')) resolve(Number(l.slice(5)));
-      else if (l.startsWith('GOT ')) got.push(l.slice(4));
-    }));
+    const { proc: py, port, got } = await startPythonHl7Server(children);
     await h.load([require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/store')], [
       { id: 'st', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'out.sqlite') },
       { id: 'ep', type: 'nhs-mllp-endpoint', host: '127.0.0.1', port, store: 'st', ackTimeout: 5 },

@@ -17,34 +17,13 @@ import { createStore } from '../../lib/store';
 import { freePort } from '../helpers/node-red-process';
 import { adt, msaOf, peerConnect, type PeerClient } from '../helpers/mllp-peer';
 import { pgUrl, skipWithoutPg } from '../helpers/shared';
+import { startPythonHl7Server } from '../helpers/python-hl7';
 import { sleep } from '../helpers/wait';
 import { postgresBackend } from '../lib/store/backends';
 
 const noPython = existsSync('/usr/bin/mllp_send') ? false : 'python3-hl7 absent: apt-get install python3-hl7';
 const skip = skipWithoutPg || noPython;
 const CHILD = join(__dirname, 'mllp-scaleout-child.ts');
-
-const PY_SERVER = `
-import asyncio
-from hl7.mllp import start_hl7_server
-
-async def process(reader, writer):
-    try:
-        while not writer.is_closing():
-            msg = await reader.readmessage()
-            print('GOT', str(msg.segment('MSH')[10]), flush=True)
-            writer.writemessage(msg.create_ack())
-            await writer.drain()
-    except asyncio.IncompleteReadError:
-        pass
-
-async def main():
-    async with await start_hl7_server(process, host='127.0.0.1', port=0) as server:
-        print('PORT', server.sockets[0].getsockname()[1], flush=True)
-        await server.serve_forever()
-
-asyncio.run(main())
-`;
 
 interface Instance { proc: ChildProcess; ready: Promise<number>; exited: Promise<void> }
 
@@ -59,13 +38,7 @@ describe('two Node-RED instances on one PostgreSQL store', { skip }, () => {
   });
 
   it('mllp in (commit) → mllp out → python3-hl7: every AA\'d message delivered, none again after its AA, in order, replays flagged', { timeout: 170_000 }, async () => {
-    const py = spawn('/usr/bin/python3', ['-c', PY_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-    procs.push(py);
-    const got: string[] = [];
-    const pyPort = await new Promise<number>((resolve) => createInterface({ input: py.stdout as NodeJS.ReadableStream }).on('line', (l) => {
-      if (l.startsWith('PORT ')) resolve(Number(l.slice(5)));
-      else if (l.startsWith('GOT ')) got.push(l.slice(4));
-    }));
+    const { port: pyPort, got } = await startPythonHl7Server(procs);
     const place = backend.fresh();
     const schema = (place.opts as { schema: string }).schema;
     // Create the schema once, so the two instances do not race to migrate a missing one.

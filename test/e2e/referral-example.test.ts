@@ -14,20 +14,12 @@ import { join } from 'node:path';
 import { peerConnect, msaOf } from '../helpers/mllp-peer';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
+import { waitFor } from '../helpers/wait';
 
 const exampleFile = join(repoRoot, 'examples', 'Referral', '01 - Referral to triage.json');
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'hl7-to-fhir.js'));
 const skip = !built ? 'dist/ not built (npm run build first)' : skipWithoutShared('fhir-packages');
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const LOCAL = 'https://example-trust.nhs.uk/CodeSystem/referral-local';
 const NHS = 'https://fhir.nhs.uk/Id/nhs-number';

@@ -12,19 +12,10 @@ import { createStore } from '../../lib/store';
 import { parseHl7 } from '../../lib/hl7';
 import { payloadText } from '../../lib/quarantine/service';
 import { repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
+import { waitFor } from '../helpers/wait';
 
 const exampleFile = join(repoRoot, 'examples', 'SNOMED', '01 - Map lab codes.json');
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'snomed-map.js'));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('SNOMED example: map lab codes (real Node-RED)', { skip: built ? false : 'dist/ not built (npm run build first)' }, () => {
   let nr: NodeRedProcess;

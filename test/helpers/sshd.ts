@@ -5,10 +5,11 @@
  * Also a TCP proxy that cuts the first connection(s) after some bytes, to drop a download midway.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { stopDaemon, untilListening } from './daemon';
 import { freePort } from './node-red-process';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -53,31 +54,11 @@ export async function startSshd(): Promise<Sshd> {
     'KbdInteractiveAuthentication no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'Subsystem sftp internal-sftp', 'LogLevel ERROR', '',
   ].join('\n'));
   const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  // Ready when the port accepts a connection.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sshd exited: ${stderr}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await untilListening('sshd', child, port);
   return {
     port, user: userInfo().username, privateKey: readFileSync(join(dir, 'user_ed25519'), 'utf8'),
     fingerprint: fingerprintOf(join(dir, 'host_ed25519.pub')), root,
-    async stop() {
-      if (child.exitCode === null) {
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await gone;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopDaemon(child, dir),
   };
 }
 

@@ -6,10 +6,10 @@
  * the temp root are owned by `ftp`. Nothing of a system vsftpd is used.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopDaemon, untilListening } from './daemon';
 import { freePort } from './node-red-process';
 
 export const VSFTPD = '/usr/sbin/vsftpd';
@@ -56,20 +56,7 @@ export async function startVsftpd(): Promise<Vsftpd> {
     'seccomp_sandbox=NO', 'xferlog_enable=NO', 'secure_chroot_dir=/var/run/vsftpd/empty', '',
   ].join('\n'));
   const child: ChildProcess = spawn(VSFTPD, [config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`vsftpd exited: ${out}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`vsftpd did not listen: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await untilListening('vsftpd', child, port);
   return {
     port, root, cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
     folder(name) {
@@ -78,13 +65,6 @@ export async function startVsftpd(): Promise<Vsftpd> {
       chownSync(local, ids.uid, ids.gid);
       return { ftp: `/${name}`, local };
     },
-    async stop() {
-      if (child.exitCode === null) {
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await gone;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => stopDaemon(child, dir),
   };
 }

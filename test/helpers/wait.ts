@@ -10,3 +10,14 @@ export async function until(cond: () => boolean, ms = 5000): Promise<void> {
     await sleep(5);
   }
 }
+
+/** Poll `fn` every 200 ms until it gives a value, and resolve with it; reject naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}

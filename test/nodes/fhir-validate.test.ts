@@ -1,9 +1,11 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeRedHarness, sharedDir, skipWithoutShared } from '../helpers/node-red';
+import { startTerminologyStandIn, type StandIn } from '../helpers/terminology-server';
+import { startRegistry, TRUST_PROFILE } from '../helpers/fhir-registry';
 
 const validateNode = require('../../nodes/fhir-validate');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -202,5 +204,131 @@ describe('nhs-fhir-validate node', () => {
     h.node('v').receive({ payload: JSON.parse(injects[1].payload) });
     const bad = await badP;
     assert.deepEqual(errors(bad).map((i: any) => i.expression[0]).sort(), ['Patient.gender', 'Patient.identifier[0].value']);
+  });
+});
+
+describe('nhs-fhir-validate with a terminology server (nhs-terminology config; stand-in server)', { skip: skipWithoutShared('fhir-packages') }, () => {
+  const h = nodeRedHarness();
+  const terminologyNode = require('../../nodes/terminology-config');
+  const VS = 'https://fhir.hl7.org.uk/ValueSet/UKCore-EthnicCategory';
+  const CS = 'https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland';
+  const PROFILE = 'https://example.org/fhir/StructureDefinition/tx-observation';
+  let tx: StandIn;
+  let dir = '';
+  before(async () => {
+    tx = await startTerminologyStandIn();
+    // A profile binding Observation.code (required) to a ValueSet this validator does not hold:
+    // locally "cannot be checked", the way SNOMED CT and dm+d value sets defined by filters are.
+    dir = mkdtempSync(join(tmpdir(), 'nhs-fhir-tx-'));
+    mkdirSync(join(dir, 'package'));
+    writeFileSync(join(dir, 'package', 'package.json'), JSON.stringify({ name: 'test.tx.binding', version: '0.1.0', fhirVersions: ['4.0.1'] }));
+    writeFileSync(join(dir, 'package', 'StructureDefinition-tx-observation.json'), JSON.stringify({
+      resourceType: 'StructureDefinition', url: PROFILE, name: 'TxObservation', status: 'draft', fhirVersion: '4.0.1', kind: 'resource', abstract: false, type: 'Observation',
+      baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation', derivation: 'constraint',
+      differential: { element: [{ id: 'Observation.code', path: 'Observation.code', binding: { strength: 'required', valueSet: VS } }] },
+    }));
+  });
+  after(async () => { await tx?.close(); rmSync(dir, { recursive: true, force: true }); });
+
+  const obs = (code: string): unknown => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: CS, code }] } });
+  const load = (server: string | undefined, terminology = 'lenient') => h.load([validateNode, terminologyNode], [
+    { id: 't1', type: 'nhs-terminology', server: server ?? '', watch: false, rateLimit: 0, retries: 0 },
+    ...flow({ folders: dir, profiles: PROFILE, terminologyServer: 't1', terminology }),
+  ]);
+  const calls = (): number => tx.counts.get('/fhir/ValueSet/$validate-code') ?? 0;
+
+  it('without a server the binding cannot be checked (information, valid)', async () => {
+    await h.load([validateNode], flow({ folders: dir, profiles: PROFILE }));
+    const ok = h.next('ok', 15000);
+    h.node('v').receive({ payload: obs('ZZ') });
+    const msg = await ok;
+    assert.ok(issues(msg).some((i: any) => i.details?.coding?.[0]?.code === 'Terminology_TX_NoValid_Unknown' || /could not be checked/.test(i.diagnostics)), JSON.stringify(issues(msg)));
+  });
+
+  it('codes the local expander cannot check go to ValueSet/$validate-code: a wrong code is invalid, a right one valid, answers cached', async () => {
+    await load(tx.base);
+    const before = calls();
+    const bad = h.next('bad', 15000);
+    h.node('v').receive({ payload: obs('ZZ') });
+    const b = await bad;
+    assert.equal(errors(b).length, 1, JSON.stringify(issues(b)));
+    assert.match(errors(b)[0].diagnostics, /not in the value set|None of the codings/);
+    assert.deepEqual(errors(b)[0].expression, ['Observation.code']);
+    assert.equal(calls(), before + 1);
+    const ok = h.next('ok', 15000);
+    h.node('v').receive({ payload: obs('A') });
+    const g = await ok;
+    assert.deepEqual(errors(g), []);
+    assert.ok(!issues(g).some((i: any) => /could not be checked/.test(i.diagnostics)), 'checked by the server');
+    assert.equal(calls(), before + 2);
+    const again = h.next('bad', 15000);
+    h.node('v').receive({ payload: obs('ZZ') });
+    await again;
+    assert.equal(calls(), before + 2, 'the answer for ZZ came from the cache');
+  });
+
+  it('a server that fails leaves the code "not checked" (lenient); the message still gets one verdict', async () => {
+    await load(tx.base);
+    tx.inject({ status: 500 });
+    const ok = h.next('ok', 15000);
+    h.node('v').receive({ payload: obs('B') });
+    const msg = await ok;
+    assert.ok(issues(msg).some((i: any) => /could not be checked/.test(i.diagnostics)));
+  });
+});
+
+describe('nhs-fhir-validate editor: install a package by id from the registry (POST /nhs-interop/fhir/packages/install)', { skip: skipWithoutShared('fhir-packages') }, () => {
+  const h = nodeRedHarness();
+  let reg: Awaited<ReturnType<typeof startRegistry>>;
+  let cache = '';
+  const savedCache = process.env.FHIR_PACKAGE_CACHE;
+  before(async () => {
+    reg = await startRegistry();
+    cache = mkdtempSync(join(tmpdir(), 'nhs-fhir-install-'));
+    process.env.FHIR_PACKAGE_CACHE = cache;
+    h.helper.settings({ nhsFhirValidateRegistry: reg.url });
+  });
+  after(async () => {
+    h.helper.settings({ nhsFhirValidateRegistry: undefined });
+    if (savedCache === undefined) delete process.env.FHIR_PACKAGE_CACHE; else process.env.FHIR_PACKAGE_CACHE = savedCache;
+    await reg?.close();
+    rmSync(cache, { recursive: true, force: true });
+  });
+  const install = (body: unknown) => h.helper.request().post('/nhs-interop/fhir/packages/install').send(body);
+
+  it('installs name#version with its dependency into the package cache; the profile list and a node then use it', async () => {
+    await h.load([validateNode], flow());
+    const r = await install({ package: 'example.trust.profiles#1.0.0' }).expect(200);
+    assert.deepEqual(r.body.installed.map((p: any) => `${p.name}#${p.version}`).sort(), ['example.trust.profiles#1.0.0', 'fhir.r4.ukcore.stu2#2.0.2']);
+    assert.ok(existsSync(join(cache, 'fhir.r4.ukcore.stu2#2.0.2', 'package', 'package.json')));
+    assert.ok(reg.hits.includes('/example.trust.profiles/1.0.0') && reg.hits.includes('/fhir.r4.ukcore.stu2/2.0.2'), 'fetched from the configured registry');
+    const list = await h.helper.request().get('/nhs-interop/fhir/profiles').query({ packages: 'example.trust.profiles#1.0.0', useCache: 'true' }).expect(200);
+    assert.ok(list.body.profiles.some((p: any) => p.url === TRUST_PROFILE));
+    assert.deepEqual(list.body.missing, []);
+  });
+
+  it('a node then validates with the installed package and its dependency', async () => {
+    await h.load([validateNode], flow({ packages: 'example.trust.profiles#1.0.0', useCache: true, profiles: TRUST_PROFILE }));
+    const bad = h.next('bad', 20000);
+    h.node('v').receive({ payload: { resourceType: 'Patient', identifier: [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9000000009' }] } });
+    const m = await bad;
+    assert.ok(errors(m).some((i: any) => /gender/.test(JSON.stringify(i))), JSON.stringify(errors(m)));
+  });
+
+  it('a tarball that does not match the registry checksum is refused (422) and nothing is installed', async () => {
+    await h.load([validateNode], flow());
+    const r = await install({ package: 'example.tampered#1.0.0' }).expect(422);
+    assert.equal(r.body.code, 'FHIR_REGISTRY_CHECKSUM');
+    assert.ok(!existsSync(join(cache, 'example.tampered#1.0.0')));
+  });
+
+  it('unknown package → 404; not a name#version id → 400, without asking the registry', async () => {
+    await h.load([validateNode], flow());
+    assert.equal((await install({ package: 'example.nothere#1.0.0' }).expect(404)).body.code, 'FHIR_REGISTRY_NOT_FOUND');
+    const before = reg.hits.length;
+    for (const body of [{}, { package: 42 }, { package: '../etc#1' }, { package: 'a b#1' }, { package: 'example.trust.profiles' }, []]) {
+      assert.equal((await install(body).expect(400)).body.code, 'BAD_REQUEST', JSON.stringify(body));
+    }
+    assert.equal(reg.hits.length, before);
   });
 });

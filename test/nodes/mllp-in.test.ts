@@ -52,6 +52,23 @@ describe('nhs-mllp-in', () => {
     c.close();
   });
 
+  it('puts lenient-parsing warnings in msg.outcome on the valid output, and "All OK" on a clean message (DESIGN §2)', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const c = await peerConnect(await port());
+    const ok = h.collect('ok', 2);
+    // A blank line between segments: accepted (AA) with a warning, not an error.
+    const blank = adt('LEN1').replace('\rPID', '\r\rPID');
+    assert.notEqual(blank, adt('LEN1'));
+    assert.equal(msaOf(await c.request(blank)).code, 'AA');
+    assert.equal(msaOf(await c.request(adt('LEN2'))).code, 'AA');
+    const [lenient, clean] = await ok;
+    assert.equal(lenient.outcome.resourceType, 'OperationOutcome');
+    assert.ok(lenient.outcome.issue.some((i: any) => i.severity === 'warning'), JSON.stringify(lenient.outcome));
+    assert.ok(!lenient.outcome.issue.some((i: any) => i.severity === 'error'));
+    assert.deepEqual(clean.outcome.issue.map((i: any) => i.severity), ['information']);
+    c.close();
+  });
+
   it('NAKs garbage (AR) and a message with a broken body (AE), sends them to output 2 and keeps them', async () => {
     await h.load([mllpIn, storeNode], flow());
     const c = await peerConnect(await port());

@@ -29,9 +29,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function flow(port: number, ep: Record<string, unknown> = {}, file = join(dir, `o${++n}.sqlite`)): Record<string, unknown>[] {
+function flow(port: number, ep: Record<string, unknown> = {}, file = join(dir, `o${++n}.sqlite`), writerThread = false): Record<string, unknown>[] {
   return [
-    { id: 'st', type: 'nhs-store', backend: 'sqlite', file },
+    { id: 'st', type: 'nhs-store', backend: 'sqlite', file, writerThread },
     { id: 'ep', type: 'nhs-mllp-endpoint', host: '127.0.0.1', port, store: 'st', connectTimeout: 1, ackTimeout: 1, retryBase: 0.05, retryMax: 0.2, maxAttempts: 3, nakPolicy: 'retry', ...ep },
     { id: 'out', type: 'nhs-mllp-out', endpoint: 'ep', wires: [['ok'], ['bad']] },
     { id: 'ok', type: 'helper' },
@@ -133,17 +133,20 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
     assert.equal(p.received.length, 0);
   });
 
-  it('survives a restart: what was queued while the destination was down is delivered after redeploy', async () => {
+  async function survivesRestart(writerThread: boolean): Promise<void> {
     const port = await freePort();
-    const file = join(dir, 'restart.sqlite');
-    await h.load(modules, flow(port, { maxAttempts: 100, retryBase: 0.05, retryMax: 0.1 }, file));
-    const doneIn = new Promise<void>((resolve) => h.node('out').on('call:status', () => resolve()));
+    const file = join(dir, `restart-${writerThread}.sqlite`);
+    await h.load(modules, flow(port, { maxAttempts: 100, retryBase: 0.05, retryMax: 0.1 }, file, writerThread));
     h.node('out').receive({ payload: adt('R1') });
     h.node('out').receive({ payload: adt('R2') });
-    await doneIn;
-    await new Promise((r) => setTimeout(r, 100));
+    // Redeploy once both are committed (the input's promise), not at the first status call: that
+    // can be the node's deferred start-up status, before the store (a writer thread takes a few
+    // hundred ms to start from source) has taken anything.
+    const end = Date.now() + 10_000;
+    while ((await outbox()).length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await outbox()).length, 2, 'both messages committed to the outbox before the redeploy');
     await h.helper.unload();
-    await h.load(modules, flow(port, { maxAttempts: 100, retryMax: 0.1 }, file));
+    await h.load(modules, flow(port, { maxAttempts: 100, retryMax: 0.1 }, file, writerThread));
     const acks = h.collect('ok', 2, 8000);
     // the destination comes up on the port the endpoint names, after the restart
     const received: string[] = [];
@@ -163,7 +166,9 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
       for (const s of socks) s.destroy();
       await new Promise((r) => srv.close(r));
     }
-  });
+  }
+  it('survives a restart: what was queued while the destination was down is delivered after redeploy', () => survivesRestart(false));
+  it('survives a restart: what was queued while the destination was down is delivered after redeploy (store writer thread)', () => survivesRestart(true));
 
   it('without an endpoint: done(err) MLLP_NO_ENDPOINT', async () => {
     await h.load(modules, [{ id: 'out', type: 'nhs-mllp-out', endpoint: 'missing', wires: [[], []] }]);

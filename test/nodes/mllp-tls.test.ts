@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import * as tls from 'node:tls';
+import * as net from 'node:net';
+import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { nodeRedHarness } from '../helpers/node-red';
@@ -57,5 +59,25 @@ describe('MLLP nodes over mutual TLS (core tls-config)', () => {
     await new Promise((r) => anon.on('close', r));
     assert.equal(splitFrames(Buffer.concat(data)).frames.length, 0);
     assert.equal(extra, 0);
+  });
+
+  it('drops a connection that never finishes its TLS handshake after the node\'s TLS handshake setting', async () => {
+    const flow = [
+      { id: 'f1', type: 'tab' },
+      { id: 'srvtls', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: false },
+      { id: 'in', type: 'nhs-mllp-in', z: 'f1', port: 0, host: '127.0.0.1', ackMode: 'immediate', tls: 'srvtls', handshakeTimeout: 1, wires: [[], []] },
+    ];
+    await h.load(modules, flow, { srvtls: { certdata: pki.serverCert.toString(), keydata: pki.serverKey.toString() } });
+    const port = await h.node('in').mllpPort();
+    assert.ok(port);
+    const half = net.connect({ port: port as number, host: '127.0.0.1' });
+    half.on('error', () => undefined);
+    await once(half, 'connect');
+    const t0 = Date.now();
+    // A ClientHello cut short: the handshake starts and never finishes.
+    half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+    await once(half, 'close');
+    // The 1 s setting, not the 10 s default (nor Node's 120 s); generous for a loaded machine.
+    assert.ok(Date.now() - t0 < 8000, `closed after ${Date.now() - t0} ms`);
   });
 });

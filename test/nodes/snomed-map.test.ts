@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { labOru } from '../helpers/lab-oru';
 import { nodeRedHarness } from '../helpers/node-red';
 import { skipWithoutShared } from '../helpers/shared';
 import { startTerminologyStandIn, type StandIn } from '../helpers/terminology-server';
@@ -12,13 +13,7 @@ const terminologyNode = require('../../nodes/terminology-config');
 const snomedNode = require('../../nodes/snomed-map');
 const SCT = 'http://snomed.info/sct';
 
-const ORU = [
-  'MSH|^~\\&|LAB|RXX01|EPR|RXX01|20240315143000||ORU^R01^ORU_R01|LAB0001|P|2.5.1',
-  'PID|1||9990000018^^^NHS^NH||TESTPATIENT^JANE||19800101|F',
-  'OBR|1||ACC1|CBC^Full blood count^L',
-  'OBX|1|NM|HB^Haemoglobin^L||135|g/L',
-  'OBX|2|NM|NA^Sodium^L||140|mmol/L',
-].join('\r');
+const ORU = labOru();
 
 describe('nhs-snomed-map node', () => {
   const h = nodeRedHarness();
@@ -78,6 +73,19 @@ describe('nhs-snomed-map node', () => {
     const valid = await ok;
     assert.equal(valid.outcome.issue[0].diagnostics, 'All OK');
     assert.equal(valid.snomed.codes[0].source.code, '22298006');
+  });
+
+  it('an expression / ECL with a syntax error leaves on the invalid output with the position, no server needed', async () => {
+    await h.load([snomedNode], [
+      { id: 'm1', type: 'nhs-snomed-map', z: 'f1', mode: 'validate', path: 'Condition.code', wires: [['ok'], ['bad']] },
+      { id: 'ok', type: 'helper', z: 'f1' }, { id: 'bad', type: 'helper', z: 'f1' },
+    ]);
+    const bad = h.next('bad');
+    h.node('m1').receive({ payload: { resourceType: 'Condition', code: { coding: [{ system: SCT, code: '< 404684003 : 363698007 = ' }] } } });
+    const msg = await bad;
+    assert.equal(msg.outcome.issue[0].severity, 'error');
+    assert.match(msg.outcome.issue[0].diagnostics, /syntax error at position \d+/);
+    assert.deepEqual(msg.audit.map((a: any) => [a.node, a.outcome]), [['m1', 'invalid']]);
   });
 
   it('map mode without a config node is a configuration error with a code', async () => {

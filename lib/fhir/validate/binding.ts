@@ -9,6 +9,7 @@ import type { ENode } from './compile';
 import type { Run } from './context';
 import { ABSOLUTE_URI, isObj, type Obj } from './json-value';
 import { plausibleSctId } from '../../terminology/sctid';
+import type { CodeCheck } from '../../terminology/valueset';
 import { checkUcum } from './ucum';
 
 export const UCUM = 'http://unitsofmeasure.org';
@@ -33,6 +34,13 @@ export function checkQuantityUnit(run: Run, v: Obj, path: string): void {
   const r = checkUcum(v.code);
   if (!r.ok) run.add('error', 'code-invalid', `The UCUM code '${v.code.slice(0, 64)}' is not valid: ${r.error ?? ''}`, `${path}.code`, 'Terminology_TX_Code_NotValid');
   else if (r.unknownAtoms.length) run.add('warning', 'code-invalid', `The UCUM code '${v.code.slice(0, 64)}' uses unit(s) not known here: ${r.unknownAtoms.join(', ').slice(0, 100)}`, `${path}.code`, 'Terminology_TX_Code_NotValid');
+}
+
+/** The local expander's answer; what it cannot enumerate, a terminology server may answer (remoteCodes). */
+function codeCheck(run: Run, vs: string, system: string | undefined, code: string): CodeCheck {
+  const r = run.engine.expander.check(vs, system, code);
+  const remote = run.engine.opts.remoteCodes;
+  return r === 'unknown' && remote && system ? remote(vs, system, code) : r;
 }
 
 export function checkBinding(run: Run, node: ENode, type: string, v: unknown, path: string): void {
@@ -64,7 +72,7 @@ export function checkBinding(run: Run, node: ENode, type: string, v: unknown, pa
   if (withCode.length === 0) return;
   let unknown = false;
   for (const c of withCode) {
-    const r = exp.check(vs, typeof c.system === 'string' ? c.system : undefined, c.code as string);
+    const r = codeCheck(run, vs, typeof c.system === 'string' ? c.system : undefined, c.code as string);
     if (r === 'ok') return;
     if (r === 'unknown') unknown = true;
   }

@@ -3,7 +3,7 @@
  * validation run (the issue list). Issues are built with the one builder, lib/outcome.ts.
  */
 import { issue, type Issue, type IssueSeverity, type IssueType } from '../../outcome';
-import { ValueSetExpander } from '../../terminology/valueset';
+import { ValueSetExpander, type CodeCheck } from '../../terminology/valueset';
 import { compileProfile, type CompiledProfile } from './compile';
 import type { PackageSource } from './source';
 
@@ -14,6 +14,8 @@ export interface EngineOptions {
   maxDepth: number;
   allowExampleUrls: boolean;
   securityChecks: boolean;
+  /** Asked when the local expander cannot tell (see ValidatorOptions.remoteCodes). */
+  remoteCodes?: (valueSet: string, system: string, code: string) => CodeCheck;
 }
 
 /** Per-validator caches: each profile is compiled once, keyed by url|version. */

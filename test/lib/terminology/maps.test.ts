@@ -10,6 +10,7 @@ import { MapSet } from '../../../lib/terminology/maps';
 import { hasCode } from '../../../lib/errors';
 import { skipWithoutShared } from '../../helpers/shared';
 import { ukCoreResources } from './ukcore-data';
+import { until } from '../../helpers/wait';
 
 const dir = mkdtempSync(join(tmpdir(), 'nhs-maps-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -238,25 +239,17 @@ describe('map files reload when they change', () => {
       await src.ready;
       assert.equal(src.maps.lookup('A')!.targets[0]!.code, '22298006');
       writeFileSync(p, 'nonsense\n');
-      await waitFor(() => failed.length === 1);
+      await until(() => failed.length === 1, 20_000);
       assert.equal(failed[0], 'TERMINOLOGY_MAP_INVALID');
       assert.ok(src.maps.lookup('A'), 'old table still answers');
       writeFileSync(p, 'source code,target code\nA,22298006\nB,271062006\n');
-      await waitFor(() => loaded.length === 2);
+      await until(() => loaded.length === 2, 20_000);
       assert.equal(src.maps.lookup('B')!.targets[0]!.code, '271062006');
     } finally {
       src.close();
     }
   });
 });
-
-async function waitFor(pred: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('CSV reading agrees with csv-parse', () => {
   it('quoted fields, escaped quotes, commas and newlines inside quotes, CRLF, BOM, blank and comment lines', async () => {

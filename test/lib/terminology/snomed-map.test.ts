@@ -9,7 +9,8 @@ import { loadMapFile, SNOMED_CT, ICD_10 } from '../../../lib/terminology/map-loa
 import { MapSet } from '../../../lib/terminology/maps';
 import { TerminologyClient } from '../../../lib/terminology/client';
 import { isValidSctId, verhoeffDigit } from '../../../lib/terminology/sctid';
-import { checkOptions, snomedMap, type SnomedMapOptions } from '../../../lib/terminology/snomed-map';
+import { checkOptions, expressionSyntax, snomedMap, type SnomedMapOptions } from '../../../lib/terminology/snomed-map';
+import { labOru } from '../../helpers/lab-oru';
 import { skipWithoutShared } from '../../helpers/shared';
 import { startTerminologyStandIn, type StandIn } from '../../helpers/terminology-server';
 
@@ -17,14 +18,7 @@ const dir = mkdtempSync(join(tmpdir(), 'nhs-snomed-map-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const LOCAL = 'https://trust.example.nhs.uk/CodeSystem/lab';
 
-const ORU = [
-  'MSH|^~\\&|LAB|RXX01|EPR|RXX01|20240315143000||ORU^R01^ORU_R01|LAB0001|P|2.5.1',
-  'PID|1||9990000018^^^NHS^NH||TESTPATIENT^JANE||19800101|F',
-  'OBR|1||ACC1|CBC^Full blood count^L',
-  'OBX|1|NM|HB^Haemoglobin^L||135|g/L',
-  'OBX|2|NM|NA^Sodium^L||140|mmol/L',
-  'OBX|3|NM|ZZZ^Mystery^L||1|x',
-].join('\r');
+const ORU = labOru('OBX|3|NM|ZZZ^Mystery^L||1|x');
 
 let maps: MapSet;
 let icd: MapSet;
@@ -108,6 +102,31 @@ describe('snomed-map behaviour (lib)', () => {
     assert.match(seam.outcome.issue[0]!.diagnostics!, /syntax: unbalanced/);
   });
 
+  it('expressions and ECL: syntax errors reported offline with the parser\'s position', async () => {
+    const o = opts({ mode: 'validate', path: 'Condition.code' });
+    const cond = (code: string): unknown => ({ resourceType: 'Condition', code: { coding: [{ system: SNOMED_CT, code }] } });
+    const table: [string, RegExp][] = [
+      ['22298006 : 363698007 = (', /position 25/],
+      ['73211009 |Diabetes mellitus', /position \d+: unterminated term/],
+      ['<< 73211009 AND', /ECL syntax error at position 16/],
+      ['<< 73211009 OR < 1234', /position 18: '1234' is not an SCTID/],
+      ['<< 73211009 AND < 404684003 OR < 71388002', /ECL syntax error at position \d+/],
+    ];
+    for (const [code, want] of table) {
+      const r = await snomedMap({ payload: cond(code) }, o);
+      assert.equal(r.ok, false, code);
+      assert.equal(r.outcome.issue.length, 1, code);
+      assert.equal(r.outcome.issue[0]!.code, 'code-invalid', code);
+      assert.match(r.outcome.issue[0]!.diagnostics!, want, code);
+      assert.deepEqual(r.outcome.issue[0]!.expression, ['Condition.code.coding'], code);
+    }
+    for (const good of ['22298006 : 363698007 = 74281007', '<< 73211009', '< 404684003 : 363698007 = << 39057004', '^ 700043003', '<< 73211009 |Diabetes mellitus| OR << 46635009']) {
+      assert.equal(expressionSyntax(good), undefined, good);
+      const r = await snomedMap({ payload: cond(good) }, o);
+      assert.equal(r.outcome.issue[0]!.code, 'not-supported', `${good}: well-formed, needs a server to judge`);
+    }
+  });
+
   it('bad input is a result on the invalid side', async () => {
     for (const payload of [undefined, 42, 'not hl7', '{"resourceType":"Observation"}', Buffer.from('MSH|^~\\&|A')]) {
       const r = await snomedMap({ payload }, opts({ path: typeof payload === 'string' && payload.startsWith('{') ? 'Observation.code' : 'OBX-3' }));
@@ -162,6 +181,21 @@ describe('snomed-map with the stand-in terminology server', { skip: skipWithoutS
     assert.equal(r.ok, true);
     assert.equal(r.snomed.targets[0]!.code, 'S52.209A');
     assert.deepEqual(r.snomed.provenance, { map: 'terminology server' });
+  });
+
+  it('a well-formed expression goes to the server; a malformed one never does', async () => {
+    const o: SnomedMapOptions = { mode: 'validate', path: 'Condition.code', client: new TerminologyClient({ baseUrl: s.base, rateLimit: 0, backoffMs: 1, cacheTtlMs: 0 }) };
+    const cond = (code: string): unknown => ({ resourceType: 'Condition', code: { coding: [{ system: SNOMED_CT, code }] } });
+    const calls = (): number => s.counts.get('/fhir/CodeSystem/$validate-code') ?? 0;
+    const before = calls();
+    const bad = await snomedMap({ payload: cond('<< 73211009 AND') }, o);
+    assert.equal(bad.ok, false);
+    assert.match(bad.outcome.issue[0]!.diagnostics!, /position 16/);
+    assert.equal(calls(), before, 'no request for a syntax error');
+    const good = await snomedMap({ payload: cond('22298006 : 363698007 = 74281007') }, o);
+    assert.equal(calls(), before + 1, 'the server judges a well-formed expression');
+    assert.equal(good.snomed.provenance?.map, 'terminology server');
+    assert.notEqual(good.outcome.issue[0]!.code, 'not-supported');
   });
 
   it('server failures are operational errors (thrown), not results', async () => {
