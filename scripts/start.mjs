@@ -1,10 +1,13 @@
 // `npm start`: build if needed, then run Node-RED (the devDependency) on 127.0.0.1:1880 with this
-// package installed into a git-ignored user directory and the demo flow deployed.
+// package installed into a git-ignored user directory, every example flow deployed and a simulator
+// feeding them synthetic traffic (scripts/demo-flows.mjs).
 // Ctrl-C stops it cleanly (SIGINT is forwarded; Node-RED closes nodes and the store).
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { demoFlows } from './demo-flows.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const userDir = process.env.NHS_DEMO_USERDIR ?? join(root, '.node-red-data');
@@ -46,6 +49,8 @@ writeFileSync(settings, `module.exports = {
   uiHost: ${JSON.stringify(host)},
   uiPort: ${port},
   flowFile: 'flows.json',
+  // Relative file paths (core file nodes, the ESR example's folder) are under the user directory.
+  fileWorkingDirectory: ${JSON.stringify(userDir)},
   credentialSecret: 'nhs-interop-demo-only',
   logging: { console: { level: 'info', metrics: false, audit: false } },
   editorTheme: { projects: { enabled: false }, tours: false },
@@ -54,23 +59,31 @@ writeFileSync(settings, `module.exports = {
 };
 `);
 
-// 4. Deploy the demo flow on first start (the user's later edits are kept).
+// 4. Deploy every example flow (each on its own tab) and the demo traffic simulator on first
+// start; the user's later edits are kept (delete the folder to start afresh).
 const flows = join(userDir, 'flows.json');
-if (!existsSync(flows)) {
-  const demo = join(root, 'examples', 'Getting started', '01 - Demo.json');
-  if (existsSync(demo)) copyFileSync(demo, flows);
-  else writeFileSync(flows, '[]');
+mkdirSync(join(userDir, 'esr-example', 'in'), { recursive: true });
+if (!existsSync(flows)) writeFileSync(flows, JSON.stringify(demoFlows({ url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` }), null, 2));
+
+// 5. UK Core for the validate nodes: the standard FHIR package cache, else (in a checkout that
+// has it) the shared test copy beside the repo; otherwise say how to install it.
+const env = { ...process.env };
+const hasUkCore = (dir) => existsSync(dir) && readdirSync(dir).some((d) => d.startsWith('fhir.r4.ukcore.stu2#'));
+if (!env.FHIR_PACKAGE_CACHE && !hasUkCore(join(homedir(), '.fhir', 'packages'))) {
+  const shared = join(env.NHS_SHARED_DIR ?? join(root, '..', 'shared'), 'fhir-packages');
+  if (hasUkCore(shared)) env.FHIR_PACKAGE_CACHE = shared;
+  else console.log('UK Core is not in the FHIR package cache: FHIR messages will be quarantined as invalid until you run\n  npx nhs-fhir-validate install fhir.r4.ukcore.stu2#2.0.2\n');
 }
 
-// 5. Run Node-RED and forward Ctrl-C.
+// 6. Run Node-RED and forward Ctrl-C.
 const redJs = join(root, 'node_modules', 'node-red', 'red.js');
-const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', settings], { stdio: ['ignore', 'pipe', 'inherit'], env });
 let announced = false;
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
   if (!announced && /Server now running at/.test(String(chunk))) {
     announced = true;
-    console.log(`\n  NHS interop demo: open http://${host}:${port}/ (palette category "NHS"). Ctrl-C to stop.\n`);
+    console.log(`\n  NHS interop demo: open http://${host}:${port}/ — every example on its own tab, synthetic traffic every 3 s (tab "Demo traffic"), the NHS sidebar tab for quarantine and audit. Ctrl-C to stop.\n`);
   }
 });
 const stop = (sig) => { if (!child.killed) child.kill(sig); };
