@@ -53,7 +53,9 @@ export = function (RED: RED) {
     else status.idle(`${cfg.environment} · ${mode}`);
 
     const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 200) : typeof v === 'number' ? String(v) : undefined);
-    const at = (path: unknown, msg: NodeMessage): string | undefined => (typeof path === 'string' && path ? text(RED.util.getMessageProperty(msg, path)) : undefined);
+    // A path whose parent is missing (`referral.family` with no msg.referral) has no value: fall back.
+    const read = (msg: NodeMessage, path: string): unknown => { try { return RED.util.getMessageProperty(msg, path); } catch { return undefined; } };
+    const at = (path: unknown, msg: NodeMessage): string | undefined => (typeof path === 'string' && path ? text(read(msg, path)) : undefined);
 
     /** Inputs: configured msg paths first, then HL7 PID (msg.hl7), then a FHIR Patient payload. */
     const inputs = (msg: NodeMessage): { nhsNumber?: string; demographics: Demographics } => {

@@ -3,7 +3,7 @@
  * (scripts/demo-flows.mjs) runs in a real Node-RED with the built package while the simulator
  * feeds it; Debian's Chromium (playwright-core) opens the editor on the Referral tab, the NHS
  * sidebar's quarantine view and one synthetic patient's audit trail, and saves them to
- * docs/images/ (committed; this test regenerates them).
+ * docs/images/ (committed; this test regenerates them with NHS_UPDATE_SCREENSHOTS=1).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,9 @@ const built = existsSync(join(repoRoot, 'dist', 'nodes', 'hl7-to-fhir.js'));
 const skip = !built ? 'dist/ not built (npm run build first)'
   : !existsSync(CHROMIUM) ? `${CHROMIUM} not installed: README screenshots not regenerated`
     : skipWithoutShared('fhir-packages');
-const images = join(repoRoot, 'docs', 'images');
+// The README's pictures are rewritten only on request (NHS_UPDATE_SCREENSHOTS=1), so a test run
+// leaves the working tree clean; otherwise they go to a temporary folder and are still checked.
+const images = process.env.NHS_UPDATE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'images') : mkdtempSync(join(tmpdir(), 'nhs-shots-'));
 
 
 describe('README screenshots of the running demo (Chromium)', { skip }, () => {

@@ -69,6 +69,15 @@ describe('nhs-pds-lookup node against the PDS stand-in', { skip: skipWithoutPdsD
     assert.ok(!JSON.stringify(msg.audit).includes('9000000009'));
   });
 
+  it('verify: a configured path whose parent is missing falls back to the HL7 PID (no node error)', async () => {
+    await h.load([configNode, lookupNode], flow({ family: 'referral.family', birthDate: 'referral.dob' }));
+    const o = outputs();
+    h.node('lk').receive({ hl7: adt('9000000009'), payload: 'raw' });
+    await o.wait(1);
+    assert.equal(o.got[0]!.port, 'ok');
+    assert.deepEqual(o.got[0]!.msg.pds.differences, []);
+  });
+
   it('verify: differing demographics go to "not matched" naming the fields; invalid NHS number makes no request', async () => {
     await h.load([configNode, lookupNode], flow({}));
     const o = outputs();
