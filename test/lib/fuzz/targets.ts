@@ -357,6 +357,10 @@ function httpInput(seeds: string[]): fc.Arbitrary<HttpInput> {
 /** A fetch that answers with the fuzzed response (null-body statuses get no body). */
 function stubFetch(i: HttpInput): typeof fetch {
   return (async () => {
+    // A real answer arrives on a later turn of the event loop; answering within the same turn
+    // would starve timers (the terminology client's AbortSignal.timeout ones are then never
+    // collected, and the worker ran out of memory: a harness artefact, not a client leak).
+    await new Promise<void>((r) => setImmediate(r));
     const nullBody = [204, 205, 304].includes(i.status);
     const body = nullBody ? null : i.bytes ? Buffer.from(i.body, 'latin1') : i.body;
     const headers = new Headers({ 'content-type': 'application/fhir+json' });
