@@ -299,7 +299,8 @@ let csvN = 0;
 
 /** loadCsvMap over the text as a file: only TERMINOLOGY_MAP_INVALID; every row issue has a line and a column. */
 async function csvCheck(text: string): Promise<void> {
-  csvDir ??= mkdtempSync(join(tmpdir(), 'nhs-fuzz-csv-'));
+  // tmpfs when there is one: the loader reads a file, and a busy disk made this target I/O-bound.
+  csvDir ??= mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'nhs-fuzz-csv-'));
   const file = join(csvDir, `m${csvN++ % 4}.csv`);
   writeFileSync(file, text, 'utf8');
   const physical = text.split('\n').length;
