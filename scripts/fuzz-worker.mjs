@@ -16,7 +16,8 @@ const { target, from, runs, seed, shared, inputBuf } = workerData;
 // HL7/MLLP targets and the other parsers' targets (FHIR, ESR, CSV maps, PDS, terminology) are
 // loaded only when asked for: loading the FHIR validator costs seconds.
 const { TARGETS } = tsxRequire('../test/lib/hl7/fixtures/fuzz-targets.ts', import.meta.url);
-const t = TARGETS[target] ?? tsxRequire('../test/lib/fuzz/targets.ts', import.meta.url).PARSER_TARGETS[target];
+const parsers = TARGETS[target] ? undefined : tsxRequire('../test/lib/fuzz/targets.ts', import.meta.url);
+const t = TARGETS[target] ?? parsers.PARSER_TARGETS[target];
 const why = t.unavailable?.();
 if (why) throw new Error(`${target}: ${why}`);
 if (t.init) await t.init();
@@ -93,4 +94,5 @@ while (done < runs) {
   Atomics.store(state, 1, 0);
   parentPort.postMessage({ type: 'progress', done, heapMb: peak });
 }
+parsers?.cleanUp(); // the CSV map target's temp files
 parentPort.postMessage({ type: 'done', done });
