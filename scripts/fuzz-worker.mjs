@@ -12,10 +12,15 @@ import fc from 'fast-check';
 // on Node 20, so load them through tsx's CommonJS API.
 const require = createRequire(import.meta.url);
 const { require: tsxRequire } = require('tsx/cjs/api');
-const { TARGETS } = tsxRequire('../test/lib/hl7/fixtures/fuzz-targets.ts', import.meta.url);
-
 const { target, from, runs, seed, shared, inputBuf } = workerData;
-const t = TARGETS[target];
+// HL7/MLLP targets and the other parsers' targets (FHIR, ESR, CSV maps, PDS, terminology) are
+// loaded only when asked for: loading the FHIR validator costs seconds.
+const { TARGETS } = tsxRequire('../test/lib/hl7/fixtures/fuzz-targets.ts', import.meta.url);
+const parsers = TARGETS[target] ? undefined : tsxRequire('../test/lib/fuzz/targets.ts', import.meta.url);
+const t = TARGETS[target] ?? parsers.PARSER_TARGETS[target];
+const why = t.unavailable?.();
+if (why) throw new Error(`${target}: ${why}`);
+if (t.init) await t.init();
 const state = new Int32Array(shared);
 const input = new Uint8Array(inputBuf);
 const encoder = new TextEncoder();
@@ -24,31 +29,57 @@ const HANG_MS = 1000;
 
 let done = from;
 parentPort.postMessage({ type: 'ready' });
-const record = (x) => {
+const begin = (x) => {
   const text = t.encode(x);
   const { written } = encoder.encodeInto(text, input);
   Atomics.store(state, 2, written);
   Atomics.store(state, 1, 1);
+  // Heartbeat: fast-check shrinking a failure calls the check many times without finishing an
+  // input; the watchdog must not take that for a hang.
+  Atomics.add(state, 3, 1);
 };
+const end = () => {
+  Atomics.store(state, 1, 0);
+  Atomics.add(state, 0, 1);
+};
+const slow = (x, ms, again) => {
+  parentPort.postMessage({ type: 'finding', kind: again > HANG_MS ? 'hang' : 'slowOnce', error: `took ${Math.round(ms)} ms, then ${Math.round(again)} ms`, input: t.encode(x) });
+};
+// A target whose check returns a promise (streams, fetch) runs under asyncProperty; the first
+// seed tells which (and is checked once before the run).
+const probe = t.check(t.seeds[0]);
+const isAsync = !!probe && typeof probe.then === 'function';
+await probe;
 const heapMb = () => Math.round(getHeapStatistics().used_heap_size / 1048576);
 
 while (done < runs) {
   const n = Math.min(CHUNK, runs - done);
   let peak = 0;
-  const r = fc.check(fc.property(t.arbitrary, (x) => {
-    record(x);
-    const t0 = performance.now();
-    t.check(x);
-    const ms = performance.now() - t0;
-    if (ms > HANG_MS) {
-      const t1 = performance.now();
+  const r = isAsync
+    ? await fc.check(fc.asyncProperty(t.arbitrary, async (x) => {
+      begin(x);
+      const t0 = performance.now();
+      await t.check(x);
+      const ms = performance.now() - t0;
+      if (ms > HANG_MS) {
+        const t1 = performance.now();
+        await t.check(x);
+        slow(x, ms, performance.now() - t1);
+      }
+      end();
+    }), { numRuns: n, seed: seed + done })
+    : fc.check(fc.property(t.arbitrary, (x) => {
+      begin(x);
+      const t0 = performance.now();
       t.check(x);
-      const again = performance.now() - t1;
-      parentPort.postMessage({ type: 'finding', kind: again > HANG_MS ? 'hang' : 'slowOnce', error: `took ${Math.round(ms)} ms, then ${Math.round(again)} ms`, input: t.encode(x) });
-    }
-    Atomics.store(state, 1, 0);
-    Atomics.add(state, 0, 1);
-  }), { numRuns: n, seed: seed + done });
+      const ms = performance.now() - t0;
+      if (ms > HANG_MS) {
+        const t1 = performance.now();
+        t.check(x);
+        slow(x, ms, performance.now() - t1);
+      }
+      end();
+    }), { numRuns: n, seed: seed + done });
   peak = Math.max(peak, heapMb());
   if (r.failed) {
     const e = r.errorInstance;
@@ -63,4 +94,5 @@ while (done < runs) {
   Atomics.store(state, 1, 0);
   parentPort.postMessage({ type: 'progress', done, heapMb: peak });
 }
+parsers?.cleanUp(); // the CSV map target's temp files
 parentPort.postMessage({ type: 'done', done });

@@ -114,7 +114,8 @@ export async function checkCsvFile(name: string, path: string, f: CsvFormat): Pr
 export function checkCsvRow(file: string, row: GoRow, schema: RecordSchema): CheckedRow {
   const issues: Issue[] = [];
   const place = { file, line: row.line };
-  if (row.fields.length !== schema.columns) issues.push(rowIssue(place, schema.code, undefined, 'structure', `has ${row.fields.length - 1} columns, the report has ${schema.columns - 1}`));
+  // The column named is the first one missing or the first one too many.
+  if (row.fields.length !== schema.columns) issues.push(rowIssue(place, schema.code, Math.min(row.fields.length, schema.columns), 'structure', `has ${row.fields.length - 1} columns, the report has ${schema.columns - 1}`));
   else checkFields(place, schema.code, row.fields, schema.fields, issues);
   return { line: row.line, recordType: schema.code, action: null, schema, fields: row.fields, issues };
 }

@@ -74,7 +74,7 @@ export function createValidator(pkgs?: FhirPackages | PackageSource, options: Va
       validateResource(run, resource, '', undefined, opts?.profiles ?? [], true);
     } catch (e) {
       // A validator bug must not take the flow down: report it as a fatal processing issue.
-      run.issues.push(issue('fatal', 'exception', `Validator failure: ${(e as Error).message.slice(0, 200)}`));
+      run.issues.push(issue('fatal', 'exception', `Validator failure: ${(e instanceof Error ? e.message : String(e)).slice(0, 200)}`));
     }
     return operationOutcome(run.issues);
   };

@@ -54,8 +54,19 @@ export interface ClientStats { requests: number; tokenRequests: number; cacheHit
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Parameters.parameter as a list of objects (a server's answer is untrusted JSON). */
+function params(p: unknown): Parameter[] {
+  const list = (p as { parameter?: unknown } | null)?.parameter;
+  return Array.isArray(list) ? (list as unknown[]).filter((x): x is Parameter => !!x && typeof x === 'object') : [];
+}
+
 function param(p: Parameters, name: string): Parameter | undefined {
-  return p.parameter?.find((x) => x.name === name);
+  return params(p).find((x) => x.name === name);
+}
+
+/** A string from untrusted JSON, else undefined. */
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }
 
 /** A client for one terminology server. Safe to share between nodes. */
@@ -81,7 +92,7 @@ export class TerminologyClient {
   /** CodeSystem/$lookup: display, name and version of a code. */
   async lookup(p: CodeParams): Promise<LookupResult> {
     const r = await this.get<Parameters>('CodeSystem/$lookup', { system: p.system, code: p.code, version: p.version });
-    const s = (n: string): string | undefined => param(r, n)?.valueString;
+    const s = (n: string): string | undefined => str(param(r, n)?.valueString);
     return { name: s('name'), version: s('version'), display: s('display'), parameters: r };
   }
 
@@ -100,8 +111,11 @@ export class TerminologyClient {
     const vs = await this.get<{ expansion?: { total?: number; offset?: number; contains?: ExpansionPage['contains'] } }>('ValueSet/$expand', {
       url: p.url, filter: p.filter, offset: p.offset === undefined ? undefined : String(p.offset), count: p.count === undefined ? undefined : String(p.count),
     });
-    const e = vs.expansion ?? {};
-    return { offset: e.offset ?? p.offset ?? 0, contains: Array.isArray(e.contains) ? e.contains : [], ...(typeof e.total === 'number' ? { total: e.total } : {}) };
+    const e: { total?: unknown; offset?: unknown; contains?: unknown } = vs.expansion && typeof vs.expansion === 'object' ? vs.expansion : {};
+    // Only codings go on: an entry that is not an object, or fields that are not strings, are dropped.
+    const contains = (Array.isArray(e.contains) ? (e.contains as unknown[]) : []).filter((c): c is Record<string, unknown> => !!c && typeof c === 'object' && !Array.isArray(c))
+      .map((c) => ({ ...(str(c.system) !== undefined ? { system: str(c.system) } : {}), ...(str(c.code) !== undefined ? { code: str(c.code) } : {}), ...(str(c.display) !== undefined ? { display: str(c.display) } : {}) }));
+    return { offset: typeof e.offset === 'number' ? e.offset : p.offset ?? 0, contains, ...(typeof e.total === 'number' ? { total: e.total } : {}) };
   }
 
   /** Every code of a value set, paging through `offset`/`count` (stops at `max`). */
@@ -123,14 +137,18 @@ export class TerminologyClient {
   async translate(p: TranslateParams): Promise<TranslateResult> {
     const r = await this.get<Parameters>('ConceptMap/$translate', { url: p.url, system: p.system, code: p.code, source: p.source, target: p.target, targetsystem: p.targetSystem });
     const targets: MapTarget[] = [];
-    for (const m of r.parameter ?? []) {
+    for (const m of params(r)) {
       if (m.name !== 'match') continue;
-      const eq = toEquivalence(m.part?.find((x) => x.name === 'equivalence')?.valueCode) ?? 'relatedto';
-      const c = m.part?.find((x) => x.name === 'concept')?.valueCoding;
-      if (!c?.code) continue;
-      targets.push({ system: c.system ?? '', code: c.code, equivalence: eq, ...(c.display ? { display: c.display } : {}) });
+      const parts = params({ parameter: m.part });
+      const eq = toEquivalence(str(parts.find((x) => x.name === 'equivalence')?.valueCode)) ?? 'relatedto';
+      const c = parts.find((x) => x.name === 'concept')?.valueCoding as Record<string, unknown> | undefined;
+      const code = str(c?.code);
+      if (!c || !code) continue;
+      const display = str(c.display);
+      targets.push({ system: str(c.system) ?? '', code, equivalence: eq, ...(display ? { display } : {}) });
     }
-    return { result: param(r, 'result')?.valueBoolean === true, targets, ...(param(r, 'message')?.valueString ? { message: param(r, 'message')!.valueString } : {}) };
+    const message = str(param(r, 'message')?.valueString);
+    return { result: param(r, 'result')?.valueBoolean === true, targets, ...(message ? { message } : {}) };
   }
 
   /**
@@ -173,11 +191,15 @@ export class TerminologyClient {
         throw new NhsError(timeout ? 'TERMINOLOGY_TIMEOUT' : 'TERMINOLOGY_NETWORK', timeout ? `terminology server did not answer within ${this.o.timeoutMs ?? 10_000} ms` : 'terminology server unreachable', { cause: e });
       }
       if (res.ok) {
+        let v: unknown;
         try {
-          return await res.json();
+          v = await res.json();
         } catch (e) {
           throw new NhsError('TERMINOLOGY_BAD_RESPONSE', 'terminology server answered with something that is not JSON', { cause: e, detail: { status: res.status } });
         }
+        // Every operation answers with a resource: null, an array or a bare value is not one.
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new NhsError('TERMINOLOGY_BAD_RESPONSE', 'terminology server answered with JSON that is not a resource', { detail: { status: res.status } });
+        return v;
       }
       const body = await res.text().catch(() => '');
       const detail = { status: res.status, ...outcomeDetail(body) };
@@ -248,8 +270,8 @@ export class TerminologyClient {
 
 function validateResult(p: Parameters): ValidateResult {
   const out: ValidateResult = { result: param(p, 'result')?.valueBoolean === true };
-  const m = param(p, 'message')?.valueString;
-  const d = param(p, 'display')?.valueString;
+  const m = str(param(p, 'message')?.valueString);
+  const d = str(param(p, 'display')?.valueString);
   if (m) out.message = m;
   if (d) out.display = d;
   return out;

@@ -107,7 +107,7 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
   let cols: Record<string, number> | undefined;
   let ix = { ss: -1, sc: -1, sd: -1, ts: -1, tc: -1, td: -1, eq: -1 };
   let row = 0;
-  await forEachCsvRecord(file, (rec) => {
+  await forEachCsvRecord(file, name, (rec, line) => {
     row++;
     if (!cols) {
       cols = columnIndex(rec);
@@ -119,9 +119,9 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
       return;
     }
     const code = rec[ix.sc] ?? '';
-    if (!code) { table.issues.push({ row, message: 'empty source code' }); return; }
+    if (!code) { table.issues.push({ row, line, column: ix.sc + 1, message: 'empty source code' }); return; }
     const equivalence = toEquivalence(ix.eq < 0 ? '' : rec[ix.eq]);
-    if (!equivalence) { table.issues.push({ row, message: 'unknown equivalence' }); return; }
+    if (!equivalence) { table.issues.push({ row, line, column: ix.eq + 1, message: 'unknown equivalence' }); return; }
     const tcode = rec[ix.tc] ?? '';
     const sys = intern.of(ix.ss < 0 ? '' : rec[ix.ss] ?? '');
     const display = ix.sd < 0 ? undefined : rec[ix.sd];
@@ -138,15 +138,16 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
  * times faster on million-row maps); a line with quotes — and the lines a quoted newline carries
  * on to — is parsed by csv-parse (a line break inside a quoted field is read as `\n`).
  */
-async function forEachCsvRecord(file: string, fn: (rec: string[]) => void): Promise<void> {
+async function forEachCsvRecord(file: string, name: string, fn: (rec: string[], line: number) => void): Promise<void> {
   let pending = '';
-  await forEachLine(file, (line) => {
+  let pendingLine = 0;
+  await forEachLine(file, (line, n) => {
     if (pending) {
       pending += '\n' + line;
       if (quoteCount(pending) % 2 === 1) return;
       const text = pending;
       pending = '';
-      for (const rec of csvRecords(text)) fn(rec);
+      for (const rec of csvRecords(text, name, pendingLine)) fn(rec, pendingLine);
       return;
     }
     const t = line.trim();
@@ -154,18 +155,29 @@ async function forEachCsvRecord(file: string, fn: (rec: string[]) => void): Prom
     if (!line.includes('"')) {
       const rec = line.split(',');
       for (let i = 0; i < rec.length; i++) rec[i] = rec[i]!.trim();
-      fn(rec);
+      fn(rec, n);
       return;
     }
-    if (quoteCount(line) % 2 === 1) { pending = line; return; }
-    for (const rec of csvRecords(line)) fn(rec);
+    if (quoteCount(line) % 2 === 1) { pending = line; pendingLine = n; return; }
+    for (const rec of csvRecords(line, name, n)) fn(rec, n);
   });
-  if (pending) throw new NhsError('TERMINOLOGY_MAP_INVALID', 'unterminated quoted field at the end of the file');
+  if (pending) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name} line ${pendingLine} column ${pending.split('\n')[0]!.slice(0, pending.indexOf('"')).split(',').length}: unterminated quoted field at the end of the file`);
 }
 
-function csvRecords(text: string): string[][] {
-  const out: unknown = parseCsv(text, { relax_column_count: true, trim: true });
-  return out as string[][];
+/**
+ * One record (which may span lines) through csv-parse. Its errors (a quote inside an unquoted
+ * field, text after a closing quote) become TERMINOLOGY_MAP_INVALID naming the line and column.
+ */
+function csvRecords(text: string, name: string, line: number): string[][] {
+  try {
+    const out: unknown = parseCsv(text, { relax_column_count: true, trim: true });
+    return out as string[][];
+  } catch (e) {
+    const c = e as { code?: unknown; lines?: unknown; column?: unknown };
+    const at = line + (typeof c.lines === 'number' && c.lines > 0 ? c.lines - 1 : 0);
+    const column = typeof c.column === 'number' ? c.column + 1 : 1;
+    throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name} line ${at} column ${column}: malformed quoted field (${typeof c.code === 'string' ? c.code : 'CSV error'})`, { cause: e });
+  }
 }
 
 function quoteCount(s: string): number {

@@ -71,8 +71,12 @@ export interface MapResult {
   advice?: string[];
 }
 
-/** Non-identifying problems found while loading (row numbers, never row contents). */
-export interface LoadIssue { row?: number; message: string }
+/**
+ * Non-identifying problems found while loading (where, never row contents): `row` counts records
+ * (header included), `line` is the 1-based physical line the record starts on and `column` the
+ * 1-based column of the offending field, where the loader knows them.
+ */
+export interface LoadIssue { row?: number; line?: number; column?: number; message: string }
 
 /** Patient context for RF2 map rules, read from the message (never logged). */
 export type { PatientContext } from './map-rules';

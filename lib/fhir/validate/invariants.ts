@@ -200,7 +200,9 @@ export function compileInvariants(e: ElementDefinition): Invariant[] {
           if (r.length === 0) return true; // empty is not false in FHIRPath invariant semantics
           return r.every((x) => x === true || (typeof x === 'object' && x !== null && (x as { valueOf(): unknown }).valueOf() === true));
         } catch (err) {
-          return { error: (err as Error).message.slice(0, 200) };
+          // fhirpath.js also throws non-Error values (a wrongly typed operand, e.g. a boolean
+          // probabilityDecimal in ras-2): their text, never an exception of our own.
+          return { error: (err instanceof Error ? err.message : String(err)).slice(0, 200) };
         }
       },
     });

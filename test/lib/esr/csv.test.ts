@@ -61,7 +61,7 @@ describe('ESR BI CSV extracts', () => {
     assert.deepEqual(diag, [
       [`${r.name} line 5 column 2 (NHS Number): NHS number fails the Modulus 11 check`],
       [`${r.name} line 6 column 1 (Assignment Number): not a valid assignment number`, `${r.name} line 6 column 3 (Start Date): not a YYYYMMDD date`, `${r.name} line 6 column 4 (Staff Group): not in the code list`],
-      [`${r.name} line 7: has 4 columns, the report has 5`],
+      [`${r.name} line 7 column 5: has 4 columns, the report has 5`],
     ]);
     assert.ok(!JSON.stringify(diag).includes('9434765918'));
     assert.ok(existsSync(join(r.inbox, 'done', r.name)));

@@ -126,7 +126,7 @@ describe('ESR GO rows: validation with line and column', () => {
       [`PRA-13 ${name} line 4 column 13 (dateOfBirth): not a YYYYMMDD date`],
       [`ASA-7 ${name} line 5 column 7 (assignmentNumber): not a valid assignment number`],
       [`ZZA-0 ${name} line 6 column 0: unknown record type`],
-      [`PRA ${name} line 7: has 2 columns, PRA rows have 44`],
+      [`PRA-2 ${name} line 7 column 2: has 2 columns, PRA rows have 44`],
       [`ASA-1 ${name} line 8 column 1 (personId): required field is empty`],
     ]);
     for (const d of diag.flat()) assert.ok(!/AB12345XC|19801301|NOTANUMBER/.test(d), 'no values in diagnostics');

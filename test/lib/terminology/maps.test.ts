@@ -43,7 +43,7 @@ describe('CSV maps', () => {
 
   it('bad rows are counted by row number, bad headers and missing files are NhsErrors', async () => {
     const t = await loadMapFile(file('bad.csv', `source code,target code,equivalence\n,123,equivalent\nA,22298006,sort-of\nB,22298006,wider\n`));
-    assert.deepEqual(t.issues, [{ row: 2, message: 'empty source code' }, { row: 3, message: 'unknown equivalence' }]);
+    assert.deepEqual(t.issues, [{ row: 2, line: 2, column: 1, message: 'empty source code' }, { row: 3, line: 3, column: 3, message: 'unknown equivalence' }]);
     assert.equal(t.lookup('B')!.targets[0]!.equivalence, 'wider');
     await assert.rejects(loadMapFile(file('nohead.csv', 'a,b\n1,2\n')), (e) => hasCode(e, 'TERMINOLOGY_MAP_INVALID'));
     await assert.rejects(loadMapFile(join(dir, 'missing.csv')), (e) => hasCode(e, 'TERMINOLOGY_MAP_NOT_FOUND'));
