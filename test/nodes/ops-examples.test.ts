@@ -1,6 +1,6 @@
 /**
  * examples/Operations/01 - Monitor feeds.json loads and works offline: the listener binds (a free
- * port instead of 2576), a parked message past its SLA (the rule's threshold set to 0 h and the
+ * port instead of 2578), a parked message past its SLA (the rule's threshold set to 0 h and the
  * hold time to 0 for the test) opens one alert at the debug node, a second evaluation sends
  * nothing. The MQTT out node is left out (no broker needed).
  */
