@@ -26,6 +26,7 @@ import type { OperationOutcome } from '../../../lib/outcome';
 import { assignmentRow, goFile, goName, personRow } from '../esr/fixtures';
 import { ukPatient, UKCORE_PATIENT_URL } from '../fhir/validator-fixtures';
 import { sharedDir } from '../../helpers/shared';
+import { mutate, mutationOf } from '../hl7/fixtures/fuzz-targets';
 
 /** One fuzz target; `check` may be async (resolves when the input has been judged). */
 export interface ParserTarget<T> {
@@ -46,33 +47,12 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 // ---------- shared generators ----------
 
-interface Mutation { at: number; op: 'insert' | 'delete' | 'replace' | 'repeat'; text: string; n: number }
-
-const mutation = (tokens: string[]): fc.Arbitrary<Mutation> => fc.record({
-  at: fc.nat(),
-  op: fc.constantFrom('insert', 'delete', 'replace', 'repeat'),
-  text: fc.oneof(fc.constantFrom(...tokens), fc.string({ maxLength: 4 })),
-  n: fc.integer({ min: 1, max: 40 }),
-});
-
-/** Text mutations: insert / delete / replace / repeat a token at a position. */
-export function mutate(seed: string, ms: Mutation[]): string {
-  let t = seed;
-  for (const m of ms) {
-    const at = t.length === 0 ? 0 : m.at % (t.length + 1);
-    if (m.op === 'insert') t = t.slice(0, at) + m.text + t.slice(at);
-    else if (m.op === 'delete') t = t.slice(0, at) + t.slice(at + m.n);
-    else if (m.op === 'replace') t = t.slice(0, at) + m.text + t.slice(at + m.text.length);
-    else t = t.slice(0, at) + t.slice(at, at + m.n).repeat(m.n) + t.slice(at + m.n);
-  }
-  return t;
-}
 
 /** Text from seeds: mutated, token soup, raw, and now and then a long repeat. */
 function textFrom(seeds: string[], tokens: string[], unit: fc.Arbitrary<string> | 'binary' = 'binary'): fc.Arbitrary<string> {
   const raw = unit === 'binary' ? fc.string({ unit: 'binary', maxLength: 300 }) : fc.string({ unit, maxLength: 300 });
   return fc.oneof(
-    { weight: 12, arbitrary: fc.tuple(fc.constantFrom(...seeds), fc.array(mutation(tokens), { minLength: 1, maxLength: 6 })).map(([s, ms]) => mutate(s, ms)) },
+    { weight: 12, arbitrary: fc.tuple(fc.constantFrom(...seeds), fc.array(mutationOf(tokens), { minLength: 1, maxLength: 6 })).map(([s, ms]) => mutate(s, ms)) },
     { weight: 2, arbitrary: fc.constantFrom(...seeds) },
     { weight: 4, arbitrary: fc.array(fc.constantFrom(...tokens), { maxLength: 80 }).map((a) => a.join('')) },
     { weight: 3, arbitrary: raw },
