@@ -18,6 +18,8 @@ export interface Place {
 
 export interface BackendUnderTest {
   name: 'sqlite' | 'postgres';
+  /** Writes run on the store's worker thread: requests reach it in as many port deliveries as the scheduler makes. */
+  threaded: boolean;
   skip: false | string;
   /** A fresh, empty place (file or schema). */
   fresh(): Place;
@@ -34,6 +36,7 @@ export function sqliteBackend(extra: Partial<StoreOptions> = {}): BackendUnderTe
   const made: Store[] = [];
   return {
     name: 'sqlite',
+    threaded: extra.writerThread === true,
     skip: false,
     fresh() {
       const opts: StoreOptions = { backend: 'sqlite', file: join(dir, `s${++counter}`, 'store.sqlite'), ...extra };
@@ -51,6 +54,7 @@ export function postgresBackend(): BackendUnderTest {
   const made: Store[] = [];
   return {
     name: 'postgres',
+    threaded: false,
     skip: skipWithoutPg,
     fresh() {
       const schema = `nhs_test_${runId}_${++counter}`;

@@ -44,7 +44,7 @@ function verifyChain(records: AuditRecord[]): void {
 const binary = Buffer.from([0x0b, 0x4d, 0x53, 0x48, 0x00, 0xff, 0xfe, 0x0d, 0x1c, 0x0d, 0x80, 0xa3]);
 
 function contract(b: BackendUnderTest): void {
-  describe(`store contract: ${b.name}`, { skip: b.skip }, () => {
+  describe(`store contract: ${b.name}${b.threaded ? ' (writer thread)' : ''}`, { skip: b.skip }, () => {
     after(() => b.cleanup());
 
     async function openFresh(extra: Parameters<ReturnType<BackendUnderTest['fresh']>['make']>[0] = {}): Promise<Store> {
@@ -429,7 +429,13 @@ function contract(b: BackendUnderTest): void {
           : s.appendMessage({ channel: 'c', raw: Buffer.alloc(1500, i % 256) })));
         const after = s.stats!();
         assert.equal(all.length, n);
-        assert.equal(after.commits - before.commits, 1, 'one commit for the whole turn');
+        if (b.threaded) {
+          // The worker groups what reaches it together; a busy machine can deliver the turn's
+          // requests in a few port deliveries, each its own commit, but never one commit per write.
+          assert.ok(after.commits - before.commits <= n / 10, `grouped: ${after.commits - before.commits} commits for ${n} writes`);
+        } else {
+          assert.equal(after.commits - before.commits, 1, 'one commit for the whole turn');
+        }
         assert.equal(after.writes - before.writes, n);
         assert.ok(after.maxBatch >= n);
         verifyChain(await s.queryAudit({}));
@@ -461,7 +467,8 @@ function contract(b: BackendUnderTest): void {
         // 150 = two full 64-row chunks plus single rows on SQLite; several prepared sizes on PostgreSQL.
         const recs = await Promise.all(Array.from({ length: 150 }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from(`r${i}`), controlId: `C${i}`, meta: i % 2 ? { i } : undefined })));
         // SQLite takes the whole turn as one batch; PostgreSQL splits a burst across its pipeline.
-        assert.ok(s.stats!().maxBatch >= (b.name === 'sqlite' ? 150 : 64));
+        // (The writer thread groups per port delivery, so only grouping itself is certain there.)
+        assert.ok(s.stats!().maxBatch >= (b.threaded ? 8 : b.name === 'sqlite' ? 150 : 64));
         for (let i = 1; i < recs.length; i++) assert.ok(recs[i]!.seq > recs[i - 1]!.seq, `seq follows call order at ${i}`);
         const stored = await s.findMessages({ channel: 'c' });
         assert.deepEqual(stored.map((m) => [m.id, m.seq, m.raw.toString(), m.controlId]), recs.map((m, i) => [m.id, m.seq, `r${i}`, `C${i}`]));
