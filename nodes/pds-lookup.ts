@@ -86,7 +86,7 @@ export = function (RED: RED) {
       const started = performance.now();
       if (svc) {
         const { nhsNumber, demographics } = inputs(msg);
-        if (mode === 'trace') result = await svc.trace({ ...demographics, fuzzy: def.fuzzy === true, ...(configNumber(def.maxResults, 0) ? { maxResults: configNumber(def.maxResults, 1) } : {}) }, correlationId);
+        if (mode === 'trace') result = await svc.trace({ ...demographics, fuzzy: def.fuzzy === true, minScore: configNumber(def.minScore, 0), ...(configNumber(def.maxResults, 0) ? { maxResults: configNumber(def.maxResults, 1) } : {}) }, correlationId);
         else if (mode === 'retrieve') result = await svc.retrieve(nhsNumber ?? '', correlationId);
         else result = await svc.verify(nhsNumber ?? '', demographics, correlationId);
       }

@@ -137,6 +137,27 @@ describe('nhs-pds-lookup node against the PDS stand-in', { skip: skipWithoutPdsD
     assert.equal(typeof traced!.msg.pds.score, 'number');
   });
 
+  it('trace with Min score: a match below it leaves on "not matched" with PDS_LOW_SCORE and no NHS number (HAZ-001 C6)', async () => {
+    await h.load([configNode, lookupNode], [
+      ...flow({ mode: 'trace', family: 'q.family', birthDate: 'q.dob', gender: 'q.gender', minScore: '0.99' }),
+      { id: 'lk4', type: 'nhs-pds-lookup', z: 'f1', pds: 'c1', mode: 'trace', family: 'q.family', birthDate: 'q.dob', gender: 'q.gender', minScore: '', wires: [['ok'], ['no'], ['down']] },
+    ]);
+    const o = outputs();
+    const q = { family: 'Smith', dob: '2010-10-22', gender: 'female' };
+    h.node('lk').receive({ q });
+    await o.wait(1);
+    h.node('lk4').receive({ q });
+    await o.wait(2);
+    const [low, off] = o.got;
+    assert.equal(low!.port, 'no');
+    assert.equal(low!.msg.outcome.issue[0].extension[0].valueString, 'PDS_LOW_SCORE');
+    assert.equal(low!.msg.pds.nhsNumber, null);
+    assert.ok(low!.msg.pds.score < 0.99);
+    assert.equal(low!.msg.audit[0].outcome, 'not-matched');
+    assert.equal(off!.port, 'ok', 'an empty Min score is off');
+    assert.equal(off!.msg.pds.nhsNumber, '9000000009');
+  });
+
   it('restricted patient: no address, telecom or GP leaves the node or reaches the store; the NHS number only in the audit subject', async () => {
     const file = join(dir, 'audit.db');
     await h.load([storeNode, configNode, lookupNode], [

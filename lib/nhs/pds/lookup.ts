@@ -48,6 +48,12 @@ export interface TraceQuery extends Demographics {
   exact?: boolean;
   history?: boolean;
   maxResults?: number;
+  /**
+   * Lowest PDS match score (Bundle.entry.search.score, 0–1) accepted for a single match; a lower
+   * one goes to *not matched* (PDS_LOW_SCORE) so no NHS number is written back unreviewed
+   * (hazard HAZ-001 C6). 0 or absent: any score is accepted.
+   */
+  minScore?: number;
 }
 
 export interface PdsServiceOptions {
@@ -257,6 +263,12 @@ export class PdsService {
     const patient = restricted ? withoutRestrictedFields(raw) : raw;
     const id = typeof raw.id === 'string' ? raw.id : null;
     const score = typeof patients[0]!.search?.score === 'number' ? patients[0]!.search.score : undefined;
+    const minScore = typeof q.minScore === 'number' && q.minScore > 0 ? Math.min(q.minScore, 1) : 0;
+    // A match without a score cannot show it reaches the minimum: reviewed like a low one.
+    if (minScore > 0 && (score === undefined || score < minScore)) {
+      const low: PdsResult = { ...this.base(null), ...(score !== undefined ? { score } : {}) };
+      return this.fail('not-matched', 'PDS_LOW_SCORE', 'business-rule', `The only PDS match scores ${score ?? 'nothing'}, below the minimum ${minScore}: review it before using its NHS number`, low, id, requests);
+    }
     const pds: PdsResult = { nhsNumber: id, restricted, patient, environment: this.environment, ...(score !== undefined ? { score } : {}) };
     const issues: Issue[] = [];
     if (restricted) issues.push(pdsIssue('information', 'informational', 'PDS_RESTRICTED', 'Restricted patient: address, telecom and GP are withheld'));

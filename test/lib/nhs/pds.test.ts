@@ -146,6 +146,26 @@ describe('PDS lookups against the stand-in (published sandbox responses)', { ski
     assert.equal((one.pds.patient as any).address, undefined);
   });
 
+  it('trace: a single match below the minimum score is "not matched" (PDS_LOW_SCORE) without its NHS number; at or above it, matched', async () => {
+    const q = { family: 'Smithe', given: 'Janett', birthDate: '2010-10-22', gender: 'female', fuzzy: true };
+    const any = await pds.trace(q);
+    const score = any.pds.score!;
+    assert.ok(score > 0 && score < 1, 'the fuzzy match has a published score below 1');
+    const low = await pds.trace({ ...q, minScore: Math.min(1, score + 0.01) });
+    assert.equal(low.route, 'not-matched');
+    assert.equal(low.code, 'PDS_LOW_SCORE');
+    assert.equal(low.pds.nhsNumber, null, 'no NHS number leaves with a low-scoring match');
+    assert.equal(low.pds.patient, null);
+    assert.equal(low.pds.score, score);
+    assert.equal(low.subject, '9000000025', 'the audit record still names who was looked at');
+    assert.doesNotMatch(JSON.stringify(low.outcome), /9000000025|Smithe|Janett/, 'the outcome names no patient data');
+    const atMin = await pds.trace({ ...q, minScore: score });
+    assert.equal(atMin.route, 'matched');
+    assert.equal(atMin.pds.nhsNumber, '9000000025');
+    const off = await pds.trace({ ...q, minScore: 0 });
+    assert.equal(off.route, 'matched', 'minimum 0 is off');
+  });
+
   it('search 400s carry their reasons: MISSING_VALUE, INVALID_SEARCH_DATA, INVALID_VALUE', async () => {
     const a = await pds.trace({ family: 'Smith' });
     assert.equal(a.spineCode, 'MISSING_VALUE');
