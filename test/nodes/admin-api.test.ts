@@ -58,6 +58,31 @@ describe('admin API (reveal, masking, release delivery)', () => {
     assert.ok(masked.body.records.every((r: any) => r.subject === '900 *** **09'));
   });
 
+  it('the quarantine list flags an open item past its SLA as overdue; one within its SLA, and a resolved one, are not', async () => {
+    await h.load([storeNode, sidebarPlugin, quarantineNode], [
+      ...flow(join(dir, 'sla.db')),
+      // SLA from msg.sla (hours): 0.00001 h = 36 ms, so that item is due almost at once.
+      { id: 'q2', type: 'nhs-quarantine', z: 'f1', store: 's1', reasonCode: 'HL7_STRUCTURE', reasonCodeType: 'str', sla: 'sla', slaType: 'msg', owner: 'ward-clerks', ownerType: 'str', wires: [['out'], ['note2']] },
+      { id: 'note2', type: 'helper', z: 'f1' },
+    ]);
+    const parkSla = async (sla: number): Promise<string> => {
+      const note = h.next('note2');
+      h.node('q2').receive({ payload: ADT, sla });
+      return (await note).payload.id as string;
+    };
+    const soon = await parkSla(0.00001);
+    const later = await parkSla(24);
+    const resolved = await parkSla(0.00001);
+    await new Promise((r) => setTimeout(r, 100));
+    await api().post(`/nhs-interop/quarantine/${resolved}/discard`).send({ store: 's1', reason: 'duplicate' }).expect(200);
+    const all = await api().get('/nhs-interop/quarantine').query({ store: 's1', state: 'all' }).expect(200);
+    const byId = new Map(all.body.items.map((i: any) => [i.id, i]));
+    assert.equal((byId.get(soon) as any)?.overdue, true, 'open and past its due time');
+    assert.equal((byId.get(later) as any)?.overdue, false, 'open, due in 24 h');
+    assert.equal((byId.get(resolved) as any)?.state, 'discarded');
+    assert.equal((byId.get(resolved) as any)?.overdue, false, 'a resolved item is never overdue');
+  });
+
   it('release: a failure to deliver after the commit answers QUARANTINE_RELEASED_NOT_DELIVERED; a forced release then delivers', async () => {
     await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'b.db')));
     const id = await park({ payload: ADT });
