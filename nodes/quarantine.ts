@@ -41,6 +41,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const getStore = (): Promise<Store> => resolveStore(RED, node, storeId);
   let parked = 0;
   let closed = false;
+  // HAZ-015 C7: refused in the editor; deployed anyway, items still park (as `unassigned`), warned.
+  const noOwner = (def.ownerType ?? 'str') === 'str' && !configText(def.owner);
+  if (noOwner) { node.warn(t('quarantine.errors.noOwner')); status.warn(t('quarantine.status.noOwner')); }
 
   /** A typed-input config value: `msg` reads the property, `num` a number, else the text. */
   const value = (type: unknown, v: unknown, msg: NodeMessage): unknown => {
@@ -96,6 +99,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     .finally(() => notifier.scanned())
     .catch((e: unknown) => { status.error(t('quarantine.status.storeUnavailable')); node.warn(t('quarantine.errors.store', { error: errText(e) })); });
 
+  const ownerOf = (msg: NodeMessage): string => configText(value(def.ownerType, def.owner, msg), 200) || (noOwner || node.warn(t('quarantine.errors.noOwnerMsg')), 'unassigned');
+
   onInput(node, async (msg) => {
     const store = await getStore();
     const reasonCode = configText(value(def.reasonCodeType, def.reasonCode, msg), 64) || (msg.fhir ? 'FHIR_INVALID' : msg.error ? 'ERROR' : 'UNSPECIFIED');
@@ -112,7 +117,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     const item = await park(store, {
       msg: stored, reasonCode, node: node.id, flow: node.z ?? null, correlationId, subject: subject ?? null,
       reason: configText(value(def.reasonType, def.reason, msg), 500) || reasonCode,
-      owner: configText(value(def.ownerType, def.owner, msg), 200) || 'unassigned',
+      owner: ownerOf(msg),
       dueAt: Number.isFinite(slaHours) && slaHours > 0 ? new Date(Date.now() + slaHours * 3600_000).toISOString() : null,
       messageId: typeof storeRecord === 'string' ? storeRecord : null,
       contentType: detectContentType(msg.payload),

@@ -169,6 +169,27 @@ describe('nhs-quarantine node', () => {
     assert.deepEqual(msg.audit.map((a: any) => a.action), ['hl7.parse', 'quarantine.park'], 'the live msg gets the step once parked');
   });
 
+  it('no owner: warned at deploy (QUARANTINE_NO_OWNER) and the item still parks, as "unassigned"; an empty msg owner is warned per item (HAZ-015 C7)', async () => {
+    await h.load([storeNode, sidebarPlugin, quarantineNode], [
+      ...flow(join(dir, 'owner.db'), { owner: '  ' }),
+      { id: 'q2', type: 'nhs-quarantine', z: 'f1', store: 's1', reasonCode: 'X', reasonCodeType: 'str', owner: 'team', ownerType: 'msg', wires: [['out'], ['note2']] },
+      { id: 'note2', type: 'helper', z: 'f1' },
+    ]);
+    // (The test helper starts a node of a tab it was not given once per flow: ids, not counts.)
+    const warnedAtDeploy = new Set(h.helper.log().args.map((a: any[]) => a[0]).filter((e: any) => String(e?.msg).includes('QUARANTINE_NO_OWNER')).map((e: any) => e.id));
+    assert.deepEqual([...warnedAtDeploy], ['q1'], 'warned at deploy for the node without an owner only');
+    const note = h.next('note');
+    h.node('q1').receive({ payload: ADT, reason: 'r' });
+    assert.equal((await note).payload.owner, 'unassigned', 'parked, never refused at run time');
+    const warned = new Promise<string>((res) => { h.node('q2').on('call:warn', (call: any) => res(String(call.args[0]))); });
+    const note2 = h.next('note2');
+    h.node('q2').receive({ payload: ADT, team: '' });
+    assert.equal((await note2).payload.owner, 'unassigned');
+    assert.match(await warned, /QUARANTINE_NO_OWNER/);
+    const store = await h.node('s1').getStore();
+    assert.equal((await store.listQuarantine({ state: 'open' })).length, 2, 'both kept');
+  });
+
   it('a failed park does not append a "recorded" step to msg.audit', async () => {
     await h.load([storeNode, sidebarPlugin, quarantineNode], flow(join(dir, 'p.db')));
     const store = await h.node('s1').getStore();
