@@ -39,6 +39,7 @@ export = function (RED: RED) {
       translateMaps: () => (target === 'opcs-4' ? term?.opcs4.maps : term?.icd10.maps),
       translateTo: target === 'opcs-4' ? term?.opcs4System : term?.icd10System,
       write: def.write !== false && def.write !== 'false',
+      candidates: def.candidates === 'unmapped' ? 'unmapped' : 'mapped',
       ...(configText(def.sourceSystem) ? { sourceSystem: configText(def.sourceSystem) } : {}),
       ...(configText(def.valueSet) ? { valueSet: configText(def.valueSet) } : {}),
       ...(term?.client ? { client: term.client } : {}),

@@ -40,6 +40,13 @@ export interface SnomedMapOptions {
   /** Add the mapped coding beside the original (default true). */
   write?: boolean;
   /**
+   * Where a result with only rule candidates (map rules needing patient context the message does
+   * not give) goes: `mapped` (default; a warning `incomplete`, nothing written) or `unmapped` (the
+   * same issue as an error, so the message leaves on the second output for coder review).
+   * Hazard HAZ-011 C4.
+   */
+  candidates?: 'mapped' | 'unmapped';
+  /**
    * Syntax check for post-coordinated expressions / ECL before they go to the server: returns a
    * syntax error text, or undefined. Default `expressionSyntax` below (SCG 2.4 and ECL 2.2).
    */
@@ -345,7 +352,7 @@ async function one(slot: Slot, o: SnomedMapOptions, ctx: PatientContext, issues:
   }
   const chosen = result.targets.filter((t) => !t.candidate && t.code && !isNegative(t.equivalence));
   const candidates = result.targets.filter((t) => t.candidate);
-  if (candidates.length) issues.push(issue('warning', 'incomplete', `map rules need patient context the message does not give: ${candidates.length} candidate target(s) with advice, none added`, where));
+  if (candidates.length) issues.push(issue(o.candidates === 'unmapped' && chosen.length === 0 ? 'error' : 'warning', 'incomplete', `map rules need patient context the message does not give: ${candidates.length} candidate target(s) with advice, none added`, where));
   if (o.write !== false) {
     for (const t of slot.codings.length && isHl7Path(o.path) ? chosen.slice(0, 1) : chosen) {
       const w = slot.add(t);

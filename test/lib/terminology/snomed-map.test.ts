@@ -89,6 +89,20 @@ describe('snomed-map behaviour (lib)', () => {
     assert.deepEqual(given.snomed.targets.map((t) => t.code), ['K35.8'], 'msg context wins');
   });
 
+  it('candidates only → unmapped when asked: the incomplete issue becomes an error; a chosen target still maps (HAZ-011 C4)', async () => {
+    const dg = (sex: string): string => ORU.replace('|19800101|F', `|19800101|${sex}`) + '\rDG1|1||80146002^Appendicitis^SCT';
+    const o = opts({ mode: 'translate', path: 'DG1-3', translateMaps: () => icd, translateTo: ICD_10, candidates: 'unmapped' });
+    const u = await snomedMap({ payload: dg('U') }, o);
+    assert.equal(u.ok, false, 'leaves on the second output');
+    assert.equal(u.outcome.issue[0]!.severity, 'error');
+    assert.equal(u.outcome.issue[0]!.code, 'incomplete');
+    assert.deepEqual(u.snomed.targets.map((t) => t.candidate), [true, true], 'the candidates travel for the reviewer');
+    assert.equal(u.payload, undefined, 'nothing written');
+    const f = await snomedMap({ payload: dg('F') }, o);
+    assert.equal(f.ok, true, 'with the context the rule chooses, the message maps as before');
+    assert.deepEqual(f.snomed.targets.map((t) => t.code), ['N73.9']);
+  });
+
   it('validate SCTIDs offline, naming the failed check', async () => {
     const o = opts({ mode: 'validate', path: 'Condition.code' });
     const cond = (code: string): unknown => ({ resourceType: 'Condition', code: { coding: [{ system: SNOMED_CT, code }] } });
