@@ -9,7 +9,8 @@ import { AlertEngine, conditions, readRules, type AlertEvent, type Rule } from '
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import { onClose, onInput } from './shared/input';
-import { activity, snapshot } from './shared/ops';
+import { verifyAuditLog } from '../lib/audit/verify-parallel';
+import { activity, deployedStores, snapshot } from './shared/ops';
 import { StatusReporter } from './shared/status';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
@@ -51,13 +52,31 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     return engine;
   };
 
+  // Rule audit-chain (HAZ-017 C6): each store's whole chain verified every `threshold` hours
+  // (default 24), the verification itself audited; a broken chain holds the alert open.
+  const chainRules = rules.filter((r) => r.kind === 'audit-chain');
+  const chainEveryMs = Math.min(...chainRules.map((r) => (r.threshold && r.threshold > 0 ? r.threshold : 24) * 3_600_000));
+  const chainChecks = new Map<string, { at: number; problem: string | null }>();
+  const verifyChains = async (): Promise<Record<string, string | null>> => {
+    for (const s of chainRules.length ? deployedStores(RED) : []) {
+      if (Date.now() - (chainChecks.get(s.name)?.at ?? -Infinity) < chainEveryMs) continue;
+      const store = await s.open();
+      const r = await verifyAuditLog(store);
+      const problem = r.problem ? `record ${r.problem.seq}: ${r.problem.reason}` : null;
+      await store.appendAudit({ node: node.id, flow: node.z ?? null, action: 'audit.verify', outcome: r.ok ? 'success' : 'failure', actor: 'system', detail: { count: r.count, ...(r.problem ? { problemSeq: r.problem.seq, reason: r.problem.reason } : {}) } });
+      chainChecks.set(s.name, { at: Date.now(), problem });
+    }
+    return Object.fromEntries([...chainChecks].map(([name, c]) => [name, c.problem]));
+  };
+
   let running: Promise<NodeMessage[]> | undefined;
   /** One evaluation at a time: a slow store never lets two overlap (and emit twice). */
   const evaluate = (): Promise<NodeMessage[]> => {
     running ??= (async () => {
       const e = await engineOf();
       const snap = await snapshot(RED);
-      const r = await e.evaluate(conditions(rules, snap, activity(snap), new Date()));
+      const act = { ...activity(snap), chainProblems: await verifyChains() };
+      const r = await e.evaluate(conditions(rules, snap, act, new Date()));
       const msgs = r.events.map(toMessage);
       if (msgs.length) node.send([msgs]);
       await r.told();

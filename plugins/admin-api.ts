@@ -16,8 +16,7 @@ import { parseHl7 } from '../lib/hl7';
 import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../lib/nhs/nhs-number';
 import { maskDetail, maskPayload } from '../lib/quarantine/mask';
 import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../lib/quarantine/service';
-import { verifyStore } from '../lib/audit/verify';
-import { verifySqliteParallel } from '../lib/audit/verify-parallel';
+import { verifyAuditLog } from '../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../lib/store/types';
 import { deployedConfigVersions } from '../nodes/shared/config-version';
 import { endpointOf } from '../nodes/shared/quarantine-endpoints';
@@ -288,10 +287,7 @@ export function registerAdminApi(RED: RED): void {
 
   RED.httpAdmin.post('/nhs-interop/audit/verify', perm('nhs.audit.read'), handle(async (req) => {
     const store = await storeFor(req);
-    // SQLite file: verify on all cores, each worker reading the file. PostgreSQL (and an
-    // in-memory SQLite nobody else can open): the sequential walk over pages.
-    const loc = store.location;
-    const r = loc.backend === 'sqlite' && loc.file !== ':memory:' ? await verifySqliteParallel(store, loc.file) : await verifyStore(store);
+    const r = await verifyAuditLog(store);
     await store.appendAudit({ node: 'nhs-sidebar', action: 'audit.verify', outcome: r.ok ? 'success' : 'failure', actor: actorOf(req), detail: { count: r.count, ...(r.problem ? { problemSeq: r.problem.seq, reason: r.problem.reason } : {}) } });
     return r;
   }));

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { GENESIS_HASH } from '../store/chain';
+import type { StoreLocation } from '../store/types';
 import { verifyStore, type AuditReader, type VerifyResult, type ChainAnchor } from './verify';
 import type { RangeJob, RangeResult } from './verify-worker';
 
@@ -48,4 +49,14 @@ export async function verifySqliteParallel(
   }
   if (expectSeq - 1 !== head.seq || expectPrev !== head.hash) return sequential();
   return { ok: true, count, firstSeq: 1, lastSeq: head.seq, head };
+}
+
+/**
+ * Verify a store's whole audit chain the fastest way it allows: a SQLite file on several cores,
+ * PostgreSQL (and an in-memory SQLite nobody else can open) by the sequential walk. One home for
+ * the choice, used by the sidebar's *verify chain* and by `nhs-monitor`'s scheduled check.
+ */
+export function verifyAuditLog(store: AuditReader & { readonly location: StoreLocation }): Promise<VerifyResult & { head: { seq: number; hash: string } | null }> {
+  const loc = store.location;
+  return loc.backend === 'sqlite' && loc.file !== ':memory:' ? verifySqliteParallel(store, loc.file) : verifyStore(store);
 }

@@ -13,15 +13,15 @@ import type { AlertRow, AlertState } from '../store/alert-state';
 import type { OpsSnapshot } from './snapshot';
 
 export type Severity = 'critical' | 'warning' | 'info';
-export type RuleKind = 'listener-down' | 'feed-silent' | 'outbox-backlog' | 'outbox-age' | 'destination-failing' | 'quarantine-sla' | 'store-down' | 'store-size' | 'pds-unavailable' | 'esr-file-missing';
-export const RULE_KINDS: readonly RuleKind[] = ['listener-down', 'feed-silent', 'outbox-backlog', 'outbox-age', 'destination-failing', 'quarantine-sla', 'store-down', 'store-size', 'pds-unavailable', 'esr-file-missing'];
+export type RuleKind = 'listener-down' | 'feed-silent' | 'outbox-backlog' | 'outbox-age' | 'destination-failing' | 'quarantine-sla' | 'store-down' | 'store-size' | 'pds-unavailable' | 'esr-file-missing' | 'audit-chain';
+export const RULE_KINDS: readonly RuleKind[] = ['listener-down', 'feed-silent', 'outbox-backlog', 'outbox-age', 'destination-failing', 'quarantine-sla', 'store-down', 'store-size', 'pds-unavailable', 'esr-file-missing', 'audit-chain'];
 
 export interface Rule {
   kind: RuleKind;
   severity?: Severity;
   /** A node id (listener, endpoint, feed node) or store name; empty = every one. */
   target?: string;
-  /** Threshold: items (backlog, parked), seconds (age), minutes (feed silent), hours (SLA), bytes (size). */
+  /** Threshold: items (backlog, parked), seconds (age), minutes (feed silent), hours (SLA; between audit-chain checks), bytes (size). */
   threshold?: number;
   /** Only in this time-of-day window, `HH:MM` local (feed silent overnight is normal). */
   from?: string;
@@ -36,6 +36,8 @@ export interface Activity {
   pdsFailing: Record<string, boolean>;
   /** Store file/database size in bytes per store name, when known. */
   storeBytes: Record<string, number>;
+  /** Per store name, the last scheduled audit-chain verification's problem (seq and reason), or null when intact. */
+  chainProblems?: Record<string, string | null>;
 }
 
 export interface Condition { id: string; kind: RuleKind; severity: Severity; target: string; detail: string }
@@ -92,6 +94,9 @@ export function conditions(rules: readonly Rule[], snap: OpsSnapshot, act: Activ
         break;
       case 'pds-unavailable':
         for (const [node, failing] of Object.entries(act.pdsFailing)) if (want(node) && failing) hit(node, 'PDS lookups failing');
+        break;
+      case 'audit-chain':
+        for (const [name, problem] of Object.entries(act.chainProblems ?? {})) if (want(name) && problem) hit(name, problem);
         break;
       case 'esr-file-missing':
         // The ESR intake keeps its own missing-file alert state; here: no activity on the ESR

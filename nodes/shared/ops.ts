@@ -8,6 +8,7 @@ import { NhsMetrics } from '../../lib/ops/metrics';
 import { snapshotStore, within, type EndpointSnapshot, type ListenerSnapshot, type OpsSnapshot, type StoreSnapshot } from '../../lib/ops/snapshot';
 import { defaultStoreFile, defaultStoreIfOpen, type StoreConfigNode } from './store-access';
 import { endpointNode, listenerNode } from './mllp';
+import type { Store } from '../../lib/store';
 import type { RED } from './types';
 
 /** The package's metrics (one per process, like Node-RED itself). */
@@ -60,15 +61,21 @@ export function setBacklogThreshold(n: number): void {
   if (Number.isFinite(n) && n > 0) backlogThreshold = n;
 }
 
-/** Every deployed store and the default store (if a node opened it): reachable, backlog, age. */
-export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot> {
-  const stores: Promise<StoreSnapshot>[] = [];
+/** Every deployed store (by its config node id) and the default store if a node opened it (`default`). */
+export function deployedStores(RED: RED): { name: string; open: () => Promise<Store> }[] {
+  const out: { name: string; open: () => Promise<Store> }[] = [];
   for (const id of deployedOfType(RED, 'nhs-store')) {
     const n = RED.nodes.getNode(id) as StoreConfigNode | null;
-    if (n && typeof n.getStore === 'function') stores.push(snapshotStore(id, () => n.getStore(), now));
+    if (n && typeof n.getStore === 'function') out.push({ name: id, open: () => n.getStore() });
   }
   const def = defaultStoreIfOpen(defaultStoreFile(RED));
-  if (def) stores.push(snapshotStore('default', () => def, now));
+  if (def) out.push({ name: 'default', open: () => def });
+  return out;
+}
+
+/** Every deployed store and the default store (if a node opened it): reachable, backlog, age. */
+export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot> {
+  const stores: Promise<StoreSnapshot>[] = deployedStores(RED).map((s) => snapshotStore(s.name, s.open, now));
   const listeners = Promise.all(deployedOfType(RED, 'nhs-mllp-in').map(async (id): Promise<ListenerSnapshot> => {
     const n = listenerNode(RED, id);
     const port = n ? await within(n.mllpPort(), 1000, 'listener').catch(() => undefined) : undefined;

@@ -72,4 +72,30 @@ describe('nhs-monitor node', () => {
     assert.deepEqual((await h.helper.request().get('/nhs-interop/overview').expect(200)).body.alerts, []);
     assert.deepEqual(await evaluate(), []);
   });
+
+  it('audit-chain: verifies each store chain on its schedule (audited), alerts once on a tampered record and names it (HAZ-017 C6)', async () => {
+    const file = join(dir, 'chain.db');
+    // threshold 0.00001 h = 36 ms between checks, so each evaluation below verifies again.
+    await h.load([storeNode, sidebarPlugin, monitorNode], [
+      { id: 's1', type: 'nhs-store', backend: 'sqlite', file, durability: 'normal' },
+      { id: 'm1', type: 'nhs-monitor', z: 'f1', store: 's1', interval: 3600, hold: 0, rules: JSON.stringify([{ kind: 'audit-chain', threshold: 0.00001, severity: 'critical' }]), wires: [['out']] },
+      { id: 'out', type: 'helper', z: 'f1' },
+    ]);
+    const store = await h.node('s1').getStore();
+    for (let i = 0; i < 5; i++) await store.appendAudit({ node: 'n', action: 'a', outcome: 'success' });
+    assert.deepEqual(await evaluate(), [], 'an intact chain: no alert');
+    const checks = await store.queryAudit({ node: 'm1' });
+    assert.ok(checks.length >= 1 && checks.every((r: any) => r.action === 'audit.verify' && r.outcome === 'success' && r.actor === 'system'), 'each check is in the audit trail');
+    const Database = require('better-sqlite3');
+    const db = new Database(file);
+    db.prepare("UPDATE audit SET outcome = 'failure' WHERE seq = 3").run();
+    db.close();
+    const opened = await evaluate();
+    assert.equal(opened.length, 1);
+    assert.equal(opened[0].alert.kind, 'audit-chain');
+    assert.equal(opened[0].alert.target, 's1');
+    assert.match(opened[0].alert.detail, /^record 3: /);
+    assert.deepEqual(await evaluate(), [], 'still broken: not repeated');
+    assert.ok((await store.queryAudit({ node: 'm1' })).some((r: any) => r.outcome === 'failure' && r.detail?.problemSeq === 3), 'the failed check is audited');
+  });
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlertEngine, conditions, inWindow, type Activity, type Rule } from '../../../lib/ops/alerts';
+import { AlertEngine, conditions, inWindow, RULE_KINDS, type Activity, type Rule } from '../../../lib/ops/alerts';
 import type { OpsSnapshot } from '../../../lib/ops/snapshot';
 import { createStore, type Store } from '../../../lib/store';
 
@@ -33,7 +33,12 @@ const TABLE: { rule: Rule; bad: (now: number) => { snap: OpsSnapshot; act: Activ
   { rule: { kind: 'store-size', threshold: 1_000_000 }, bad: (n) => ({ snap: calm, act: { ...quiet(n), storeBytes: { st: 2_000_000 } } }) },
   { rule: { kind: 'pds-unavailable' }, bad: (n) => ({ snap: calm, act: { ...quiet(n), pdsFailing: { pds1: true } } }) },
   { rule: { kind: 'esr-file-missing', target: 'esr1', threshold: 26 }, bad: (n) => ({ snap: calm, act: { ...quiet(n), lastSeen: { in1: n, esr1: n - 27 * 3_600_000 } } }) },
+  { rule: { kind: 'audit-chain', severity: 'critical' }, bad: (n) => ({ snap: calm, act: { ...quiet(n), chainProblems: { st: 'record 3: hash mismatch' } } }) },
 ];
+
+it('every rule kind has a row in the table', () => {
+  assert.deepEqual(TABLE.map((r) => r.rule.kind).sort(), [...RULE_KINDS].sort());
+});
 
 async function withStore<T>(f: (open: () => Promise<Store>) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'nhs-alerts-'));
