@@ -14,20 +14,41 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { NhsError } from '../../../lib/errors';
 import { TerminologyClient } from '../../../lib/terminology/client';
-import { loadCsvMap } from '../../../lib/terminology/map-loaders';
-import { cleanUp, csvMapTarget, terminologyResponseTarget, type HttpInput } from '../fuzz/targets';
+import { csvMapTable, loadCsvMap } from '../../../lib/terminology/map-loaders';
+import { csvMapTarget, csvOutcome, terminologyResponseTarget, utf8Chunks, type CsvInput, type HttpInput } from '../fuzz/targets';
 
 const RUNS = Number(process.env.TERMINOLOGY_PROPERTY_RUNS ?? 100);
 const dir = mkdtempSync(join(tmpdir(), 'nhs-term-props-'));
-after(() => { rmSync(dir, { recursive: true, force: true }); cleanUp(); });
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 const hasCode = (code: string) => (e: unknown): boolean => e instanceof NhsError && e.code === code;
 const answering = (status: number, body: string): TerminologyClient =>
   new TerminologyClient({ baseUrl: 'http://tx.invalid/fhir', retries: 0, rateLimit: 0, fetch: (async () => new Response(body, { status })) });
 
 describe('properties: CSV map loader', () => {
-  it('any text: a table whose issues have a line and a column, or TERMINOLOGY_MAP_INVALID', async () => {
-    await fc.assert(fc.asyncProperty(csvMapTarget.arbitrary, async (t: string) => { await csvMapTarget.check(t); }), { numRuns: Math.ceil(RUNS * 0.6) });
+  it('any text in any chunks: a table whose issues have a line and a column, or TERMINOLOGY_MAP_INVALID; the same whatever the chunks', async () => {
+    await fc.assert(fc.asyncProperty(csvMapTarget.arbitrary, async (i: CsvInput) => { await csvMapTarget.check(i); }), { numRuns: Math.ceil(RUNS * 0.6) });
+  });
+
+  it('any text as a file: loadCsvMap gives what the in-memory parser (the fuzz target) gives', async () => {
+    // The fuzz target drives csvMapTable from memory; this holds the file wrapper to it.
+    const f = join(dir, 'any.csv');
+    await fc.assert(fc.asyncProperty(csvMapTarget.arbitrary, async ({ text, cuts }: CsvInput) => {
+      writeFileSync(f, text, 'utf8');
+      assert.deepEqual(await csvOutcome(loadCsvMap(f, 'm.csv')), await csvOutcome(csvMapTable(utf8Chunks(text, cuts), 'm.csv')));
+    }), { numRuns: Math.ceil(RUNS * 0.4) });
+  });
+
+  it('provenance comes from the # lines before anything else, after a BOM, with CRLF, also past the first 8 KiB', async () => {
+    const long = `# name: ${'x'.repeat(9000)}`;
+    const text = `\ufeff# version: 2024.2\r\n${long}\r\n#effectiveTime:20240601  \r\nsource code,target code\r\n# version: not this\r\nA,1\r\n`;
+    for (const cuts of [[], [1, 2, 3], [20, 9010]]) {
+      const t = await csvMapTable(utf8Chunks(text, cuts), 'p.csv');
+      assert.deepEqual(t.provenance, { map: 'x'.repeat(9000), format: 'csv', version: '2024.2', effectiveTime: '20240601' });
+      assert.equal(t.size, 1);
+    }
+    const afterBlank = await csvMapTable(['# version: 1\n\n# effectiveTime: 2\nsource code,target code\n'], 'b.csv');
+    assert.deepEqual(afterBlank.provenance, { map: 'b.csv', format: 'csv', version: '1' });
   });
 
   it('bad rows are reported by physical line (blank and comment lines counted) and column', async () => {
