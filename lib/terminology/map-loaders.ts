@@ -150,19 +150,31 @@ export async function csvMapTable(chunks: MapChunks, name: string): Promise<Simp
  * sees each line from the first on until it returns false (the provenance lines of a map).
  */
 async function forEachCsvRecord(chunks: MapChunks, name: string, fn: (rec: string[], line: number) => void, leading?: (line: string, n: number) => boolean): Promise<void> {
-  let pending = '';
+  // The lines of a record whose quoted field runs on: their quotes are counted line by line (not
+  // the joined text again for every line, which was quadratic: 40,000 lines after a stray quote
+  // took 12 s), and a record is cut off at MAX_RECORD so a stray quote cannot pull a whole
+  // million-row file into one string.
+  let pending: string[] | undefined;
+  let pendingQuotes = 0;
+  let pendingLength = 0;
   let pendingLine = 0;
   let lead = leading;
+  const where = (): string => `${name} line ${pendingLine} column ${pending![0]!.slice(0, pending![0]!.indexOf('"')).split(',').length}`;
   await forEachLine(chunks, (line, n) => {
     if (lead) {
       if (lead(line, n)) return;
       lead = undefined;
     }
     if (pending) {
-      pending += '\n' + line;
-      if (quoteCount(pending) % 2 === 1) return;
-      const text = pending;
-      pending = '';
+      pending.push(line);
+      pendingQuotes += quoteCount(line);
+      pendingLength += line.length + 1;
+      if (pendingQuotes % 2 === 1) {
+        if (pendingLength > MAX_RECORD) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${where()}: quoted field still open after ${MAX_RECORD / 1024} KiB (a stray quote?)`);
+        return;
+      }
+      const text = pending.join('\n');
+      pending = undefined;
       for (const rec of csvRecords(text, name, pendingLine)) fn(rec, pendingLine);
       return;
     }
@@ -174,10 +186,11 @@ async function forEachCsvRecord(chunks: MapChunks, name: string, fn: (rec: strin
       fn(rec, n);
       return;
     }
-    if (quoteCount(line) % 2 === 1) { pending = line; pendingLine = n; return; }
+    const quotes = quoteCount(line);
+    if (quotes % 2 === 1) { pending = [line]; pendingQuotes = quotes; pendingLength = line.length; pendingLine = n; return; }
     for (const rec of csvRecords(line, name, n)) fn(rec, n);
   });
-  if (pending) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name} line ${pendingLine} column ${pending.split('\n')[0]!.slice(0, pending.indexOf('"')).split(',').length}: unterminated quoted field at the end of the file`);
+  if (pending) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${where()}: unterminated quoted field at the end of the file`);
 }
 
 /**
@@ -195,6 +208,9 @@ function csvRecords(text: string, name: string, line: number): string[][] {
     throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name} line ${at} column ${column}: malformed quoted field (${typeof c.code === 'string' ? c.code : 'CSV error'})`, { cause: e });
   }
 }
+
+/** Longest record a quoted field may carry across lines, characters (a map row is far shorter). */
+const MAX_RECORD = 1 << 20;
 
 function quoteCount(s: string): number {
   let n = 0;

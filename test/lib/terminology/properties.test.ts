@@ -58,6 +58,21 @@ describe('properties: CSV map loader', () => {
     assert.deepEqual(t.issues, [{ row: 2, line: 4, column: 1, message: 'empty source code' }, { row: 3, line: 5, column: 3, message: 'unknown equivalence' }]);
   });
 
+  it('found by review: a stray quote no longer makes the loader quadratic, and a quoted field stops at 1 MiB', async () => {
+    // 40,000 lines after an unterminated quote took 12 s (each line re-counted the quotes of all
+    // before it); the fuzzer's inputs (≤ a few KB) were too short to show it.
+    const stray = `source code,target code\n"A${'\nB,1'.repeat(100_000)}\n`;
+    const t0 = performance.now();
+    await assert.rejects(csvMapTable([stray], 's.csv'), (e) => hasCode('TERMINOLOGY_MAP_INVALID')(e) && /^s\.csv line 2 column 1: unterminated quoted field at the end of the file/.test((e as Error).message));
+    // The same 1 s bound as a fuzz hang (about 0.1 s on a quiet machine).
+    assert.ok(performance.now() - t0 < 1000);
+    const endless = `source code,target code\nA,1\nB,"x${'\nC,1'.repeat(300_000)}\nD,1\n`;
+    await assert.rejects(csvMapTable(utf8Chunks(endless, [5000, 70000]), 'e.csv'), (e) => hasCode('TERMINOLOGY_MAP_INVALID')(e) && /^e\.csv line 3 column 2: quoted field still open after 1024 KiB/.test((e as Error).message));
+    const fine = await csvMapTable([`source code,target code,target display\nA,1,"two\nlines, ""quoted"""\nB,2,x\n`], 'f.csv');
+    assert.equal(fine.lookup('A')?.targets[0]?.display, 'two\nlines, "quoted"');
+    assert.equal(fine.lookup('B')?.targets[0]?.code, '2');
+  });
+
   it('found while writing the target: text after a closing quote is TERMINOLOGY_MAP_INVALID naming line and column, not a csv-parse error', async () => {
     const f = join(dir, 'quote.csv');
     writeFileSync(f, 'source code,target code\nA,1\nB,"2"x\n');
