@@ -122,6 +122,15 @@ function readSeedFiles(dir: string, filter: (f: string) => boolean, maxBytes = 4
 
 const tryJson = (t: string): Json | undefined => { try { return JSON.parse(t) as Json; } catch { return undefined; } };
 
+/** Bytes cut at the given offsets (each taken modulo the length + 1), as a reader gets them; no empty pieces. */
+function cutAt(buf: Buffer, cuts: number[]): Buffer[] {
+  const at = [...cuts.map((c) => c % (buf.length + 1)), buf.length].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const to of at) { if (to > from) chunks.push(buf.subarray(from, to)); from = to; }
+  return chunks;
+}
+
 // ---------- FHIR JSON and validateText ----------
 
 const CONFORMANCE = join(sharedDir, 'conformance', 'fhir-test-cases-r4', 'cases');
@@ -231,11 +240,7 @@ export interface EsrInput { text: string; cuts: number[] }
 
 /** All rows of a text through goRows (split into the given chunks), each checked with checkGoRow. */
 async function esrCheck({ text, cuts }: EsrInput): Promise<void> {
-  const buf = Buffer.from(text, 'latin1');
-  const at = [...cuts.map((c) => c % (buf.length + 1)), buf.length].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const to of at) { if (to > from) chunks.push(buf.subarray(from, to)); from = to; }
+  const chunks = cutAt(Buffer.from(text, 'latin1'), cuts);
   const rows: { line: number; fields: string[] }[] = [];
   for await (const batch of goRows(Readable.from(chunks, { objectMode: false }), { batch: 7 })) rows.push(...batch);
   // What the rows must be: one per physical line ('\n'; a CR before it dropped), blank lines skipped but counted.
@@ -278,12 +283,7 @@ export interface CsvInput { text: string; cuts: number[] }
 
 /** The bytes of a text (UTF-8), cut at the given offsets (a character may be split). */
 export function utf8Chunks(text: string, cuts: number[]): Buffer[] {
-  const buf = Buffer.from(text, 'utf8');
-  const at = [...cuts.map((c) => c % (buf.length + 1)), buf.length].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const to of at) { if (to > from) chunks.push(buf.subarray(from, to)); from = to; }
-  return chunks;
+  return cutAt(Buffer.from(text, 'utf8'), cuts);
 }
 
 /**
