@@ -94,5 +94,4 @@ while (done < runs) {
   Atomics.store(state, 1, 0);
   parentPort.postMessage({ type: 'progress', done, heapMb: peak });
 }
-parsers?.cleanUp(); // the CSV map target's temp files
 parentPort.postMessage({ type: 'done', done });

@@ -6,6 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { NhsError } from '../errors';
 import { ConceptMapTable, Interner, Rf2MapTable, SimpleMapTable, toEquivalence, type MapFormat, type MapTable, type Provenance, type Unmapped } from './maps';
@@ -39,16 +40,8 @@ function columnIndex(header: readonly string[]): Record<string, number> {
   return cols;
 }
 
-/** `# key: value` lines at the top of a CSV or TSV map: version / effectiveTime / name / url. */
-function headerMeta(text: string): Record<string, string> {
-  const meta: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    if (!line.startsWith('#')) break;
-    const m = /^#\s*([A-Za-z][A-Za-z ]*):\s*(.+?)\s*$/.exec(line);
-    if (m) meta[norm(m[1]!)] = m[2]!;
-  }
-  return meta;
-}
+/** A `# key: value` line at the top of a CSV map: version / effectiveTime / name / url. */
+const META_LINE = /^#\s*([A-Za-z][A-Za-z ]*):\s*(.+?)\s*$/;
 
 async function head(file: string, bytes = 8192): Promise<string> {
   const fh = await open(file, 'r');
@@ -101,21 +94,31 @@ export async function loadMapFile(file: string, opts: LoadOptions = {}): Promise
  * as known-unmapped. `# version: …` / `# effectiveTime: …` lines before the header are provenance.
  */
 export async function loadCsvMap(file: string, name = basename(file)): Promise<SimpleMapTable> {
-  const meta = headerMeta(await head(file));
-  const table = new SimpleMapTable(provenanceOf(name, 'csv', meta));
+  return csvMapTable(fileChunks(file), name);
+}
+
+/**
+ * {@link loadCsvMap} over text that is already in memory or arrives in chunks (Buffers are read as
+ * UTF-8, a character may be split between chunks): the one CSV map parser, which the file loader
+ * feeds from a read stream.
+ */
+export async function csvMapTable(chunks: MapChunks, name: string): Promise<SimpleMapTable> {
+  const meta: Record<string, string> = {};
+  let metaLines = 0;
+  let table: SimpleMapTable | undefined;
   const intern = new Interner();
-  let cols: Record<string, number> | undefined;
   let ix = { ss: -1, sc: -1, sd: -1, ts: -1, tc: -1, td: -1, eq: -1 };
   let row = 0;
-  await forEachCsvRecord(file, name, (rec, line) => {
+  await forEachCsvRecord(chunks, name, (rec, line) => {
     row++;
-    if (!cols) {
-      cols = columnIndex(rec);
+    if (!table) {
+      const cols = columnIndex(rec);
       if (cols.sourcecode === undefined || cols.targetcode === undefined) {
         throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: the header row must name "source code" and "target code" columns`);
       }
-      const at = (k: string): number => cols![k] ?? -1;
+      const at = (k: string): number => cols[k] ?? -1;
       ix = { ss: at('sourcesystem'), sc: at('sourcecode'), sd: at('sourcedisplay'), ts: at('targetsystem'), tc: at('targetcode'), td: at('targetdisplay'), eq: at('equivalence') };
+      table = new SimpleMapTable(provenanceOf(name, 'csv', meta));
       return;
     }
     const code = rec[ix.sc] ?? '';
@@ -127,8 +130,15 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
     const display = ix.sd < 0 ? undefined : rec[ix.sd];
     if (!tcode) { table.addRow(sys, code, display, undefined, '', undefined, undefined, undefined); return; }
     table.addRow(sys, code, display, intern.of((ix.ts < 0 ? '' : rec[ix.ts]) || SNOMED_CT), tcode, ix.td < 0 ? undefined : rec[ix.td], equivalence, undefined);
+  }, (line, n) => {
+    // Provenance: the unbroken run of `#` lines from the first line on (a blank line ends it).
+    if (n !== metaLines + 1 || !line.startsWith('#')) return false;
+    metaLines = n;
+    const m = META_LINE.exec(line);
+    if (m) meta[norm(m[1]!)] = m[2]!;
+    return true;
   });
-  if (!cols) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: empty map (no header row)`);
+  if (!table) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name}: empty map (no header row)`);
   return table;
 }
 
@@ -136,17 +146,35 @@ export async function loadCsvMap(file: string, name = basename(file)): Promise<S
  * CSV records (RFC 4180), fields trimmed; blank lines and `#` comment lines skipped. A line with
  * no quote character is split on commas directly (the same fields csv-parse gives for it, several
  * times faster on million-row maps); a line with quotes — and the lines a quoted newline carries
- * on to — is parsed by csv-parse (a line break inside a quoted field is read as `\n`).
+ * on to — is parsed by csv-parse (a line break inside a quoted field is read as `\n`). `leading`
+ * sees each line from the first on until it returns false (the provenance lines of a map).
  */
-async function forEachCsvRecord(file: string, name: string, fn: (rec: string[], line: number) => void): Promise<void> {
-  let pending = '';
+async function forEachCsvRecord(chunks: MapChunks, name: string, fn: (rec: string[], line: number) => void, leading?: (line: string, n: number) => boolean): Promise<void> {
+  // The lines of a record whose quoted field runs on: their quotes are counted line by line (not
+  // the joined text again for every line, which was quadratic: 40,000 lines after a stray quote
+  // took 12 s), and a record is cut off at MAX_RECORD so a stray quote cannot pull a whole
+  // million-row file into one string.
+  let pending: string[] | undefined;
+  let pendingQuotes = 0;
+  let pendingLength = 0;
   let pendingLine = 0;
-  await forEachLine(file, (line, n) => {
+  let lead = leading;
+  const where = (): string => `${name} line ${pendingLine} column ${pending![0]!.slice(0, pending![0]!.indexOf('"')).split(',').length}`;
+  await forEachLine(chunks, (line, n) => {
+    if (lead) {
+      if (lead(line, n)) return;
+      lead = undefined;
+    }
     if (pending) {
-      pending += '\n' + line;
-      if (quoteCount(pending) % 2 === 1) return;
-      const text = pending;
-      pending = '';
+      pending.push(line);
+      pendingQuotes += quoteCount(line);
+      pendingLength += line.length + 1;
+      if (pendingQuotes % 2 === 1) {
+        if (pendingLength > MAX_RECORD) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${where()}: quoted field still open after ${MAX_RECORD / 1024} KiB (a stray quote?)`);
+        return;
+      }
+      const text = pending.join('\n');
+      pending = undefined;
       for (const rec of csvRecords(text, name, pendingLine)) fn(rec, pendingLine);
       return;
     }
@@ -158,10 +186,11 @@ async function forEachCsvRecord(file: string, name: string, fn: (rec: string[], 
       fn(rec, n);
       return;
     }
-    if (quoteCount(line) % 2 === 1) { pending = line; pendingLine = n; return; }
+    const quotes = quoteCount(line);
+    if (quotes % 2 === 1) { pending = [line]; pendingQuotes = quotes; pendingLength = line.length; pendingLine = n; return; }
     for (const rec of csvRecords(line, name, n)) fn(rec, n);
   });
-  if (pending) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name} line ${pendingLine} column ${pending.split('\n')[0]!.slice(0, pending.indexOf('"')).split(',').length}: unterminated quoted field at the end of the file`);
+  if (pending) throw new NhsError('TERMINOLOGY_MAP_INVALID', `${where()}: unterminated quoted field at the end of the file`);
 }
 
 /**
@@ -179,6 +208,9 @@ function csvRecords(text: string, name: string, line: number): string[][] {
     throw new NhsError('TERMINOLOGY_MAP_INVALID', `${name} line ${at} column ${column}: malformed quoted field (${typeof c.code === 'string' ? c.code : 'CSV error'})`, { cause: e });
   }
 }
+
+/** Longest record a quoted field may carry across lines, characters (a map row is far shorter). */
+const MAX_RECORD = 1 << 20;
 
 function quoteCount(s: string): number {
   let n = 0;
@@ -241,16 +273,25 @@ export function conceptMapTable(json: unknown, name?: string): ConceptMapTable {
   return table;
 }
 
+/** A map's content in chunks: a file's read stream, or text / bytes already in memory. */
+export type MapChunks = AsyncIterable<string | Buffer> | Iterable<string | Buffer>;
+
+/** A map file's bytes, 1 MiB at a time (RF2 and Read map files run to hundreds of MB). */
+function fileChunks(file: string): MapChunks {
+  return createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+}
+
 /**
- * Tab-separated lines of a file, header row first, read in chunks (RF2 and Read map files run to
- * hundreds of MB: no whole-file string, no readline overhead).
+ * Lines of a map, header row first, numbered from 1 (blank lines are counted but not passed on):
+ * a line ends at LF, a CR before it is dropped, a BOM at the start is dropped. Bytes are read as
+ * UTF-8 (a character split between chunks is joined, a bad sequence becomes U+FFFD), with no
+ * whole-file string and no readline overhead.
  */
-async function forEachLine(file: string, fn: (line: string, n: number) => void): Promise<void> {
+async function forEachLine(chunks: MapChunks, fn: (line: string, n: number) => void): Promise<void> {
   let rest = '';
   let line = 0;
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  for await (const chunk of stream as AsyncIterable<string>) {
-    const text = rest + chunk;
+  const utf8 = new StringDecoder('utf8');
+  const each = (text: string): void => {
     let start = 0;
     for (;;) {
       const nl = text.indexOf('\n', start);
@@ -261,8 +302,10 @@ async function forEachLine(file: string, fn: (line: string, n: number) => void):
       start = nl + 1;
     }
     rest = text.slice(start);
-  }
-  if (rest.length) fn(rest.replace(/\r$/, ''), ++line);
+  };
+  for await (const chunk of chunks) each(rest + (typeof chunk === 'string' ? utf8.end() + chunk : utf8.write(chunk)));
+  each(rest + utf8.end());
+  if (rest.length) fn(line === 0 ? rest.replace(/^\uFEFF/, '').replace(/\r$/, '') : rest.replace(/\r$/, ''), ++line);
 }
 
 const RF2_COLUMNS = ['id', 'effectivetime', 'active', 'referencedcomponentid', 'mapgroup', 'mappriority', 'maprule', 'mapadvice', 'maptarget', 'correlationid'];
@@ -292,7 +335,7 @@ export async function loadRf2Map(file: string, opts: LoadOptions = {}): Promise<
   const direct = new Rf2MapTable({ map: name, format: 'rf2' }, SNOMED_CT, '');
   let c: Record<string, number> = {};
   let catCol: number | undefined;
-  await forEachLine(file, (text, line) => {
+  await forEachLine(fileChunks(file), (text, line) => {
     const f = text.split('\t');
     if (!cols) {
       if (f[0]?.startsWith('#')) return;
@@ -374,7 +417,7 @@ export async function loadReadMap(file: string, name = basename(file)): Promise<
   let latest = '';
   const rows: { code: string; target: string; assured: boolean }[] = [];
   const issues: { row: number; message: string }[] = [];
-  await forEachLine(file, (text, line) => {
+  await forEachLine(fileChunks(file), (text, line) => {
     const f = text.split('\t');
     if (!cols) {
       if (f[0]?.startsWith('#')) return;

@@ -5,17 +5,16 @@
  * (seen while building the targets) have their own regression tests in the area's
  * properties.test.ts.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanUp, PARSER_TARGETS } from './targets';
+import { PARSER_TARGETS } from './targets';
 
 const dir = join(__dirname, 'fixtures');
 const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
 
 describe('fuzz regressions (FHIR, ESR, CSV maps, PDS, terminology): seeds and saved findings pass their oracles', () => {
-  after(cleanUp);
   for (const [name, t] of Object.entries(PARSER_TARGETS)) {
     const why = t.unavailable?.();
     it(`${name}: every seed`, why ? { skip: why } : {}, async () => {

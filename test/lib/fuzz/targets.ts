@@ -9,8 +9,7 @@
  * place, never copied). Synthetic data only.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -21,7 +20,8 @@ import { createValidator, type Validator } from '../../../lib/fhir/validator';
 import { checkGoRow, goRows } from '../../../lib/esr/go';
 import { PdsService } from '../../../lib/nhs/pds/lookup';
 import { TerminologyClient } from '../../../lib/terminology/client';
-import { loadCsvMap } from '../../../lib/terminology/map-loaders';
+import { csvMapTable } from '../../../lib/terminology/map-loaders';
+import type { LoadIssue, SimpleMapTable } from '../../../lib/terminology/maps';
 import type { OperationOutcome } from '../../../lib/outcome';
 import { assignmentRow, goFile, goName, personRow } from '../esr/fixtures';
 import { ukPatient, UKCORE_PATIENT_URL } from '../fhir/validator-fixtures';
@@ -121,6 +121,15 @@ function readSeedFiles(dir: string, filter: (f: string) => boolean, maxBytes = 4
 }
 
 const tryJson = (t: string): Json | undefined => { try { return JSON.parse(t) as Json; } catch { return undefined; } };
+
+/** Bytes cut at the given offsets (each taken modulo the length + 1), as a reader gets them; no empty pieces. */
+function cutAt(buf: Buffer, cuts: number[]): Buffer[] {
+  const at = [...cuts.map((c) => c % (buf.length + 1)), buf.length].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const to of at) { if (to > from) chunks.push(buf.subarray(from, to)); from = to; }
+  return chunks;
+}
 
 // ---------- FHIR JSON and validateText ----------
 
@@ -231,11 +240,7 @@ export interface EsrInput { text: string; cuts: number[] }
 
 /** All rows of a text through goRows (split into the given chunks), each checked with checkGoRow. */
 async function esrCheck({ text, cuts }: EsrInput): Promise<void> {
-  const buf = Buffer.from(text, 'latin1');
-  const at = [...cuts.map((c) => c % (buf.length + 1)), buf.length].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const to of at) { if (to > from) chunks.push(buf.subarray(from, to)); from = to; }
+  const chunks = cutAt(Buffer.from(text, 'latin1'), cuts);
   const rows: { line: number; fields: string[] }[] = [];
   for await (const batch of goRows(Readable.from(chunks, { objectMode: false }), { batch: 7 })) rows.push(...batch);
   // What the rows must be: one per physical line ('\n'; a CR before it dropped), blank lines skipped but counted.
@@ -274,44 +279,62 @@ const CSV_SEEDS: string[] = [
 ];
 const CSV_TOKENS = [',', '"', '""', '\n', '\r\n', '\r', '#', ' ', 'source code', 'target code', 'equivalence', 'equivalent', 'wider', 'A', '22298006', '\ufeff', '\u0000', 'é'];
 
-let csvDir: string | undefined;
-let csvN = 0;
+export interface CsvInput { text: string; cuts: number[] }
 
-/** loadCsvMap over the text as a file: only TERMINOLOGY_MAP_INVALID; every row issue has a line and a column. */
-async function csvCheck(text: string): Promise<void> {
-  // tmpfs when there is one: the loader reads a file, and a busy disk made this target I/O-bound.
-  csvDir ??= mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'nhs-fuzz-csv-'));
-  const file = join(csvDir, `m${csvN++ % 4}.csv`);
-  writeFileSync(file, text, 'utf8');
-  const physical = text.split('\n').length;
+/** The bytes of a text (UTF-8), cut at the given offsets (a character may be split). */
+export function utf8Chunks(text: string, cuts: number[]): Buffer[] {
+  return cutAt(Buffer.from(text, 'utf8'), cuts);
+}
+
+/**
+ * What a load gave, comparable with deepEqual: the table's provenance, issues and rows, or the
+ * NhsError's code and message; anything else thrown is rethrown (a crash).
+ */
+export async function csvOutcome(load: Promise<SimpleMapTable>): Promise<{ table: unknown } | { error: { code: string; message: string } }> {
   try {
-    const t = await loadCsvMap(file, 'm.csv');
-    for (const x of t.issues) {
-      assert.ok(Number.isInteger(x.line) && x.line! >= 1 && x.line! <= physical, `issue line ${x.line} outside 1..${physical}`);
-      assert.ok(Number.isInteger(x.column) && x.column! >= 1, `issue column ${x.column}`);
-    }
+    const t = await load;
+    // Rows live in private column arrays and Maps: JSON with Maps and Sets as entry lists.
+    return { table: JSON.parse(JSON.stringify(t, (_k, v: unknown) => (v instanceof Map || v instanceof Set ? [...v] : v))) as unknown };
   } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    if (!(e instanceof NhsError) || e.code !== 'TERMINOLOGY_MAP_INVALID') throw e;
-    // A problem with a row (not the file as a whole) says where.
-    if (/quoted field/.test(e.message)) assert.match(e.message, /line \d+ column \d+/);
+    if (!(e instanceof NhsError)) throw e;
+    return { error: { code: e.code, message: e.message } };
   }
 }
 
-export const csvMapTarget: ParserTarget<string> = {
-  name: 'csvMap',
-  arbitrary: textFrom(CSV_SEEDS, CSV_TOKENS),
-  check: csvCheck,
-  encode: (t) => t,
-  decode: (t) => t,
-  seeds: CSV_SEEDS,
-};
-
-/** Remove the CSV target's temp files (tests call it in `after`). */
-export function cleanUp(): void {
-  if (csvDir) rmSync(csvDir, { recursive: true, force: true });
-  csvDir = undefined;
+/**
+ * The CSV map parser (`csvMapTable`, which `loadCsvMap` feeds from a file) over the text's bytes
+ * cut into chunks: only TERMINOLOGY_MAP_INVALID; every row issue has a line and a column; the
+ * same table or error as from the whole text at once (chunk boundaries, CRLF and characters split
+ * between chunks change nothing). The file wrapper itself: a property in
+ * test/lib/terminology/properties.test.ts.
+ */
+async function csvCheck({ text, cuts }: CsvInput): Promise<void> {
+  const got = await csvOutcome(csvMapTable(utf8Chunks(text, cuts), 'm.csv'));
+  const decoded = Buffer.from(text, 'utf8').toString('utf8');
+  const whole = await csvOutcome(csvMapTable([decoded], 'm.csv'));
+  const physical = decoded.split('\n').length;
+  if ('table' in got) {
+    for (const x of (got.table as { issues: LoadIssue[] }).issues) {
+      assert.ok(Number.isInteger(x.line) && x.line! >= 1 && x.line! <= physical, `issue line ${x.line} outside 1..${physical}`);
+      assert.ok(Number.isInteger(x.column) && x.column! >= 1, `issue column ${x.column}`);
+    }
+  } else {
+    const e = got.error;
+    if (e.code !== 'TERMINOLOGY_MAP_INVALID') throw new Error(`${e.code}: ${e.message}`);
+    // A problem with a row (not the file as a whole) says where.
+    if (/quoted field/.test(e.message)) assert.match(e.message, /line \d+ column \d+/);
+  }
+  assert.deepEqual(got, whole, 'the same map whatever the chunks');
 }
+
+export const csvMapTarget: ParserTarget<CsvInput> = {
+  name: 'csvMap',
+  arbitrary: fc.record({ text: textFrom(CSV_SEEDS, CSV_TOKENS), cuts: fc.array(fc.nat(), { maxLength: 6 }) }),
+  check: csvCheck,
+  encode: (i) => JSON.stringify(i),
+  decode: (t) => JSON.parse(t) as CsvInput,
+  seeds: CSV_SEEDS.flatMap((text) => [{ text, cuts: [] }, { text, cuts: [1, 7, 40, 41] }]),
+};
 
 // ---------- HTTP responses (PDS, terminology server) ----------
 
