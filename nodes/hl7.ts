@@ -9,6 +9,7 @@ import { hasErrors, operationOutcome, type Issue } from '../lib/outcome';
 import { encodeHl7Text, fromJSON, looksLikeBatch, parseHl7, splitBatch, type Hl7Message } from '../lib/hl7';
 import { hl7Text } from '../lib/hl7/input';
 import { applyRules, badRule, readRules, type RuleHost } from '../lib/hl7/rules';
+import { checkStructure } from '../lib/hl7/structure';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
@@ -39,6 +40,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const batch = def.batch !== false && def.batch !== 'false';
   const bytes = def.output === 'bytes';
   const parseOpts = { strict: def.strict === true || def.strict === 'true' };
+  const structure = def.structure === true || def.structure === 'true';
   const rules = readRules(def.rules);
   const status = new StatusReporter(node);
   const counts = { valid: 0, invalid: 0 };
@@ -85,7 +87,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     msg.hl7 = m.toJSON();
     if (m.type !== undefined) msg.topic = m.type;
     if (changed) msg.payload = m.toString();
-    return result(msg, r.issues, m.controlId);
+    return result(msg, structure ? [...r.issues, ...checkStructure(m)] : r.issues, m.controlId);
   }
 
   const input = (msg: NodeMessage): { text?: string; issues: Issue[] } => {

@@ -35,6 +35,24 @@ describe('nhs-hl7 node: parse', () => {
     assert.doesNotThrow(() => JSON.stringify(msg.hl7));
   });
 
+  it('with "Check the message structure", an ADT^A01 without PID is invalid (HL7_SEGMENT_MISSING); without the option it passes (HAZ-008 C8)', async () => {
+    const noPid = ADT_A01.split('\r').filter((s) => !s.startsWith('PID|')).join('\r');
+    await h.load([hl7Node], flow({ structure: true }));
+    const bad = h.next('bad');
+    h.node('n').receive({ payload: noPid });
+    const msg = await bad;
+    assert.deepEqual(errors(msg).map((i: any) => [i.code, i.expression[0], i.extension?.[0]?.valueString]), [['required', 'PID', 'HL7_SEGMENT_MISSING']]);
+    assert.equal(msg.hl7.type, 'ADT^A01', 'msg.hl7 is still there, for a NAK');
+    const ok = h.next('ok');
+    h.node('n').receive({ payload: ADT_A01 });
+    assert.deepEqual((await ok).outcome.issue.map((i: any) => i.diagnostics), ['All OK']);
+    await h.helper.unload();
+    await h.load([hl7Node], flow());
+    const old = h.next('ok');
+    h.node('n').receive({ payload: noPid });
+    assert.equal((await old).topic, 'ADT^A01', 'a flow from before the option keeps its behaviour');
+  });
+
   it('Buffer input is decoded by MSH-18 (ISO-8859-1)', async () => {
     await h.load([hl7Node], flow({ rules: [{ t: 'get', path: 'PID-5.1', p: 'family', pt: 'msg' }] }));
     const got = h.next('ok');
