@@ -34,6 +34,12 @@ export = function (RED: RED) {
     let service: PdsService | undefined;
     let failure: NhsError | undefined;
     let standIn: Promise<PdsStandIn> | undefined;
+    // HAZ-003 C5: a Node-RED marked live (settings.js `nhsInterop.live: true`) never asks a
+    // non-production PDS: every lookup is *unavailable* (message intact), and deploy says why.
+    if ((RED.settings.nhsInterop as { live?: unknown } | undefined)?.live === true && environment !== 'production') {
+      failure = new NhsError('PDS_NOT_LIVE', t('pds-config.errors.notLive', { environment }));
+      node.warn(failure.message);
+    }
 
     const privateKey = (): string => {
       const cred = node.credentials?.privateKey;

@@ -158,6 +158,25 @@ describe('nhs-pds-lookup node against the PDS stand-in', { skip: skipWithoutPdsD
     assert.equal(off!.msg.pds.nhsNumber, '9000000009');
   });
 
+  it('a Node-RED marked live (nhsInterop.live) refuses a non-production PDS: warned at deploy, every lookup unavailable with PDS_NOT_LIVE, nothing sent to it (HAZ-003 C5)', async () => {
+    h.helper.settings({ nhsInterop: { live: true } });
+    try {
+      const before = s.stats.requests;
+      await h.load([configNode, lookupNode], flow({}));
+      const warned = new Set(h.helper.log().args.map((a: any[]) => a[0]).filter((e: any) => String(e?.msg).includes('PDS_NOT_LIVE')).map((e: any) => e.id));
+      assert.deepEqual([...warned], ['c1']);
+      const o = outputs();
+      h.node('lk').receive({ hl7: adt('9000000009'), keep: 1 });
+      await o.wait(1);
+      assert.equal(o.got[0]!.port, 'down');
+      assert.equal(o.got[0]!.msg.outcome.issue[0].extension[0].valueString, 'PDS_NOT_LIVE');
+      assert.equal(o.got[0]!.msg.keep, 1, 'the message is intact');
+      assert.equal(s.stats.requests, before, 'no request reached the non-production service');
+    } finally {
+      h.helper.settings({});
+    }
+  });
+
   it('restricted patient: no address, telecom or GP leaves the node or reaches the store; the NHS number only in the audit subject', async () => {
     const file = join(dir, 'audit.db');
     await h.load([storeNode, configNode, lookupNode], [
