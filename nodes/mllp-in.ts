@@ -54,9 +54,9 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     if (rejected || size?.warning) status.warn(text);
     else status.ok(text);
   };
-  // The store's size in the status (DESIGN.md §4: the store stays bounded), read once a minute.
+  // The store's size in the status (DESIGN.md §4: the store stays bounded): at start, then each minute.
   const measure = (): void => { if (policy !== 'immediate') void getStore().then((s) => s.size()).then((s) => { size = s; show(); }, () => undefined); };
-  const sizeTimer = setInterval(measure, 60_000).unref();
+  const sizeTimers = [setTimeout(measure, 1000), setInterval(measure, 60_000)].map((x) => x.unref());
   // Counts change per message: the status is rebuilt at most twice a second.
   let showTimer: NodeJS.Timeout | undefined;
   const showSoon = (): void => {
@@ -142,7 +142,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
 
   onClose(node, async () => {
     if (showTimer) clearTimeout(showTimer);
-    clearInterval(sizeTimer);
+    for (const x of sizeTimers) clearTimeout(x);
     await channel.close();
     await server.close();
     status.clear();

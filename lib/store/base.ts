@@ -45,6 +45,10 @@ export abstract class StoreBase {
           const report = (e: unknown): void => this.o.onError(this.mapError(e));
           void this.prune().catch(report);
         }
+        if (this.o.sizeWarnBytes > 0) {
+          // Once at open too: a store already over its level says so now, not in an hour.
+          void this.warnIfLarge().catch((e: unknown) => this.o.onError(this.mapError(e)));
+        }
         if (this.o.retentionDays > 0 || this.o.sizeWarnBytes > 0) {
           const report = (e: unknown): void => this.o.onError(this.mapError(e));
           this.pruneTimer = setInterval(() => { void this.housekeeping().catch(report); }, 3_600_000);
@@ -126,10 +130,14 @@ export abstract class StoreBase {
   /** Hourly: retention, then the size check (reported through onError, as nobody awaits it). */
   private async housekeeping(): Promise<void> {
     if (this.o.retentionDays > 0) await this.prune();
-    if (this.o.sizeWarnBytes > 0) {
-      const s = await this.size();
-      if (s.warning) this.o.onError(new NhsError('STORE_SIZE_WARNING', `store uses ${Math.round(s.bytes / 1048576)} MB, over the ${Math.round(this.o.sizeWarnBytes / 1048576)} MB warning level (${s.messages} messages kept)`));
-    }
+    if (this.o.sizeWarnBytes > 0) await this.warnIfLarge();
+  }
+
+  /** STORE_SIZE_WARNING through onError when the store is above `sizeWarnBytes` (hazard HAZ-021). */
+  private async warnIfLarge(): Promise<void> {
+    const s = await this.size();
+    const mb = (b: number): string => (b >= 1048576 ? `${Math.round(b / 1048576)} MB` : `${Math.ceil(b / 1024)} KB`);
+    if (s.warning) this.o.onError(new NhsError('STORE_SIZE_WARNING', `store uses ${mb(s.bytes)}, over the ${mb(this.o.sizeWarnBytes)} warning level (${s.messages} messages kept)`));
   }
 
   /** Size on disk and messages kept (HandoffLog.size); `warning` above `sizeWarnBytes`. */

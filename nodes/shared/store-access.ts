@@ -43,7 +43,7 @@ export const DEFAULT_SIZE_WARN_MB = 4096;
  * store error messages name the operation, never a record's content.
  */
 export function storeWarner(warn: (m: string) => void, who: string): (e: NhsError) => void {
-  return (e) => warn(`${who}: background store task failed (${e.code}): ${e.message}`);
+  return (e) => warn(e.code === 'STORE_SIZE_WARNING' ? `${who}: ${e.code}: ${e.message}` : `${who}: background store task failed (${e.code}): ${e.message}`);
 }
 
 /** The process-wide default SQLite store for `file` (opened on first use, kept open). */
