@@ -17,7 +17,7 @@ import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../lib/nh
 import { maskDetail, maskPayload } from '../lib/quarantine/mask';
 import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../lib/quarantine/service';
 import { verifyStore } from '../lib/audit/verify';
-import { disclosureCsv, disclosureReport, type Describe } from '../lib/audit/disclosure';
+import { disclosureCsv, disclosureReport, REPORT_ACTION, type Describe } from '../lib/audit/disclosure';
 import { verifySqliteParallel } from '../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../lib/store/types';
 import { deployedConfigVersions } from '../nodes/shared/config-version';
@@ -291,7 +291,7 @@ export function registerAdminApi(RED: RED): void {
 
   /**
    * Disclosure report (issue 16 item 6; contract in docs/governance.md): one patient's exchanges
-   * over a period, as JSON rows or CSV. Queried by NHS number and showing it, so it sits behind
+   * over a period, as JSON rows or CSV (contract: docs/governance.md). Queried by NHS number and showing it, so it sits behind
    * the reveal permission, and every report is itself audited as a reveal of that patient.
    */
   const disclosure = (csv: boolean) => handle(async (req, res) => {
@@ -306,7 +306,7 @@ export function registerAdminApi(RED: RED): void {
     const asCsv = csv || req.query.format === 'csv';
     const digits = report.subject.replace(/\D/g, '');
     const logged = await store.appendAudit({
-      node: 'nhs-sidebar', action: 'disclosure.report', outcome: 'success', actor: actorOf(req), subject: digits,
+      node: 'nhs-sidebar', action: REPORT_ACTION, outcome: 'success', actor: actorOf(req), subject: digits,
       detail: { from: report.from, to: report.to, rows: report.total, truncated: report.truncated, format: asCsv ? 'csv' : 'json', revealed: true },
     });
     if (!asCsv) return { ...report, generatedAt: logged.at, reportSeq: logged.seq };

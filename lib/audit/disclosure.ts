@@ -95,10 +95,17 @@ export function disclosureRow(r: AuditRecord, describe: Describe): DisclosureRow
   };
 }
 
-/** The report: the subject's audit records in [from, to], by time (the subject index does the work). */
+/** The action with which a report is itself audited (not listed in later reports, so reruns match). */
+export const REPORT_ACTION = 'disclosure.report';
+
+/**
+ * The report: the subject's audit records in [from, to], by time (the subject index does the
+ * work), except earlier reports' own records, so the same report run twice (JSON, then CSV) lists
+ * the same rows.
+ */
 export async function disclosureReport(store: Store, q: DisclosureQuery, describe: Describe): Promise<DisclosureReport> {
   const p = disclosureParams(q);
-  const recs = await store.queryAudit({ subject: p.subject, from: p.from, to: p.to, limit: MAX_ROWS + 1, order: 'asc' });
+  const recs = (await store.queryAudit({ subject: p.subject, from: p.from, to: p.to, limit: MAX_ROWS + 1, order: 'asc' })).filter((r) => r.action !== REPORT_ACTION);
   const truncated = recs.length > MAX_ROWS;
   const kept = truncated ? recs.slice(0, MAX_ROWS) : recs;
   kept.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.seq - b.seq));

@@ -46,8 +46,10 @@ export interface AuditEventResource {
 /** How a suite action maps onto the BALP/DICOM event vocabulary. */
 function classify(action: string): { type: Coding; subtype?: Coding; act: AuditEventResource['action'] } {
   const a = action.toLowerCase();
-  if (/(view|reveal|read|search|query|verify)/.test(a)) {
-    return { type: { system: EVENT_TYPE, code: 'rest', display: 'Restful Operation' }, subtype: { system: RESTFUL, code: a.includes('search') || a.includes('query') ? 'search-type' : 'read' }, act: a.includes('search') || a.includes('query') ? 'E' : 'R' };
+  // A disclosure report is a query of one patient's records: a search, like the audit search.
+  if (/(view|reveal|read|search|query|verify|report)/.test(a)) {
+    const search = /(search|query|report)/.test(a);
+    return { type: { system: EVENT_TYPE, code: 'rest', display: 'Restful Operation' }, subtype: { system: RESTFUL, code: search ? 'search-type' : 'read' }, act: search ? 'E' : 'R' };
   }
   if (/(receive|import|in$)/.test(a)) return { type: { system: DCM, code: '110107', display: 'Import' }, act: 'C' };
   if (/(send|export|out$)/.test(a)) return { type: { system: DCM, code: '110106', display: 'Export' }, act: 'R' };

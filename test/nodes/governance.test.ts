@@ -130,7 +130,10 @@ describe('nhs-governance', () => {
     assert.equal(logged[0].actor, 'anonymous');
     assert.deepEqual({ ...logged[0].detail }, { from: r.body.from, to: r.body.to, rows: 3, truncated: false, format: 'json', revealed: true });
     assert.equal(logged[1].detail.format, 'csv');
-    assert.equal(toAuditEvent(logged[0]).meta?.profile[0], 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead');
+    const ev = toAuditEvent(logged[0]);
+    assert.deepEqual([ev.type.code, ev.action, ev.subtype.map((x) => x.code)], ['rest', 'E', ['disclosure.report', 'search-type']]);
+    assert.equal(ev.agent[0]?.requestor, true);
+    assert.equal(ev.entity.find((e) => e.role.code === '1')?.what.identifier.value, '9000000009');
     for (const bad of [{ ...q, nhsNumber: '9000000008' }, { ...q, from: 'nope' }, { ...q, from: q.to, to: q.from }, { ...q, from: '2000-01-01' }, { store: 's1' }]) {
       const b = await api().get('/nhs-interop/disclosure').query(bad).expect(400);
       assert.equal(b.body.code, 'BAD_REQUEST');
