@@ -16,7 +16,7 @@ import { DISCLOSURE_COLUMNS } from '../../lib/audit/disclosure';
 import { verifyStore } from '../../lib/audit/verify';
 import { nodeRedHarness } from '../helpers/node-red';
 import { ADT } from '../lib/quarantine/fixtures';
-import { parseCsv } from '../lib/audit/disclosure.test';
+import { parseCsv } from '../helpers/csv';
 
 const storeNode = require('../../nodes/store');
 const sidebarPlugin = require('../../plugins/nhs-sidebar');

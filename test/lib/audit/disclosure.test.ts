@@ -8,32 +8,10 @@ import assert from 'node:assert/strict';
 import { csvCell, DISCLOSURE_COLUMNS, disclosureCsv, disclosureParams, disclosureReport, MAX_ROWS, type DisclosureRow } from '../../../lib/audit/disclosure';
 import { verifyStore } from '../../../lib/audit/verify';
 import { backends, openBackend } from './stores';
+import { parseCsv } from '../../helpers/csv';
 
 const P = '9000000009';
 const OTHER = '9990000026';
-
-/** RFC 4180 reader (quoted fields, doubled quotes, CRLF): the test's own, to read what we write. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let i = 0;
-  let quoted = false;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i += 2; continue; }
-      if (c === '"') { quoted = false; i++; continue; }
-      cell += c; i++; continue;
-    }
-    if (c === '"') { quoted = true; i++; continue; }
-    if (c === ',') { row.push(cell); cell = ''; i++; continue; }
-    if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i += 2; continue; }
-    cell += c; i++;
-  }
-  if (cell || row.length) { row.push(cell); rows.push(row); }
-  return rows;
-}
 
 describe('disclosure report parameters', () => {
   const ok = { nhsNumber: '900 000 0009', from: '2026-01-01', to: '2026-12-31' };
@@ -74,7 +52,7 @@ describe('disclosure CSV (RFC 4180, formula injection)', () => {
     assert.equal(csvCell('\tcmd'), "'\tcmd");
   });
   it('has the header row and one CRLF line per row, every cell back as written', () => {
-    const row = Object.fromEntries(DISCLOSURE_COLUMNS.map((c) => [c, null])) as DisclosureRow;
+    const row = Object.fromEntries(DISCLOSURE_COLUMNS.map((c) => [c, null])) as unknown as DisclosureRow;
     const r1: DisclosureRow = { ...row, seq: 1, at: '2026-01-01T00:00:00.000Z', action: 'receive', nodeName: 'PAS, "main"', agreement: '=cmd|x' };
     const text = disclosureCsv([r1]);
     assert.ok(text.endsWith('\r\n'));
