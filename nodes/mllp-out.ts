@@ -13,6 +13,7 @@ import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-ve
 import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { endpointNode } from './shared/mllp';
+import { metrics } from './shared/ops';
 import { StatusReporter } from './shared/status';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
@@ -58,7 +59,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           show();
           const msg: NodeMessage = { payload: ack.raw, ack, outbox: itemInfo(item) };
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
-          appendAudit(msg, { node: node.id, action: 'deliver', outcome: ack.code, ...(item.controlId ? { ref: item.controlId } : {}) });
+          appendAudit(msg, { node: node.id, action: 'deliver', outcome: ack.code, ...(item.controlId ? { ref: item.controlId } : {}), to: endpoint?.describe() });
           node.send([msg, null]);
         },
         parked(item, reason, ack, err) {
@@ -71,12 +72,13 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           };
           if (ack !== undefined) msg.ack = ack;
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
-          appendAudit(msg, { node: node.id, action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}) });
+          appendAudit(msg, { node: node.id, action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}), to: endpoint?.describe() });
           node.send([null, msg]);
           if (err) node.error(err, msg);
         },
         retrying(_item, reason) {
           retrying = true;
+          metrics.retry(node.id, typeof def.endpoint === 'string' ? def.endpoint : '');
           status.warn(t('mllp-out.status.retrying', { reason }));
         },
       }).catch((e: unknown) => {
