@@ -72,7 +72,9 @@ async function pipeline(): Promise<{ rate: number; p50: number; p99: number; n: 
   });
   let nr: NodeRedProcess | undefined;
   try {
-    nr = await startNodeRed({ flows: [], env: { FHIR_PACKAGE_CACHE: join(sharedDir, 'fhir-packages') } });
+    // NHS_BENCH_NODE_OPTIONS: NODE_OPTIONS for the pipeline's Node-RED only (e.g. a --require'd profiler).
+    const nodeOptions = process.env.NHS_BENCH_NODE_OPTIONS;
+    nr = await startNodeRed({ flows: [], env: { FHIR_PACKAGE_CACHE: join(sharedDir, 'fhir-packages'), ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) } });
     const inPort = await freePort();
     const standIn = await freePort();
     const url = nr.url;
