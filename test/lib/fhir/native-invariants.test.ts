@@ -13,9 +13,7 @@ import { hl7ToFhir } from '../../../lib/transform';
 import { GOOD } from '../transform/fixtures';
 
 type Json = Record<string, any>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const fhirpath = require('fhirpath') as { compile: (e: unknown, m: unknown, o: unknown) => (r: unknown, env: Record<string, unknown>) => unknown[] };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const r4 = require('fhirpath/fhir-context/r4') as unknown;
 
 const X = { extension: [{ url: 'http://example.org/x', valueString: 'a' }] };
