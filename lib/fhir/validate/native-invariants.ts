@@ -9,12 +9,10 @@
  * fhirpath.js instead, so odd input gets exactly the published rule.
  */
 import type { InvariantContext } from './invariants';
+import { isObj, type Obj } from './json-value';
 
 /** true / false, or undefined: "not the plain shape, evaluate the expression". */
 export type NativeCheck = (value: unknown, ctx: InvariantContext) => boolean | undefined;
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Unusable: the caller falls back to fhirpath.js. */
 const ODD = Symbol('odd');
