@@ -116,7 +116,10 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       valid++;
     } else invalid++;
     appendAudit(msg, { node: node.id, action: toHl7 ? 'fhir-to-hl7' : 'hl7-to-fhir', outcome: bad ? 'invalid' : 'valid', ...(ref || msg._msgid ? { ref: ref ?? msg._msgid } : {}) });
-    (bad ? status.warn.bind(status) : status.ok.bind(status))(t('status.counts', { valid, invalid }));
+    // A function: the status text is built only when the throttle shows it, not per message.
+    const text = (): string => t('status.counts', { valid, invalid });
+    if (bad) status.warn(text);
+    else status.ok(text);
     return bad ? [null, msg] : [msg, null];
   }, 'TRANSFORM_FAILED');
 

@@ -38,8 +38,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     let delivered = 0;
     let parked = 0;
     let retrying = false;
+    // Per message (queued, delivered): the text is built only when the status throttle shows it.
+    const text = (): string => t('mllp-out.status.counts', { delivered, queued: queued - delivered - parked }) + (parked ? t('mllp-out.status.parked', { n: parked }) : '') + (retrying ? t('mllp-out.status.retryingSuffix') : '');
     const show = (): void => {
-      const text = t('mllp-out.status.counts', { delivered, queued: queued - delivered - parked }) + (parked ? t('mllp-out.status.parked', { n: parked }) : '') + (retrying ? t('mllp-out.status.retryingSuffix') : '');
       if (parked || retrying) status.warn(text);
       else status.ok(text);
     };

@@ -65,12 +65,28 @@ export class NhsMetrics {
     c.inc();
   }
 
+  /** One ACK (per message, like step: labelled children cached, no label regexes per call). */
   ack(nodeId: string, nodeType: string, code: string): void {
-    this.acks.inc({ node_id: safeId(nodeId), node_type: safeId(nodeType), code: safeLabel(code) });
+    this.child(this.acks, `${nodeId}\0${nodeType}\0${code}`, () => [safeId(nodeId), safeId(nodeType), safeLabel(code)]).inc();
   }
 
+  /** One validation (per message; cached like ack). */
   validation(nodeId: string, profile: string, result: string): void {
-    this.validations.inc({ node_id: safeId(nodeId), profile: safeLabel(profile), result: safeLabel(result) });
+    this.child(this.validations, `${nodeId}\0${profile}\0${result}`, () => [safeId(nodeId), safeLabel(profile), safeLabel(result)]).inc();
+  }
+
+  private readonly children = new Map<Counter<string>, Map<string, { inc(): void }>>();
+
+  /** The labelled child of `counter` for key `k` (one cache per counter, bounded). */
+  private child(counter: Counter<string>, k: string, labels: () => string[]): { inc(): void } {
+    let cache = this.children.get(counter);
+    if (!cache) { cache = new Map(); this.children.set(counter, cache); }
+    let c = cache.get(k);
+    if (!c) {
+      c = counter.labels(...labels());
+      if (cache.size < 10_000) cache.set(k, c);
+    }
+    return c;
   }
 
   /** One delivery rescheduled (mllp out's `retrying`); deliveries themselves are `deliver` steps. */

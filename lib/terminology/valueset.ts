@@ -24,16 +24,29 @@ const MAX_IMPORT_DEPTH = 10;
 /** Expands and caches ValueSets for one package source. */
 export class ValueSetExpander {
   private readonly cache = new Map<string, Expansion>();
-  private readonly answers = new Map<string, CodeCheck>();
+  /**
+   * Answers by value set, then system, then code: nested maps, because one joined key string
+   * per check (long canonical URLs) cost more to build and hash than the check itself.
+   */
+  private readonly answers = new Map<string, Map<string, Map<string, CodeCheck>>>();
+  private answerCount = 0;
   constructor(private readonly src: PackageSource) {}
 
   /** Is (system, code) in the ValueSet? `system` undefined for a bare `code` element. Answers are cached. */
   check(vsUrl: string, system: string | undefined, code: string): CodeCheck {
-    const k = `${vsUrl}\u0000${system ?? ''}\u0000${code}`;
-    let r = this.answers.get(k);
-    if (r === undefined) {
-      r = this.checkUncached(vsUrl, system, code);
-      if (this.answers.size < 100_000) this.answers.set(k, r); // bounded: hostile input cannot grow it forever
+    // '\u0000' cannot be a system URI: it stands for "no system" (a bare code).
+    const sys = system ?? '\u0000';
+    const hit = this.answers.get(vsUrl)?.get(sys)?.get(code);
+    if (hit !== undefined) return hit;
+    const r = this.checkUncached(vsUrl, system, code);
+    // bounded: hostile input cannot grow it forever
+    if (this.answerCount < 100_000) {
+      let bySystem = this.answers.get(vsUrl);
+      if (!bySystem) { bySystem = new Map(); this.answers.set(vsUrl, bySystem); }
+      let byCode = bySystem.get(sys);
+      if (!byCode) { byCode = new Map(); bySystem.set(sys, byCode); }
+      byCode.set(code, r);
+      this.answerCount++;
     }
     return r;
   }

@@ -68,9 +68,18 @@ export function val(s: Hl7Segment | undefined, path: string): string | undefined
   return t === '' ? undefined : t;
 }
 
-/** Number of repetitions present in a field. */
+/**
+ * Number of repetitions present in a field: its repetition separators + 1 (what
+ * `getAll(...).length` gives, without unescaping every repetition). Loops take it once.
+ */
 export function reps(ctx: Ctx, s: Hl7Segment, field: number): number {
-  return ctx.msg.getAll(`${s.name}[${s.occurrence}]-${field}`).length;
+  const raw = s.getRaw(String(field));
+  if (raw === undefined) return 0;
+  const sep = ctx.msg.delimiters.repetition;
+  if (sep === undefined) return 1;
+  let n = 1;
+  for (let i = raw.indexOf(sep); i >= 0; i = raw.indexOf(sep, i + 1)) n++;
+  return n;
 }
 
 /** Path of a field for an outcome expression, e.g. `PID[1]-7`. */
@@ -84,8 +93,9 @@ export function clean<T>(v: T): T {
   }
   if (v && typeof v === 'object') {
     const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      const c = clean(x);
+    const src = v as Record<string, unknown>;
+    for (const k of Object.keys(src)) {
+      const c = clean(src[k]);
       if (!isEmpty(c)) o[k] = c;
     }
     return o as T;
@@ -170,7 +180,7 @@ export function cwe(ctx: Ctx, s: Hl7Segment, rel: string): CodeableConcept | und
 /** XPN repetitions → HumanName[] (family^given^middle^suffix^prefix^degree^type). */
 export function names(ctx: Ctx, s: Hl7Segment, field: number): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  for (let r = 1; r <= reps(ctx, s, field); r++) {
+  for (let r = 1, n = reps(ctx, s, field); r <= n; r++) {
     const p = `${field}[${r}]`;
     const typeCode = val(s, `${p}.7`);
     const use = typeCode ? lookup<string>(ctx, 'nameUse', typeCode, at(s, `${p}.7`)) : undefined;
@@ -189,7 +199,7 @@ export function names(ctx: Ctx, s: Hl7Segment, field: number): Record<string, un
 /** XAD repetitions → Address[] (street^other^city^state^zip^country^type). */
 export function addresses(ctx: Ctx, s: Hl7Segment, field: number): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  for (let r = 1; r <= reps(ctx, s, field); r++) {
+  for (let r = 1, n = reps(ctx, s, field); r <= n; r++) {
     const p = `${field}[${r}]`;
     const typeCode = val(s, `${p}.7`);
     const a = clean({
@@ -211,7 +221,7 @@ const USE: Record<string, string> = { PRN: 'home', ORN: 'home', WPN: 'work', VHN
 /** XTN repetitions → ContactPoint[] (number^use^equipment^email). `defaultUse` from the field (PID-13 home, PID-14 work). */
 export function telecoms(ctx: Ctx, s: Hl7Segment, field: number, defaultUse?: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  for (let r = 1; r <= reps(ctx, s, field); r++) {
+  for (let r = 1, n = reps(ctx, s, field); r <= n; r++) {
     const p = `${field}[${r}]`;
     const equip = val(s, `${p}.3`);
     const useCode = val(s, `${p}.2`);

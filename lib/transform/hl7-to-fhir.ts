@@ -53,6 +53,16 @@ const MAPPED: Record<string, string[]> = {
   REF: ['MSH', 'RF1', 'PRD', 'PID', 'PD1', 'PV1', 'DG1', 'OBR'],
 };
 
+/** Zones already accepted: building an Intl.DateTimeFormat to test one costs more than a whole ADT transform. */
+const knownZones = new Set<string>();
+
+function isZone(zone: string): boolean {
+  if (knownZones.has(zone)) return true;
+  try { new Intl.DateTimeFormat('en', { timeZone: zone }); } catch { return false; }
+  if (knownZones.size < 100) knownZones.add(zone);
+  return true;
+}
+
 /** Transform one HL7 v2 message (text or parsed). Never throws for bad data. */
 export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {}): TransformResult {
   let msg: Hl7Message;
@@ -68,10 +78,8 @@ export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {
     parseIssues = parsed.issues;
   } else msg = input;
 
-  if (opts.zone !== undefined) {
-    try { new Intl.DateTimeFormat('en', { timeZone: opts.zone }); } catch {
-      return fail([issue('error', 'invalid', `Time zone '${String(opts.zone).slice(0, 40)}' is not an IANA zone`, undefined, 'NHS_TRANSFORM_ZONE')]);
-    }
+  if (opts.zone !== undefined && !isZone(opts.zone)) {
+    return fail([issue('error', 'invalid', `Time zone '${String(opts.zone).slice(0, 40)}' is not an IANA zone`, undefined, 'NHS_TRANSFORM_ZONE')]);
   }
   const ctx = new Ctx(msg, opts.tables ?? DEFAULT_TABLES, opts.zone);
   ctx.issues.push(...parseIssues);
@@ -104,13 +112,14 @@ export function hl7ToFhir(input: string | Hl7Message, opts: Hl7ToFhirOptions = {
     // A mapping bug must not take the flow down: the message goes to the invalid output.
     ctx.add('fatal', 'exception', `Transform failed: ${e instanceof Error ? e.message.slice(0, 200) : 'unknown error'}`);
   }
+  // Read before the error check: a malformed MSH-7 is an error, never a Bundle beside one.
+  const timestamp = instant(ctx, msg.segments('MSH')[0]!, '7');
   if (hasErrors(ctx.issues)) return { ...fail(ctx.issues), ...base };
-  const msh = msg.segments('MSH')[0]!;
   const bundle: Bundle = {
     resourceType: 'Bundle',
     id: ctx.id('Bundle', ctx.facility, ctx.controlId),
     type: 'transaction',
-    ...(instant(ctx, msh, '7') ? { timestamp: instant(ctx, msh, '7') } : {}),
+    ...(timestamp ? { timestamp } : {}),
     entry: [...ctx.entries.values()].map((resource) => ({
       fullUrl: `urn:uuid:${resource.id}`,
       resource,

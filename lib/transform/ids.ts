@@ -1,4 +1,9 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+type OneShot = (algorithm: string, data: string, outputEncoding: 'buffer') => Buffer;
+/** `crypto.hash` (Node ≥ 20.12): one call, no Hash object; createHash on older Node 20. */
+const oneShot = (crypto as unknown as { hash?: OneShot }).hash;
+const sha256 = (key: string): Buffer => (oneShot ? oneShot('sha256', key, 'buffer') : crypto.createHash('sha256').update(key, 'utf8').digest());
 
 /**
  * A stable resource id (RFC 4122 UUID layout, name-based with SHA-256, version nibble 5): the
@@ -8,7 +13,7 @@ import { createHash } from 'node:crypto';
  * them, else from sending facility + MSH-10 + segment position. Never random, never time-based.
  */
 export function stableId(key: string): string {
-  const h = createHash('sha256').update(key, 'utf8').digest();
+  const h = sha256(key);
   h[6] = (h[6]! & 0x0f) | 0x50;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

@@ -22,7 +22,7 @@ function patientIdentifiers(ctx: Ctx, pid: Hl7Segment): { identifiers: Record<st
   const identifiers: Record<string, unknown>[] = [];
   let nhs: string | undefined;
   let key: string | undefined;
-  for (let r = 1; r <= reps(ctx, pid, 3); r++) {
+  for (let r = 1, n = reps(ctx, pid, 3); r <= n; r++) {
     const p = `3[${r}]`;
     const value = val(pid, `${p}.1`);
     const authority = val(pid, `${p}.4.1`);
@@ -43,7 +43,7 @@ function patientIdentifiers(ctx: Ctx, pid: Hl7Segment): { identifiers: Record<st
       nhs = n;
       // PID-32 repeats (other 0445 codes such as AL, ED may sit beside the NHS number status).
       let mapped: MappedCoding | undefined;
-      for (let k = 1; k <= reps(ctx, pid, 32) && !mapped; k++) {
+      for (let k = 1, n = reps(ctx, pid, 32); k <= n && !mapped; k++) {
         const status = val(pid, `32[${k}]`);
         if (status) mapped = lookup<MappedCoding>(ctx, 'nhsNumberStatus', status, at(pid, `32[${k}]`));
       }

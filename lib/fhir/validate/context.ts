@@ -21,6 +21,8 @@ export interface EngineOptions {
 /** Per-validator caches: each profile is compiled once, keyed by url|version. */
 export class Engine {
   private readonly profiles = new Map<string, CompiledProfile | null>();
+  /** Canonical URL → the type of definition the packages hold for it (null: none); see walk.ts. */
+  readonly definitionTypes = new Map<string, string | null>();
   readonly expander: ValueSetExpander;
   constructor(readonly src: PackageSource, readonly opts: EngineOptions) {
     this.expander = new ValueSetExpander(src);

@@ -5,9 +5,11 @@
  * when the key AND the expression are the R4 ones, so a profile redefining a key still gets its own
  * expression. Everything else is compiled once with fhirpath.js (R4 model) on first use and
  * evaluated only where its element occurs; an expression that fails to compile or throws is a
- * warning, never a crash.
+ * warning, never a crash. Resource invariants every transaction Bundle meets (bdl-*, org-*) are
+ * native too (native-invariants.ts), with fhirpath.js for input not of the plain JSON shape.
  */
 import type { ElementDefinition } from './source';
+import { NATIVE_RESOURCE_INVARIANTS } from './native-invariants';
 
 export interface InvariantContext {
   /** The resource the element belongs to (%resource). */
@@ -27,7 +29,8 @@ export interface Invariant {
   evaluate?: (value: unknown, ctx: InvariantContext) => InvariantResult;
 }
 
-type Native = (value: unknown, ctx: InvariantContext) => boolean;
+/** A native check; undefined means "not the shape it reads": the expression is evaluated instead. */
+type Native = (value: unknown, ctx: InvariantContext) => boolean | undefined;
 
 const norm = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
@@ -64,6 +67,7 @@ const NATIVE = new Map<string, Native | null>([
     if (typeof ref !== 'string' || !ref.startsWith('#') || ref === '#') return true;
     return contained(ctx.rootResource).some((c) => c.id === ref.slice(1));
   }],
+  ...NATIVE_RESOURCE_INVARIANTS,
 ]);
 
 /**
@@ -86,16 +90,19 @@ function has(v: unknown, name: string): boolean {
 }
 
 /**
- * The commonest datatype invariant shapes (cpt-2, qty-3, att-1, sqty-1 …) compiled natively:
- * `a.empty() or b.exists()`, `a.empty()`, `a.exists() or b.exists()`. Anything else → fhirpath.
+ * The commonest datatype invariant shapes (cpt-2, qty-3, att-1, sqty-1, pat-1 …) compiled
+ * natively: `a.empty() or b.exists()`, `a.empty()`, `a.exists() or b.exists() [or …]`.
+ * Anything else → fhirpath.
  */
 function simpleNative(expr: string): Native | undefined {
   let m = /^(\w+)\.empty\(\) or (\w+)\.exists\(\)$/.exec(expr);
   if (m) { const a = m[1]!; const b = m[2]!; return (v) => !has(v, a) || has(v, b); }
   m = /^(\w+)\.empty\(\)$/.exec(expr);
   if (m) { const a = m[1]!; return (v) => !has(v, a); }
-  m = /^(\w+)\.exists\(\) or (\w+)\.exists\(\)$/.exec(expr);
-  if (m) { const a = m[1]!; const b = m[2]!; return (v) => has(v, a) || has(v, b); }
+  if (/^\w+\.exists\(\)( or \w+\.exists\(\))+$/.test(expr)) {
+    const names = expr.split(' or ').map((t) => t.slice(0, -'.exists()'.length));
+    return (v) => names.some((n) => has(v, n));
+  }
   return undefined;
 }
 
@@ -172,6 +179,21 @@ function compileFhirpath(base: string, expression: string): ((res: unknown, env?
   return f;
 }
 
+/** Evaluate an invariant expression with fhirpath.js (compiled on first use). */
+function viaFhirpath(base: string, expression: string, v: unknown, ctx: InvariantContext): InvariantResult {
+  const f = compileFhirpath(base, expression);
+  if (typeof f !== 'function') return { error: f.error };
+  try {
+    const r = f(v, { resource: ctx.resource, rootResource: ctx.rootResource, context: v });
+    if (r.length === 0) return true; // empty is not false in FHIRPath invariant semantics
+    return r.every((x) => x === true || (typeof x === 'object' && x !== null && (x as { valueOf(): unknown }).valueOf() === true));
+  } catch (err) {
+    // fhirpath.js also throws non-Error values (a wrongly typed operand, e.g. a boolean
+    // probabilityDecimal in ras-2): their text, never an exception of our own.
+    return { error: (err instanceof Error ? err.message : String(err)).slice(0, 200) };
+  }
+}
+
 /** Compile an element's constraints (once, at profile compile time; fhirpath on first use). */
 export function compileInvariants(e: ElementDefinition): Invariant[] {
   const out: Invariant[] = [];
@@ -184,28 +206,13 @@ export function compileInvariants(e: ElementDefinition): Invariant[] {
     if (key.startsWith(DOM3_PREFIX)) continue;
     const native = NATIVE.has(key) ? NATIVE.get(key) : simpleNative(norm(c.expression));
     if (native === null) continue;
-    if (native) {
-      out.push({ key: c.key, severity, human: c.human, evaluate: (v, ctx) => native(v, ctx) });
-      continue;
-    }
     const base = e.path;
     const expression = CORRECTED.get(key) ?? c.expression;
-    out.push({
-      key: c.key, severity, human: c.human,
-      evaluate: (v, ctx) => {
-        const f = compileFhirpath(base, expression);
-        if (typeof f !== 'function') return { error: f.error };
-        try {
-          const r = f(v, { resource: ctx.resource, rootResource: ctx.rootResource, context: v });
-          if (r.length === 0) return true; // empty is not false in FHIRPath invariant semantics
-          return r.every((x) => x === true || (typeof x === 'object' && x !== null && (x as { valueOf(): unknown }).valueOf() === true));
-        } catch (err) {
-          // fhirpath.js also throws non-Error values (a wrongly typed operand, e.g. a boolean
-          // probabilityDecimal in ras-2): their text, never an exception of our own.
-          return { error: (err instanceof Error ? err.message : String(err)).slice(0, 200) };
-        }
-      },
-    });
+    if (native) {
+      out.push({ key: c.key, severity, human: c.human, evaluate: (v, ctx) => native(v, ctx) ?? viaFhirpath(base, expression, v, ctx) });
+      continue;
+    }
+    out.push({ key: c.key, severity, human: c.human, evaluate: (v, ctx) => viaFhirpath(base, expression, v, ctx) });
   }
   return out;
 }

@@ -539,13 +539,23 @@ function checkCanonicalTarget(run: Run, node: ENode, v: string, path: string, ct
     const c = isObj(root) && Array.isArray(root.contained) ? (root.contained as unknown[]).find((x) => isObj(x) && x.id === v.slice(1)) : undefined;
     found = isObj(c) && typeof c.resourceType === 'string' ? c.resourceType : undefined;
   } else if (/^https?:/.test(v)) {
-    const src = run.engine.src;
-    const url = v.split('|')[0]!;
-    found = src.valueSet(url) ? 'ValueSet' : src.codeSystem(url) ? 'CodeSystem' : src.structureDefinition(url) && !/^[A-Za-z]+$/.test(url) ? 'StructureDefinition' : undefined;
+    found = definitionType(run, v.split('|')[0]!);
   }
   if (found && !allowed.includes(found)) {
     run.add('error', 'invalid', `Canonical URL '${v.slice(0, 200)}' refers to a resource that has the wrong type. Found ${found} expecting one of [${allowed.join(', ')}]`, path, 'TYPE_SPECIFIC_CHECKS_DT_CANONICAL_TYPE');
   }
+}
+
+/** The type of the definition a canonical names in the packages (cached per validator: every meta.profile asks). */
+function definitionType(run: Run, url: string): string | undefined {
+  const cache = run.engine.definitionTypes;
+  let t = cache.get(url);
+  if (t === undefined) {
+    const src = run.engine.src;
+    t = src.valueSet(url) ? 'ValueSet' : src.codeSystem(url) ? 'CodeSystem' : src.structureDefinition(url) && !/^[A-Za-z]+$/.test(url) ? 'StructureDefinition' : null;
+    if (cache.size < 10_000) cache.set(url, t);
+  }
+  return t ?? undefined;
 }
 
 /**

@@ -29,6 +29,8 @@ const common = (): Case[] => [
   ['PID-7 impossible date', (t) => setField(t, 'PID', 7, '19800231'), /PID\[1\]-7 is not a valid/],
   ['missing PID', (t) => drop(t, 'PID'), /PID segment is missing/],
   ['missing MSH-10', (t) => setField(t, 'MSH', 10, ''), /MSH-10/],
+  // MSH-7 is read last (the Bundle timestamp): it must still stop the Bundle.
+  ['MSH-7 impossible date/time', (t) => setField(t, 'MSH', 7, '2024131599'), /MSH\[1\]-7 is not a valid HL7 date\/time/],
   ['unknown event', (t) => setField(t, 'MSH', 9, `${t.split('|')[8]!.split('^')[0]!}^Z99`), /is not transformed/],
   ['broken encoding characters', (t) => t.replace('MSH|^~\\&|', 'MSH|^^^^|'), /./],
   ['truncated inside MSH', (t) => t.slice(0, 12), /./],
@@ -102,6 +104,10 @@ describe('hl7ToFhir: bad input of each message type', () => {
     const r = hl7ToFhir(GOOD['ADT^A01']!, { zone: 'Mars/Olympus' });
     assert.equal(r.bundle, undefined);
     assert.deepEqual(r.outcome.issue.map((i) => i.code), ['invalid']);
+    // Known zones are remembered (the check is per call); an unknown one is still refused after a good one.
+    assert.ok(hl7ToFhir(GOOD['ADT^A01']!, { zone: 'Europe/London' }).bundle);
+    assert.ok(hl7ToFhir(GOOD['ADT^A01']!, { zone: 'Europe/London' }).bundle);
+    assert.equal(hl7ToFhir(GOOD['ADT^A01']!, { zone: 'Mars/Olympus' }).bundle, undefined);
   });
 
   it('non-string, empty and oversized input never throw', () => {
