@@ -75,7 +75,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
       if (hl7.type !== undefined) msg.topic = hl7.type;
       if (hl7.controlId !== undefined) ref = hl7.controlId;
     }
-    appendAudit(msg, { node: node.id, action: r.replayed ? 'replay' : 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}) });
+    appendAudit(msg, { node: node.id, action: r.replayed ? 'replay' : 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}), from: r.remoteAddress });
     // The parse verdict on both outputs (DESIGN.md §2): errors on the NAKed, warnings or "All OK".
     msg.outcome = operationOutcome(r.issues);
     if (r.valid) {

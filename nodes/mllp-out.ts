@@ -58,7 +58,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           show();
           const msg: NodeMessage = { payload: ack.raw, ack, outbox: itemInfo(item) };
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
-          appendAudit(msg, { node: node.id, action: 'deliver', outcome: ack.code, ...(item.controlId ? { ref: item.controlId } : {}) });
+          appendAudit(msg, { node: node.id, action: 'deliver', outcome: ack.code, ...(item.controlId ? { ref: item.controlId } : {}), to: endpoint?.describe() });
           node.send([msg, null]);
         },
         parked(item, reason, ack, err) {
@@ -71,7 +71,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
           };
           if (ack !== undefined) msg.ack = ack;
           if (typeof item.meta.topic === 'string') msg.topic = item.meta.topic;
-          appendAudit(msg, { node: node.id, action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}) });
+          appendAudit(msg, { node: node.id, action: 'deliver', outcome: 'parked', ...(item.controlId ? { ref: item.controlId } : {}), to: endpoint?.describe() });
           node.send([null, msg]);
           if (err) node.error(err, msg);
         },

@@ -5,6 +5,7 @@
 import { NhsError } from '../lib/errors';
 import { createStore, type Store } from '../lib/store';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
+import { withGovernance } from './shared/governance';
 import { catalog } from './shared/i18n';
 import { onClose } from './shared/input';
 import { storeOptions, storeWarner, type StoreConfigNode } from './shared/store-access';
@@ -28,7 +29,7 @@ export = function (RED: RED) {
         const p = (async () => {
           const opts = { ...storeOptions(RED, def, node.credentials), onError: storeWarner((m) => node.warn(m), 'store') };
           if (opts.backend === 'postgres' && !opts.url) throw new NhsError('STORE_INVALID', t('store.errors.noUrl'));
-          const store = createStore(opts);
+          const store = withGovernance(createStore(opts));
           await store.open();
           node.log(t('store.log.open', { backend: opts.backend }));
           return store;

@@ -17,6 +17,7 @@ import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../lib/nh
 import { maskDetail, maskPayload } from '../lib/quarantine/mask';
 import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../lib/quarantine/service';
 import { verifyStore } from '../lib/audit/verify';
+import { disclosureCsv, disclosureReport, REPORT_ACTION, type Describe } from '../lib/audit/disclosure';
 import { verifySqliteParallel } from '../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../lib/store/types';
 import { deployedConfigVersions } from '../nodes/shared/config-version';
@@ -35,6 +36,8 @@ interface Req {
 interface Res {
   status(code: number): Res;
   json(body: unknown): void;
+  setHeader?(name: string, value: string): void;
+  send?(body: string): void;
 }
 
 const registered = new WeakSet<object>();
@@ -285,6 +288,35 @@ export function registerAdminApi(RED: RED): void {
     const all = [...byMsg, ...byCorr].filter((r) => !seen.has(r.seq) && seen.add(r.seq)).sort((a, b) => a.seq - b.seq);
     return { records: all.map((r) => auditRow(r, false)) };
   }));
+
+  /**
+   * Disclosure report (issue 16 item 6; contract in docs/governance.md): one patient's exchanges
+   * over a period, as JSON rows or CSV (contract: docs/governance.md). Queried by NHS number and showing it, so it sits behind
+   * the reveal permission, and every report is itself audited as a reveal of that patient.
+   */
+  const disclosure = (csv: boolean) => handle(async (req, res) => {
+    const store = await storeFor(req);
+    const names = new Map<string, { name: string | null; type: string | null }>();
+    RED.nodes.eachNode?.((n) => {
+      const label = typeof n.name === 'string' && n.name ? n.name : typeof n.label === 'string' && n.label ? n.label : null;
+      names.set(n.id, { name: label, type: n.type });
+    });
+    const describe: Describe = (id) => names.get(id);
+    const report = await disclosureReport(store, { nhsNumber: req.query.nhsNumber ?? req.query.subject, from: req.query.from, to: req.query.to }, describe);
+    const asCsv = csv || req.query.format === 'csv';
+    const digits = report.subject.replace(/\D/g, '');
+    const logged = await store.appendAudit({
+      node: 'nhs-sidebar', action: REPORT_ACTION, outcome: 'success', actor: actorOf(req), subject: digits,
+      detail: { from: report.from, to: report.to, rows: report.total, truncated: report.truncated, format: asCsv ? 'csv' : 'json', revealed: true },
+    });
+    if (!asCsv) return { ...report, generatedAt: logged.at, reportSeq: logged.seq };
+    res.setHeader?.('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader?.('Content-Disposition', `attachment; filename="disclosure-${digits}-${report.from.slice(0, 10)}-${report.to.slice(0, 10)}.csv"`);
+    res.status(200).send?.(disclosureCsv(report.rows));
+    return undefined;
+  });
+  RED.httpAdmin.get('/nhs-interop/disclosure', perm('nhs.audit.reveal'), disclosure(false));
+  RED.httpAdmin.get('/nhs-interop/disclosure.csv', perm('nhs.audit.reveal'), disclosure(true));
 
   RED.httpAdmin.post('/nhs-interop/audit/verify', perm('nhs.audit.read'), handle(async (req) => {
     const store = await storeFor(req);

@@ -1,12 +1,15 @@
 import type { AuditRecord } from '../store/types';
 import { NHS_NUMBER_SYSTEM, isValidNhsNumber } from '../nhs/nhs-number';
+import { displayOf, governanceOf, POLICY_URN, PURPOSE_SYSTEM, PURPOSES } from './governance';
 
 /**
  * Export of audit records as FHIR R4 AuditEvent resources shaped like IHE Basic Audit Log
  * Patterns (BALP, https://profiles.ihe.net/ITI/BALP/): `type` + `subtype` say what happened,
  * `agent` carries the requestor (editor user or `system`) and the source/destination roles,
  * `source.observer` is this Node-RED instance, `entity` carries the patient (identified by NHS
- * number only, never by name) and the message the record is about.
+ * number only, never by name) and the message the record is about. The governance references a
+ * record carries (lib/audit/governance.ts) become `purposeOfEvent` (v3 PurposeOfUse) and the
+ * requesting agent's `policy` (agreement, DPIA, UK GDPR Art. 6 basis and Art. 9 condition).
  */
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -34,7 +37,8 @@ export interface AuditEventResource {
   recorded: string;
   outcome: '0' | '4' | '8' | '12';
   outcomeDesc?: string;
-  agent: { type: { coding: Coding[] }; who: { identifier?: { value: string }; display?: string }; requestor: boolean }[];
+  agent: { type: { coding: Coding[] }; who: { identifier?: { value: string }; display?: string }; requestor: boolean; policy?: string[] }[];
+  purposeOfEvent?: { coding: Coding[]; text?: string }[];
   source: { site?: string; observer: { display: string }; type: Coding[] };
   entity: { what: { identifier: { system: string; value: string }; type?: string }; type: Coding; role: Coding; detail?: { type: string; valueString: string }[] }[];
 }
@@ -42,8 +46,10 @@ export interface AuditEventResource {
 /** How a suite action maps onto the BALP/DICOM event vocabulary. */
 function classify(action: string): { type: Coding; subtype?: Coding; act: AuditEventResource['action'] } {
   const a = action.toLowerCase();
-  if (/(view|reveal|read|search|query|verify)/.test(a)) {
-    return { type: { system: EVENT_TYPE, code: 'rest', display: 'Restful Operation' }, subtype: { system: RESTFUL, code: a.includes('search') || a.includes('query') ? 'search-type' : 'read' }, act: a.includes('search') || a.includes('query') ? 'E' : 'R' };
+  // A disclosure report is a query of one patient's records: a search, like the audit search.
+  if (/(view|reveal|read|search|query|verify|report)/.test(a)) {
+    const search = /(search|query|report)/.test(a);
+    return { type: { system: EVENT_TYPE, code: 'rest', display: 'Restful Operation' }, subtype: { system: RESTFUL, code: search ? 'search-type' : 'read' }, act: search ? 'E' : 'R' };
   }
   if (/(receive|import|in$)/.test(a)) return { type: { system: DCM, code: '110107', display: 'Import' }, act: 'C' };
   if (/(send|export|out$)/.test(a)) return { type: { system: DCM, code: '110106', display: 'Export' }, act: 'R' };
@@ -118,6 +124,17 @@ export function toAuditEvent(r: AuditRecord, opts: ExportOptions = {}): AuditEve
       role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
       ...(detail ? { detail } : {}),
     });
+  }
+  const gov = governanceOf(r.detail);
+  if (gov) {
+    if (gov.purpose) ev.purposeOfEvent = [{ coding: [{ system: PURPOSE_SYSTEM, code: gov.purpose, display: displayOf(gov.purpose, PURPOSES) ?? gov.purpose }] }];
+    const policy = [
+      gov.agreement && POLICY_URN.agreement + encodeURIComponent(gov.agreement),
+      gov.dpia && POLICY_URN.dpia + encodeURIComponent(gov.dpia),
+      gov.lawfulBasis && POLICY_URN.lawfulBasis + gov.lawfulBasis,
+      gov.condition && POLICY_URN.condition + gov.condition,
+    ].filter((p): p is string => typeof p === 'string');
+    if (policy.length && ev.agent[0]) ev.agent[0].policy = policy;
   }
   // Only a RESTful read/search matches a BALP profile exactly; other actions are BALP-shaped only.
   if (c.subtype?.code === 'read') {

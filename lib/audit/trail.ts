@@ -17,15 +17,24 @@ export function trailRecords(trail: unknown, seen: number, common: RecordCommon)
   if (!Array.isArray(trail)) return [];
   const out: NewAuditRecord[] = [];
   for (const step of trail.slice(seen)) {
-    const s = step as { at?: unknown; node?: unknown; action?: unknown; outcome?: unknown; ref?: unknown; recorded?: unknown } | null;
+    const s = step as { at?: unknown; node?: unknown; action?: unknown; outcome?: unknown; ref?: unknown; recorded?: unknown; from?: unknown; to?: unknown } | null;
     if (!s || typeof s.node !== 'string' || typeof s.action !== 'string' || s.recorded === true) continue;
     out.push({
       ...common, node: s.node.slice(0, 200), action: s.action.slice(0, 64), outcome: typeof s.outcome === 'string' ? s.outcome.slice(0, 64) : 'unknown',
       ...(typeof s.at === 'string' && !Number.isNaN(Date.parse(s.at)) ? { at: new Date(s.at).toISOString() } : {}),
       ...(typeof s.ref === 'string' && !common.correlationId ? { correlationId: s.ref.slice(0, 200) } : {}),
+      ...route(s.from, s.to, common.detail),
     });
   }
   return out;
+}
+
+/** Where a step's data came from / went (`detail.source` / `detail.destination`), merged into the common detail. */
+function route(from: unknown, to: unknown, detail: NewAuditRecord['detail']): Pick<NewAuditRecord, 'detail'> {
+  const source = typeof from === 'string' && from ? from.slice(0, 200) : undefined;
+  const destination = typeof to === 'string' && to ? to.slice(0, 200) : undefined;
+  if (!source && !destination) return {};
+  return { detail: { ...(detail ?? {}), ...(source ? { source } : {}), ...(destination ? { destination } : {}) } };
 }
 
 /**

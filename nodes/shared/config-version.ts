@@ -14,6 +14,7 @@
  *     ...
  *   });
  */
+import { declareGovernance } from './governance';
 import { onClose } from './input';
 import type { Node, NodeDef } from './types';
 
@@ -62,6 +63,8 @@ export function upgradeNode(node: Node, def: NodeDef, steps: ConfigSteps): NodeD
   if (r.newer) node.warn(`configuration version ${r.from} is newer than this release understands (${steps.length}); settings it added are ignored`);
   deployed.set(node.id, v);
   onClose(node, () => { if (deployed.get(node.id) === v) deployed.delete(node.id); });
+  // Every node passes here with its config: the one place it declares its governance reference.
+  declareGovernance(node, r.def);
   return r.def;
 }
 

@@ -66,17 +66,21 @@ let lastIso = '';
 /**
  * Append one audit step to `msg.audit` (append-only, never rewritten; DESIGN.md §2).
  * `recorded: true` marks a step its node has already written to the audit store itself
- * (quarantine), so a downstream nhs-audit node does not store it a second time.
+ * (quarantine), so a downstream nhs-audit node does not store it a second time. `from` / `to`
+ * say where the data came from or went (peer address, endpoint host:port; never patient data):
+ * nhs-audit stores them as the record's `detail.source` / `detail.destination` (disclosure report).
  */
 export function appendAudit(
   msg: NodeMessage,
-  step: { node: string; action: string; outcome: string; ref?: string; recorded?: true },
+  step: { node: string; action: string; outcome: string; ref?: string; recorded?: true; from?: string; to?: string },
   now: () => Date = () => new Date(),
 ): void {
   const trail = Array.isArray(msg.audit) ? (msg.audit as unknown[]) : [];
   const entry: Record<string, string | true> = { at: isoOf(now()), node: step.node, action: step.action, outcome: step.outcome };
   if (step.ref !== undefined) entry.ref = step.ref;
   if (step.recorded) entry.recorded = true;
+  if (step.from) entry.from = step.from;
+  if (step.to) entry.to = step.to;
   trail.push(entry);
   msg.audit = trail;
   const ack = (msg.ack as { code?: unknown } | undefined)?.code;

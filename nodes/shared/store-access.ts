@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { NhsError } from '../../lib/errors';
 import { createStore, type Store, type StoreOptions } from '../../lib/store';
+import { withGovernance } from './governance';
 import type { Node, NodeDef, RED } from './types';
 
 /** The `nhs-store` config node as other nodes see it. */
@@ -51,7 +52,7 @@ export function defaultStore(file: string, onError?: (e: NhsError) => void): Pro
   let p = defaults.get(file);
   if (!p) {
     // Bounded by default (DESIGN.md §4): an edge box left running must not fill its disk.
-    const store = createStore({ backend: 'sqlite', file, retentionDays: DEFAULT_RETENTION_DAYS, sizeWarnBytes: DEFAULT_SIZE_WARN_MB * 1048576, ...(onError ? { onError } : {}) });
+    const store = withGovernance(createStore({ backend: 'sqlite', file, retentionDays: DEFAULT_RETENTION_DAYS, sizeWarnBytes: DEFAULT_SIZE_WARN_MB * 1048576, ...(onError ? { onError } : {}) }));
     p = store.open().then(() => store);
     defaults.set(file, p);
     // A failed open is not cached: the next caller tries again (e.g. after a disk is remounted).

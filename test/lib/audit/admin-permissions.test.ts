@@ -32,11 +32,14 @@ describe('admin API permissions', () => {
       'GET /nhs-interop/audit/reveal': 'nhs.audit.reveal',
       'GET /nhs-interop/audit/trail': 'nhs.audit.read',
       'POST /nhs-interop/audit/verify': 'nhs.audit.read',
+      // Queried by NHS number and showing one patient's exchanges: the reveal permission.
+      'GET /nhs-interop/disclosure': 'nhs.audit.reveal',
+      'GET /nhs-interop/disclosure.csv': 'nhs.audit.reveal',
     });
-    assert.equal(routes.length, 11, 'registered once per runtime');
+    assert.equal(routes.length, 13, 'registered once per runtime');
     // Node-RED's read-only scope is granted every permission ending in .read (and "write" every
     // one ending in .write): a reveal permission must end in neither.
-    for (const r of routes.filter((x) => x.path.endsWith('/reveal'))) assert.doesNotMatch(r.perm, /\.(read|write)$/);
+    for (const r of routes.filter((x) => x.path.endsWith('/reveal') || x.path.includes('disclosure'))) assert.doesNotMatch(r.perm, /\.(read|write)$/);
   });
 
   it('refuses ?reveal=1 (403 REVEAL_FORBIDDEN) to a caller RED.auth denies the reveal permission, before touching a store', async () => {
