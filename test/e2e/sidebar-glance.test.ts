@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { adt, peerConnect, peerServer, type PeerServer } from '../helpers/mllp-peer';
+import { parseCsv } from '../helpers/csv';
 import { waitFor } from '../helpers/wait';
 
 // Browser globals inside page.evaluate callbacks (the tsconfig has no DOM lib).
@@ -65,6 +66,8 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
     const deadPort = await freePort();
     const flows = [
       { id: 'gt1', type: 'tab', label: 'Glance e2e' },
+      // The tab's governance: every audit record its nodes write carries these references.
+      { id: 'ggov', type: 'nhs-governance', name: 'PAS feed DSA', agreement: 'DSA-2026-014', lawfulBasis: '6(1)(e)', condition: '9(2)(h)', purpose: 'TREAT', tabs: ['gt1'] },
       { id: 'gst', type: 'nhs-store', name: 'glance store', backend: 'sqlite', file: join(work, 'store.db'), durability: 'normal' },
       { id: 'gin', type: 'nhs-mllp-in', z: 'gt1', name: 'ADT feed', port: String(inPort), host: '127.0.0.1', ackMode: 'commit', store: 'gst', allow: '', wires: [['gout1', 'gout2', 'gau', 'gq'], []] },
       { id: 'gau', type: 'nhs-audit', z: 'gt1', store: 'gst', action: 'adt.received', wires: [[]] },
@@ -215,28 +218,30 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
     }));
     // The rows the flow made for this patient: received, audited, parked.
     const actions = onScreen.map((r) => r.action);
-    for (const a of ['adt.received', 'quarantine.park']) assert.ok(actions.includes(a), `report shows ${a}: ${actions.join(', ')}`);
+    for (const a of ['adt.received', 'quarantine.park']) {
+      const r = onScreen.find((x) => x.action === a);
+      assert.ok(r, `report shows ${a}: ${actions.join(', ')}`);
+      assert.equal(r.agreement, 'DSA-2026-014', `${a} under the tab's agreement`);
+      assert.equal(r.flow, 'Glance e2e');
+    }
     const firstRow = page.locator('#nhs-d-table .nhs-d-row').first();
     await firstRow.scrollIntoViewIfNeeded();
-    for (const col of ['when', 'node', 'flow', 'agreement', 'outcome']) await assertVisible(page, `#nhs-d-table .nhs-d-row:first-child [data-col="${col}"]`, body, `report ${col}`);
+    for (const col of ['when', 'node', 'action', 'outcome', 'flow', 'route', 'agreement', 'purpose', 'basis']) await assertVisible(page, `#nhs-d-table .nhs-d-row:first-child [data-col="${col}"]`, body, `report ${col}`);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#nhs-d-csv')]);
     assert.match(download.suggestedFilename(), new RegExp(`^disclosure-${NHS}-\\d{4}-\\d{2}-\\d{2}-\\d{4}-\\d{2}-\\d{2}\\.csv$`));
     const csv = readFileSync(await download.path(), 'utf8');
-    const [header, ...lines] = csv.replace(/\r\n$/, '').split('\r\n');
-    assert.equal(header, 'at,flow,flowName,node,nodeName,nodeType,action,outcome,actor,source,destination,agreement,purpose,lawfulBasis,condition,correlationId,messageId');
-    const cols = header!.split(',');
-    const rows = lines.map((l) => Object.fromEntries(parseCsvLine(l).map((v, i) => [cols[i], v.replace(/^'(?=[=+\-@\t\r])/, '')])));
-    // The CSV's rows are the screen's rows, in the same order. The CSV is a second run of the
-    // report, so the trail it reads may end with the on-screen report's own audit record (a
-    // disclosure too); nothing else may differ.
-    assert.ok(rows.length >= onScreen.length, `CSV ${rows.length} rows, screen ${onScreen.length}`);
-    assert.deepEqual(rows.slice(onScreen.length).map((r) => r.action), rows.slice(onScreen.length).map(() => 'disclosure.report'), 'only the report\'s own record is new');
+    const [header, ...lines] = parseCsv(csv);
+    assert.equal(header!.join(','), 'at,flow,flowName,node,nodeName,nodeType,action,outcome,actor,source,destination,agreement,purpose,lawfulBasis,condition,correlationId,messageId');
+    // A cell starting = + - @ carries a leading ' against spreadsheet formula injection.
+    const rows = lines.map((l) => Object.fromEntries(l.map((v, i) => [header![i], v.replace(/^'(?=[=+\-@\t\r])/, '')])));
+    // The CSV's rows are the screen's rows, in the same order (a report's own audit record is never a row of a later one).
+    assert.equal(rows.length, onScreen.length, `CSV ${rows.length} rows, screen ${onScreen.length}`);
     onScreen.forEach((s, i) => {
       const c = rows[i]!;
       const w = String(c.at).replace('T', ' ');
       assert.equal(s.when, `${w.slice(0, 10)}\n${w.slice(11, 19)}`, `row ${i} when`);
-      assert.equal(s.node, c.nodeName || c.node, `row ${i} node`);
+      assert.equal(s.node, c.nodeName || c.nodeType || c.node, `row ${i} node`);
       assert.equal(s.flow, c.flowName || c.flow, `row ${i} flow`);
       assert.equal(s.agreement, c.agreement || 'none recorded', `row ${i} agreement`);
       assert.equal(s.purpose, c.purpose ?? '', `row ${i} purpose`);
@@ -244,6 +249,7 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
       assert.equal(s.action, c.action, `row ${i} action`);
       const route = c.source || c.destination ? `${c.source || '?'} → ${c.destination || '?'}` : '';
       assert.equal(s.route, route, `row ${i} from → to`);
+      assert.equal(s.basis, [c.lawfulBasis, c.condition].filter(Boolean).join(' · '), `row ${i} lawful basis · condition`);
     });
     assert.doesNotMatch(csv, /TESTPATIENT|19800101/, 'no names or birth dates in the report');
     // The report itself is audited as a reveal of this patient.
@@ -251,30 +257,3 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
     assert.ok(audit.records.filter((r) => r.action === 'disclosure.report').length >= 2, 'the on-screen report and the CSV download are both audited');
   });
 });
-
-/** RFC 4180 fields of one line (quoted fields with doubled quotes; no embedded line breaks in these rows). */
-function parseCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let v = '';
-      i++;
-      for (;;) {
-        const q = line.indexOf('"', i);
-        if (line[q + 1] === '"') { v += line.slice(i, q + 1); i = q + 2; continue; }
-        v += line.slice(i, q);
-        i = q + 1;
-        break;
-      }
-      out.push(v);
-    } else {
-      const c = line.indexOf(',', i);
-      out.push(c < 0 ? line.slice(i) : line.slice(i, c));
-      i = c < 0 ? line.length : c;
-    }
-    if (i >= line.length) return out;
-    i++; // the comma
-    if (i === line.length) { out.push(''); return out; }
-  }
-}
