@@ -71,7 +71,7 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
       { id: 'gst', type: 'nhs-store', name: 'glance store', backend: 'sqlite', file: join(work, 'store.db'), durability: 'normal' },
       { id: 'gin', type: 'nhs-mllp-in', z: 'gt1', name: 'ADT feed', port: String(inPort), host: '127.0.0.1', ackMode: 'commit', store: 'gst', allow: '', wires: [['gout1', 'gout2', 'gau', 'gq'], []] },
       { id: 'gau', type: 'nhs-audit', z: 'gt1', store: 'gst', action: 'adt.received', wires: [[]] },
-      { id: 'gq', type: 'nhs-quarantine', z: 'gt1', store: 'gst', reasonCode: 'HL7_STRUCTURE', reasonCodeType: 'str', reason: 'PV1-3 assigned patient location missing for an inpatient admission', reasonType: 'str', owner: 'PAS integration team', ownerType: 'str', sla: '4', slaType: 'num', wires: [[], []] },
+      { id: 'gq', type: 'nhs-quarantine', z: 'gt1', store: 'gst', reasonCode: 'HL7_STRUCTURE', reasonCodeType: 'str', reason: 'PV1-3 assigned patient location missing for an inpatient admission', reasonType: 'str', owner: 'PAS integration team', ownerType: 'str', sla: '0.0003', slaType: 'num', wires: [[], []] },
       { id: 'gep1', type: 'nhs-mllp-endpoint', name: 'EPR', host: '127.0.0.1', port: String(peer.port), store: 'gst', connectTimeout: 1, ackTimeout: 2, retryBase: 0.2, retryMax: 1, maxAttempts: 1000 },
       { id: 'gout1', type: 'nhs-mllp-out', z: 'gt1', endpoint: 'gep1', wires: [[], []] },
       { id: 'gep2', type: 'nhs-mllp-endpoint', name: 'Lab system', host: '127.0.0.1', port: String(deadPort), store: 'gst', connectTimeout: 1, ackTimeout: 2, retryBase: 0.5, retryMax: 2, maxAttempts: 1000 },
@@ -85,10 +85,11 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
     assert.match(ack, /MSA\|AA\|GLANCE0001/);
     await waitFor('an open alert, a quarantined item and both endpoints\' state', async () => {
       const ov = (await nr.api('/nhs-interop/overview')).json() as { alerts: unknown[]; feeds: { node: string; lastMessageAt: string | null; backlog: number | null }[] };
-      const q = (await nr.api('/nhs-interop/quarantine?store=gst&state=open')).json() as { items: unknown[] };
+      // SLA 0.0003 h (about 1 s): the item is overdue by the time the browser looks.
+      const q = (await nr.api('/nhs-interop/quarantine?store=gst&state=open')).json() as { items: { overdue: boolean }[] };
       const ep1 = ov.feeds.find((f) => f.node === 'gep1');
       const ep2 = ov.feeds.find((f) => f.node === 'gep2');
-      return ov.alerts.length === 1 && q.items.length === 1 && ep1?.lastMessageAt && ep2?.backlog === 1 ? true : undefined;
+      return ov.alerts.length === 1 && q.items.length === 1 && q.items[0]!.overdue && ep1?.lastMessageAt && ep2?.backlog === 1 ? true : undefined;
     }, 30000);
     mkdirSync(artifacts, { recursive: true });
     const { chromium } = await import('playwright-core');
@@ -145,6 +146,9 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
       code: 'HL7_STRUCTURE', reason: 'PV1-3 assigned patient location missing for an inpatient admission', owner: 'PAS integration team', age: true,
       patient: '999 *** **18', state: 'open',
     });
+    const age = page.locator('#nhs-q-list .nhs-q-row [data-col="age"]');
+    assert.equal(await age.evaluate((e: any) => e.classList.contains('nhs-overdue')), true, 'past its SLA: the admin API\'s overdue flag shows the age in red');
+    assert.match(await age.getAttribute('title'), /^due \d{4}-/);
     // Header names the columns that stayed; the text of the whole list shows no unmasked number.
     await assertVisible(page, '#nhs-q-list thead th', body, 'quarantine header');
     assert.doesNotMatch(await page.locator('.nhs-sb').first().innerText(), /9990000018|999 000 0018|TESTPATIENT/);
