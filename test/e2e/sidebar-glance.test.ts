@@ -217,7 +217,7 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
     await page.screenshot({ path: join(artifacts, 'sidebar-disclosure-report.png') });
     const onScreen: Record<string, string>[] = await page.evaluate(() => Array.from(document.querySelectorAll('#nhs-d-table .nhs-d-row')).map((tr: any) => {
       const o: Record<string, string> = {};
-      for (const e of Array.from(tr.querySelectorAll('[data-col]')) as any[]) o[e.getAttribute('data-col')] = e.innerText.trim();
+      for (const e of Array.from<any>(tr.querySelectorAll('[data-col]'))) o[e.getAttribute('data-col')] = e.innerText.trim();
       return o;
     }));
     // The rows the flow made for this patient: received, audited, parked.
