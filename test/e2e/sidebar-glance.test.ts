@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { adt, peerConnect, peerServer, type PeerServer } from '../helpers/mllp-peer';
+import { isValidNhsNumber, nhsCheckDigit } from '../../lib/nhs/nhs-number';
 import { parseCsv } from '../helpers/csv';
 import { waitFor } from '../helpers/wait';
 
@@ -197,6 +198,16 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
     const ymd = (d: Date): string => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
     assert.equal(await page.inputValue('#nhs-d-from'), ymd(yearAgo), 'default period: the last 12 months');
     assert.equal(await page.inputValue('#nhs-d-to'), ymd(today));
+    // The browser's check agrees with lib/nhs/nhs-number.ts on valid numbers, every wrong check
+    // digit of them, prefixes whose remainder gives 10 (no valid number) and malformed input.
+    const table: string[] = ['9000000009', '9990000018', '9434765919', '', '999000001', '99900000188', '999 000 0018', 'abcdefghij'];
+    for (let p = 999000000; table.length < 400; p += 7) {
+      const first9 = String(p);
+      for (let d = 0; d <= 9; d++) table.push(first9 + d);
+    }
+    assert.ok(table.some((n) => /^\d{10}$/.test(n) && nhsCheckDigit(n.slice(0, 9)) === undefined), 'the table has a remainder-10 prefix');
+    const browser: boolean[] = await page.evaluate((ns: string[]) => ns.map((n) => window.nhsInterop.validNhsNumber(n)), table);
+    assert.deepEqual(browser, table.map((n) => isValidNhsNumber(n)));
     // Client-side checks: a wrong check digit and a short number never reach the server.
     await page.fill('#nhs-d-nhs', '999 000 0019');
     await page.click('#nhs-d-run');
