@@ -13,6 +13,7 @@ import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-ve
 import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { endpointNode } from './shared/mllp';
+import { metrics } from './shared/ops';
 import { StatusReporter } from './shared/status';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
 
@@ -77,6 +78,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
         },
         retrying(_item, reason) {
           retrying = true;
+          metrics.retry(node.id, typeof def.endpoint === 'string' ? def.endpoint : '');
           status.warn(t('mllp-out.status.retrying', { reason }));
         },
       }).catch((e: unknown) => {

@@ -50,6 +50,7 @@ export class NhsMetrics {
   private readonly outDepth = new Gauge({ name: 'nhs_outbox_depth', help: 'Outbox items not yet delivered (pending or in flight) per destination', labelNames: ['store', 'destination'] as const, registers: [this.registry] });
   private readonly outOldest = new Gauge({ name: 'nhs_outbox_oldest_age_seconds', help: 'Age of the oldest undelivered outbox item per destination', labelNames: ['store', 'destination'] as const, registers: [this.registry] });
   private readonly outParked = new Gauge({ name: 'nhs_outbox_parked', help: 'Outbox items parked (undeliverable) per destination', labelNames: ['store', 'destination'] as const, registers: [this.registry] });
+  private readonly retries = new Counter({ name: 'nhs_outbox_retries_total', help: 'Outbox deliveries that failed and were rescheduled with back-off, per sending node and destination', labelNames: ['node_id', 'destination'] as const, registers: [this.registry] });
   private readonly listenerUp = new Gauge({ name: 'nhs_listener_up', help: '1 when an MLLP listener is listening', labelNames: ['node_id'] as const, registers: [this.registry] });
   private readonly cache = new Map<string, { inc(): void }>();
 
@@ -70,6 +71,11 @@ export class NhsMetrics {
 
   validation(nodeId: string, profile: string, result: string): void {
     this.validations.inc({ node_id: safeId(nodeId), profile: safeLabel(profile), result: safeLabel(result) });
+  }
+
+  /** One delivery rescheduled (mllp out's `retrying`); deliveries themselves are `deliver` steps. */
+  retry(nodeId: string, destination: string): void {
+    this.retries.inc({ node_id: safeId(nodeId), destination: safeId(destination) });
   }
 
   pdsLookup(nodeId: string, result: string, seconds: number): void {

@@ -18,11 +18,11 @@ import { configVersion, upgradeConfig, VERSION_ADDED } from '../../nodes/shared/
 const fixture: Record<string, unknown>[] = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'flow-before-versions.json'), 'utf8'));
 const OURS = ['nhs-store', 'nhs-hl7', 'nhs-fhir-validate', 'nhs-quarantine', 'nhs-audit',
   'nhs-pds-config', 'nhs-pds-lookup', 'nhs-esr-source', 'nhs-esr', 'nhs-hl7-to-fhir', 'nhs-terminology', 'nhs-snomed-map',
-  'nhs-mllp-in', 'nhs-mllp-response', 'nhs-mllp-out', 'nhs-mllp-endpoint'];
+  'nhs-mllp-in', 'nhs-mllp-response', 'nhs-mllp-out', 'nhs-mllp-endpoint', 'nhs-governance'];
 /** Node ids in the fixture of each of our types (same order as OURS). */
-const IDS = ['s1', 'h1', 'f1', 'q1', 'a1', 'pc1', 'p1', 'es1', 'e1', 'x1', 't1', 'm1', 'mi1', 'mr1', 'mo1', 'me1'];
+const IDS = ['s1', 'h1', 'f1', 'q1', 'a1', 'pc1', 'p1', 'es1', 'e1', 'x1', 't1', 'm1', 'mi1', 'mr1', 'mo1', 'me1', 'g1'];
 const FILES = ['store', 'hl7', 'fhir-validate', 'quarantine', 'audit', 'pds-config', 'pds-lookup', 'esr-source', 'esr', 'hl7-to-fhir', 'terminology-config', 'snomed-map',
-  'mllp-in', 'mllp-response', 'mllp-out', 'mllp-endpoint'];
+  'mllp-in', 'mllp-response', 'mllp-out', 'mllp-endpoint', 'governance'];
 const SCT = 'http://snomed.info/sct';
 const BROKEN = 'MSH|^~\\&|A|B|C|D|20240101||ADT^A01||P|2.5\rPID|1||9990000018||TESTPATIENT\r';
 

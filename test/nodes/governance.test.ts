@@ -8,11 +8,12 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toAuditEvent } from '../../lib/audit/fhir';
 import { DISCLOSURE_COLUMNS } from '../../lib/audit/disclosure';
+import { LAWFUL_BASES, PURPOSES, SPECIAL_CONDITIONS } from '../../lib/audit/governance';
 import { verifyStore } from '../../lib/audit/verify';
 import { nodeRedHarness } from '../helpers/node-red';
 import { ADT } from '../lib/quarantine/fixtures';
@@ -26,6 +27,20 @@ const governanceNode = require('../../nodes/governance');
 
 const GOV_TAB = { id: 'g1', type: 'nhs-governance', name: 'ADT sharing', agreement: 'DSA-2026-014', dpia: 'DPIA-0042', lawfulBasis: '6(1)(e)', condition: '9(2)(h)', purpose: 'TREAT', caldicott: 'caldicott@trust.example', tabs: ['f1'] };
 const GOV_OWN = { id: 'g2', type: 'nhs-governance', agreement: 'DSA-RESEARCH-7', lawfulBasis: '6(1)(e)', condition: '9(2)(j)', purpose: 'HRESCH', tabs: [] };
+
+describe('nhs-governance editor', () => {
+  it('offers exactly the UK GDPR Art. 6 / Art. 9 and PurposeOfUse lists of lib/audit/governance.ts', () => {
+    const html = readFileSync(join(__dirname, '..', '..', 'nodes', 'governance.html'), 'utf8');
+    const list = (name: string): string[][] => {
+      const m = new RegExp(`var ${name} = \\[([\\s\\S]*?)\\];`).exec(html);
+      assert.ok(m, name);
+      return [...m[1]!.matchAll(/\['([^']+)', '([^']+)'\]/g)].map((x) => [x[1]!, x[2]!]);
+    };
+    assert.deepEqual(list('LAWFUL_BASES'), LAWFUL_BASES.map((e) => [e.code, e.display]));
+    assert.deepEqual(list('CONDITIONS'), SPECIAL_CONDITIONS.map((e) => [e.code, e.display]));
+    assert.deepEqual(list('PURPOSES'), PURPOSES.map((e) => [e.code, e.display]));
+  });
+});
 
 describe('nhs-governance', () => {
   const h = nodeRedHarness();

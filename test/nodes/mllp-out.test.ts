@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import * as net from 'node:net';
 import { nodeRedHarness } from '../helpers/node-red';
 import { adt, controlIdOf, msaOf, peerAck, peerServer, type PeerServer } from '../helpers/mllp-peer';
+import { parsePrometheus } from '../helpers/prometheus';
+import { metrics } from '../../nodes/shared/ops';
 
 const mllpOut = require('../../nodes/mllp-out');
 const endpointNode = require('../../nodes/mllp-endpoint');
@@ -93,11 +95,15 @@ describe('nhs-mllp-out + nhs-mllp-endpoint', () => {
   it('AE with policy retry: retries with back-off, then parks after maxAttempts', async () => {
     const p = await peer((t) => peerAck(t, 'AE'));
     await h.load(modules, flow(p.port, { nakPolicy: 'retry', maxAttempts: 3 }));
+    const retries = async (): Promise<number> => (parsePrometheus(await metrics.render({ at: new Date().toISOString(), stores: [], listeners: [], endpoints: [] })).find((x) => x.name === 'nhs_outbox_retries_total' && x.labels.node_id === 'out' && x.labels.destination === 'ep')?.value ?? 0);
+    const before = await retries();
     const parked = h.next('bad', 5000);
     h.node('out').receive({ payload: adt('RETRYME') });
     const m = await parked;
     assert.equal(p.received.length, 3);
     assert.equal(m.outbox.attempts, 3);
+    // Issue 16 item 1: retries are counted (two reschedules, then the third failure parks).
+    assert.equal(await retries() - before, 2);
   });
 
   it('no listener: parks after its retry budget, never silently drops', async () => {

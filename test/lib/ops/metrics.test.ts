@@ -27,6 +27,8 @@ describe('metrics labels and rendering', () => {
     m.step('n1', 'nhs-hl7', 'parse', 'invalid');
     m.validation('v1', 'https://example.org/P', 'invalid');
     m.pdsLookup('p1', 'found', 0.2);
+    m.retry('o1', 'ep1');
+    m.retry('o1', 'ep1');
     const snap: OpsSnapshot = {
       at: '2026-01-01T00:00:00.000Z', listeners: [{ node: 'in1', listening: true }], endpoints: [],
       stores: [{ name: 'st', backend: 'sqlite', reachable: true, probeMs: 3, quarantine: [{ reason: 'X', owner: 'team', count: 2, oldestSeconds: 60 }], outbox: [{ destination: 'ep1', depth: 4, oldestSeconds: 30, parked: 1 }] }],
@@ -41,6 +43,7 @@ describe('metrics labels and rendering', () => {
     assert.equal(v('nhs_outbox_depth', { destination: 'ep1' }), 4);
     assert.equal(v('nhs_outbox_parked', { destination: 'ep1' }), 1);
     assert.equal(v('nhs_listener_up', { node_id: 'in1' }), 1);
+    assert.equal(v('nhs_outbox_retries_total', { node_id: 'o1', destination: 'ep1' }), 2);
     const again = parsePrometheus(await m.render({ ...snap, stores: [] }));
     assert.equal(again.find((x) => x.name === 'nhs_quarantine_open_items'), undefined, 'a store gone from the snapshot is gone from the gauges');
   });
