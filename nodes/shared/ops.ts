@@ -35,10 +35,13 @@ export function countStep(nodeId: string, action: string, outcome: string, ackCo
   metrics.step(nodeId, t, action, outcome);
   if (ackCode !== undefined && t.startsWith('nhs-mllp')) metrics.ack(nodeId, t, ackCode);
   lastSeen.set(nodeId, Date.now());
+  // A delivery that got an ACK back (any code; a park is not a message through): the endpoint's "last message".
+  if (action === 'deliver' && outcome !== 'parked') lastDelivered.set(nodeId, Date.now());
   if (t === 'nhs-pds-lookup') pdsFailing.set(nodeId, outcome === 'unavailable');
 }
 
 const lastSeen = new Map<string, number>();
+const lastDelivered = new Map<string, number>();
 const pdsFailing = new Map<string, boolean>();
 
 /** What the nodes did lately (for nhs-monitor's feed-silent / PDS rules), and store sizes. */
@@ -93,8 +96,27 @@ export async function snapshot(RED: RED, now = new Date()): Promise<OpsSnapshot>
 
 /** An open alert as the sidebar shows it (no patient data: rules, nodes, counts). */
 export interface OpenAlert { monitor: string; id: string; kind: unknown; severity: unknown; target: unknown; detail: unknown; openedAt: string | null }
-/** One feed for the sidebar's summary: a listener (last message) or an endpoint (backlog). */
-export interface FeedSummary { node: string; name: string; type: 'listener' | 'endpoint'; up: boolean; lastMessageAt: string | null; backlog: number | null }
+/**
+ * One feed for the sidebar's summary. A listener: its last message and its backlog (in `commit`
+ * mode, what it kept but has not yet handed to the flow; null otherwise). An endpoint: its last
+ * delivery (an ACK came back, through any `nhs-mllp-out` of it), its outbox backlog, the age of
+ * the oldest waiting item and how many were parked.
+ */
+export interface FeedSummary {
+  node: string; name: string; type: 'listener' | 'endpoint'; up: boolean; lastMessageAt: string | null; backlog: number | null;
+  oldestSeconds?: number; parked?: number;
+}
+
+const isoOf = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** What a `commit`-mode listener kept above its hand-off watermark in this instance. */
+async function listenerBacklog(RED: RED, id: string): Promise<number | null> {
+  const n = listenerNode(RED, id);
+  const store = n?.mllpHandoffStore();
+  if (!n || !store) return null;
+  const rows = await within(store, 1000, 'store').then((s) => within(s.listHandoffs(id), 1000, 'store')).catch(() => undefined);
+  return rows ? (rows.find((r) => r.owner === n.mllpOwner)?.pending ?? 0) : null;
+}
 
 /** Open alerts of every monitor in every deployed store, and a per-feed summary. */
 export async function overview(RED: RED): Promise<{ alerts: OpenAlert[]; feeds: FeedSummary[] }> {
@@ -113,9 +135,25 @@ export async function overview(RED: RED): Promise<{ alerts: OpenAlert[]; feeds: 
     }
   }
   const nameOf = (id: string): string => RED.nodes.getNode(id)?.name || id;
-  const feeds: FeedSummary[] = [
-    ...snap.listeners.map((l): FeedSummary => ({ node: l.node, name: nameOf(l.node), type: 'listener', up: l.listening, lastMessageAt: lastSeen.has(l.node) ? new Date(lastSeen.get(l.node) as number).toISOString() : null, backlog: null })),
-    ...snap.endpoints.map((e): FeedSummary => ({ node: e.node, name: nameOf(e.node), type: 'endpoint', up: e.running, lastMessageAt: null, backlog: e.backlog })),
-  ];
-  return { alerts, feeds };
+  // An endpoint delivers for the nhs-mllp-out nodes that name it: its last delivery is theirs.
+  const delivered = new Map<string, number>();
+  RED.nodes.eachNode?.((n) => {
+    const at = n.type === 'nhs-mllp-out' && typeof n.endpoint === 'string' ? lastDelivered.get(n.id) : undefined;
+    if (at !== undefined) delivered.set(n.endpoint as string, Math.max(at, delivered.get(n.endpoint as string) ?? 0));
+  });
+  const outbox = new Map<string, { oldestSeconds: number; parked: number }>();
+  for (const st of snap.stores) {
+    for (const o of st.outbox) {
+      const g = outbox.get(o.destination) ?? { oldestSeconds: 0, parked: 0 };
+      outbox.set(o.destination, { oldestSeconds: Math.max(g.oldestSeconds, Math.floor(o.oldestSeconds)), parked: g.parked + o.parked });
+    }
+  }
+  const listeners = await Promise.all(snap.listeners.map(async (l): Promise<FeedSummary> => ({
+    node: l.node, name: nameOf(l.node), type: 'listener', up: l.listening, lastMessageAt: isoOf(lastSeen.get(l.node)), backlog: await listenerBacklog(RED, l.node),
+  })));
+  const endpoints = snap.endpoints.map((e): FeedSummary => ({
+    node: e.node, name: nameOf(e.node), type: 'endpoint', up: e.running, lastMessageAt: isoOf(delivered.get(e.node)), backlog: e.backlog,
+    oldestSeconds: outbox.get(e.node)?.oldestSeconds ?? 0, parked: outbox.get(e.node)?.parked ?? 0,
+  }));
+  return { alerts, feeds: [...listeners, ...endpoints] };
 }

@@ -88,6 +88,8 @@ describe('README screenshots of the running demo (Chromium)', { skip }, () => {
       assert.doesNotMatch(list, /9990000018|9990000026|DEMOPATIENT|EXAMPLEPERSON/, 'patient data masked');
       await page.locator('#nhs-q-list .nhs-q-row').first().click();
       await page.waitForSelector('#nhs-q-payload');
+      // The picture is of the list (code, reason, owner, age) with the detail's start under it.
+      await page.evaluate(() => document.querySelector('#nhs-q-list').scrollIntoView({ block: 'start' }));
       await page.screenshot({ path: join(images, 'demo-quarantine.png') });
 
       await page.click('#nhs-view-audit');
