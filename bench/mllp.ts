@@ -62,13 +62,16 @@ function mainThreadCpu(): number {
 async function serve(kind: Kind, dir: string): Promise<void> {
   let storeStats: () => unknown = () => null;
   const delay = monitorEventLoopDelay({ resolution: 1 });
-  if (kind.startsWith('nhs-')) delay.enable();
   // The parent asks for this process's CPU time, its event-loop delay p99 since the last ask and
-  // (nhs-*) the store's commit counters per cell.
+  // (nhs-*) the store's commit counters per cell. `STATS 16` before the 16-connection cell turns
+  // the delay monitor on for that cell only: its 1 ms timer wakes an idle loop 1,000 times a
+  // second, which would show as CPU per message in the slow 1-connection cells.
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'EXIT') process.exit(0); // a normal exit, so --cpu-prof writes its profile
     const loopP99 = delay.count ? delay.percentile(99) / 1e6 : NaN;
+    delay.disable();
     delay.reset();
+    if (l === 'STATS 16' && kind.startsWith('nhs-')) delay.enable();
     console.log(`STATS ${JSON.stringify({ cpu: process.cpuUsage(), main: mainThreadCpu(), loopP99, elu: performance.eventLoopUtilization(), store: storeStats() })}`);
   });
   const ready = (port: number): void => { console.log(`READY ${port}`); };
@@ -184,7 +187,7 @@ async function load(port: number, conns: number, ms: number): Promise<Cell> {
   return { perSec: secs > 0 ? counted / secs : 0, p50: q(0.5), p99: q(0.99), n: counted, total };
 }
 
-interface Server { proc: ChildProcess; port: number; stats(): Promise<ServerStats> }
+interface Server { proc: ChildProcess; port: number; stats(next?: number): Promise<ServerStats> }
 
 function startServer(kind: Kind, dir: string): Promise<Server> {
   // NHS_BENCH_SERVER_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the server processes.
@@ -192,7 +195,7 @@ function startServer(kind: Kind, dir: string): Promise<Server> {
   const proc = spawn(process.execPath, [...extra, '--import', 'tsx', __filename, '--serve', kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
   let waiting: ((s: ServerStats) => void)[] = [];
-  const stats = (): Promise<ServerStats> => new Promise((r) => { waiting.push(r); proc.stdin?.write('STATS\n'); });
+  const stats = (next?: number): Promise<ServerStats> => new Promise((r) => { waiting.push(r); proc.stdin?.write(next === undefined ? 'STATS\n' : `STATS ${next}\n`); });
   return new Promise((resolve, reject) => {
     lines.on('line', (l) => {
       if (l.startsWith('READY ')) resolve({ proc, port: Number(l.slice(6)), stats });
@@ -264,10 +267,10 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const server = await startServer(kind, dir);
     const { proc, port } = server;
-    const stats = (): Promise<ServerStats> => server.stats();
+    const stats = (next?: number): Promise<ServerStats> => server.stats(next);
     try {
       for (const c of CONNS) {
-        const s0 = await stats();
+        const s0 = await stats(c);
         const g0 = process.cpuUsage();
         const t0 = performance.now();
         const cell = await load(port, c, SECONDS * 1000);

@@ -8,7 +8,10 @@
  * The writes of one event-loop turn go to the worker as one port message (and come back as one),
  * and a message append is validated and turned into its row here, at call time (as the in-thread
  * store does), so the worker only inserts it and answers its seq: per message this thread pays
- * for building the row, not for cloning the record both ways (bench/mllp.md).
+ * for building the row, not for cloning the record both ways (bench/mllp.md). The row holds its
+ * own copy of the bytes: structured cloning copies the whole ArrayBuffer behind a Buffer, and the
+ * caller's frame may be a view of a 64 KB socket read; the copy is a view of Node's 8 KB pool,
+ * which the rows of one batch share, so it is cloned once per batch.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,31 +38,6 @@ function revive(v: unknown): unknown {
 }
 
 // appendMessage is a method of its own (below).
-/**
- * The raw bytes of a batch's appends moved into one exact-size buffer (each row's `raw` becomes a
- * view of it). Structured cloning copies the whole ArrayBuffer behind a Buffer, and a small Buffer
- * is a view of Node's shared 8 KB pool (a frame, of a 64 KB socket read), so without this every
- * append would clone kilobytes it does not own; with it the batch clones its bytes once.
- */
-function packRaw(batch: readonly WriterRequest[], pending: ReadonlyMap<number, Waiter>): void {
-  let total = 0;
-  let rows = 0;
-  for (const req of batch) {
-    const row = pending.get(req.id)?.row;
-    if (row) { total += row.raw.length; rows++; }
-  }
-  if (rows === 0) return;
-  const pack = Buffer.allocUnsafeSlow(total);
-  let at = 0;
-  for (const req of batch) {
-    const row = pending.get(req.id)?.row;
-    if (!row) continue;
-    row.raw.copy(pack, at);
-    row.raw = pack.subarray(at, at + row.raw.length);
-    at += row.raw.length;
-  }
-}
-
 const WRITES = [
   'setMessageStatus', 'enqueue', 'claimNext', 'renewOutboxLease', 'ackOutbox', 'retryOutbox', 'parkOutbox',
   'recoverOutbox', 'appendAudit', 'pruneAuditThrough', 'putQuarantine', 'transitionQuarantine', 'patchQuarantine',
@@ -189,7 +167,6 @@ class ThreadedSqlite {
     const batch = this.outgoing;
     if (batch.length === 0 || !this.worker) return;
     this.outgoing = [];
-    packRaw(batch, this.pending);
     try {
       this.worker.postMessage(batch);
     } catch {
