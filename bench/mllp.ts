@@ -262,6 +262,16 @@ async function main(): Promise<void> {
     }
     console.log(line);
   }
+  try {
+    await runKinds(results);
+  } finally {
+    if (usesPg) await dropPgSchemas();
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  report(results, t);
+}
+
+async function runKinds(results: Map<string, Cell>): Promise<void> {
   for (const kind of KINDS) {
     const dir = join(tmp, kind);
     mkdirSync(dir, { recursive: true });
@@ -285,8 +295,9 @@ async function main(): Promise<void> {
         const mainPerMsg = (s1.main - s0.main) / Math.max(1, cell.total);
         cell.usPerMsg = usPerMsg;
         cell.mainUsPerMsg = mainPerMsg;
-        cell.loopP99 = s1.loopP99;
-        let note = `server ${usPerMsg.toFixed(0)} µs CPU/msg (${sysPerMsg.toFixed(0)} kernel; main thread ${mainPerMsg.toFixed(0)}), loop p99 ${s1.loopP99.toFixed(2)} ms, cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
+        // NaN (no delay measured in this cell) arrives as null through JSON.
+        cell.loopP99 = s1.loopP99 ?? NaN;
+        let note = `server ${usPerMsg.toFixed(0)} µs CPU/msg (${sysPerMsg.toFixed(0)} kernel; main thread ${mainPerMsg.toFixed(0)}), loop p99 ${cell.loopP99.toFixed(2)} ms, cpu server ${cpuPct(s0.cpu, s1.cpu, ms).toFixed(0)} % (loop busy ${(performance.eventLoopUtilization(s1.elu, s0.elu).utilization * 100).toFixed(0)} %) loadgen ${cpuPct(g0, g1, ms).toFixed(0)} %`;
         if (s0.store && s1.store) {
           const commits = s1.store.commits - s0.store.commits;
           const writes = s1.store.writes - s0.store.writes;
@@ -303,8 +314,9 @@ async function main(): Promise<void> {
       } else proc.kill('SIGKILL');
     }
   }
-  rmSync(tmp, { recursive: true, force: true });
-  if (usesPg) await dropPgSchemas();
+}
+
+function report(results: Map<string, Cell>, t: Partial<Record<'sqlite' | 'postgres', number>>): void {
   const header = `| server | ${CONNS.map((c) => `${c} conn msg/s (p50 / p99 ms)`).join(' | ')} |`;
   console.log(`\n${header}\n|${'---|'.repeat(CONNS.length + 1)}`);
   for (const kind of KINDS) {

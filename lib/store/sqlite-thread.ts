@@ -20,6 +20,7 @@ import { NhsError } from '../errors';
 import { closedError, resolveOptions, type ResolvedOptions } from './options';
 import { messageRecordOf, newMessageRow, type MessageRow } from './rows';
 import { SqliteStore } from './sqlite';
+import { mapError } from './sqlite-engine';
 import type { WriterAnswer, WriterRequest } from './sqlite-writer';
 import type { MessageRecord, NewMessage, Store, StoreLocation, StoreOptions, StoreStats } from './types';
 
@@ -136,11 +137,11 @@ class ThreadedSqlite {
     try {
       row = newMessageRow(m, this.ro);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(mapError(e));
     }
     const id = ++this.next;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, row });
+      this.pending.set(id, { resolve, reject, row });
       this.post({ id, method: 'appendMessageRow', args: [row] });
     });
   }

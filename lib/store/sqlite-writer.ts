@@ -28,7 +28,10 @@ if (port) {
     }
     return v;
   };
-  const errorOf = (e: unknown): { code: string; message: string } => ({ code: String((e as { code?: unknown }).code ?? 'STORE_UNAVAILABLE'), message: e instanceof Error ? e.message : String(e) });
+  const errorOf = (e: unknown): { code: string; message: string } => {
+    const code = (e as { code?: unknown } | null)?.code;
+    return { code: typeof code === 'string' ? code : 'STORE_UNAVAILABLE', message: e instanceof Error ? e.message : String(e) };
+  };
   // Answers settled in one burst (one group commit) leave in one port message.
   let out: WriterAnswer[] = [];
   let sending = false;
@@ -50,7 +53,7 @@ if (port) {
     try {
       p = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[req.method]!(...req.args.map((a) => revive(a)));
     } catch (e) {
-      p = Promise.reject(e);
+      p = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     p.then((result) => answer({ id: req.id, result }), (e: unknown) => answer({ id: req.id, error: errorOf(e) }));
   };
