@@ -39,7 +39,8 @@ const COMMIT_KINDS: readonly Kind[] = ['nhs-commit', 'nhs-commit-el', 'nhs-commi
 // NHS_BENCH_KINDS=nhs-imm,nhs-commit runs a subset (for profiling); the targets need them all.
 const KINDS: readonly Kind[] = process.env.NHS_BENCH_KINDS ? (process.env.NHS_BENCH_KINDS.split(',') as Kind[]) : ALL_KINDS;
 const PG_URL = process.env.NHS_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const PG_SCHEMA = `bench_mllp_${process.pid}`;
+// One schema per run: the server child gets the parent's name, so the parent drops what it used.
+const PG_SCHEMA = process.env.NHS_BENCH_PG_SCHEMA ?? `bench_mllp_${process.pid}`;
 const tmp = join(__dirname, 'tmp', `mllp-${process.pid}`);
 
 // ------------------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ interface Server { proc: ChildProcess; port: number; stats(next?: number): Promi
 function startServer(kind: Kind, dir: string): Promise<Server> {
   // NHS_BENCH_SERVER_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the server processes.
   const extra = (process.env.NHS_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', __filename, '--serve', kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
+  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', __filename, '--serve', kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', NHS_BENCH_PG_SCHEMA: PG_SCHEMA } });
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
   let waiting: ((s: ServerStats) => void)[] = [];
   const stats = (next?: number): Promise<ServerStats> => new Promise((r) => { waiting.push(r); proc.stdin?.write(next === undefined ? 'STATS\n' : `STATS ${next}\n`); });
