@@ -1,7 +1,7 @@
 /**
  * Commit mode without blocking the event loop (issue 9 item 5), both ways in one run: the store's
  * writes on the event loop (`writerThread: false`, as before) and on the store's writer thread
- * (`writerThread: true`, the nhs-store default now). A real listener (lib/mllp server + lib/channel
+ * (`writerThread: true`, opt-in on nhs-store). A real listener (lib/mllp server + lib/channel
  * inbound, `commit`, SQLite FULL) in this process, the load generator in a child process (so its
  * own work does not count as this loop's delay).
  *   t           median latency of one commit alone (200 sequential appends, idle store)

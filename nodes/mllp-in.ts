@@ -38,11 +38,11 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   const t = catalog(RED, 'mllp-in');
   const storeId = storeConfigId(def);
   let storeP: Promise<Store> | undefined;
-  const getStore = (): Promise<Store> => {
-    storeP ??= resolveStore(RED, node, storeId);
-    // Not cached on failure: the next message tries again (the sender got AE and will resend).
-    storeP.catch(() => { storeP = undefined; });
-    return storeP;
+  const getStore = (): Promise<Store> => { // not cached on failure: the next message tries again
+    if (storeP) return storeP; // (the sender got AE and will resend); per message, so no handler per call
+    const p = (storeP = resolveStore(RED, node, storeId));
+    p.catch(() => { if (storeP === p) storeP = undefined; });
+    return p;
   };
   let received = 0;
   let rejected = 0;

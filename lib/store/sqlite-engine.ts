@@ -25,8 +25,8 @@ import type { AuditRecord, MessageRecord, NewMessage, StoreLocation, StoreOption
 
 export type Row = Record<string, unknown>;
 
-/** A queued write: a message append (batched into multi-row INSERTs) or any other operation. */
-type SqlJob = Settleable & ({ msg: MessageRow; run?: undefined } | { msg?: undefined; run: () => unknown });
+/** A queued write: a message append (batched into multi-row INSERTs) or any other operation. `seqOnly`: the append settles with its seq alone (the writer thread's callers build the record themselves). */
+type SqlJob = Settleable & ({ msg: MessageRow; run?: undefined; seqOnly?: boolean } | { msg?: undefined; run: () => unknown; seqOnly?: undefined });
 
 /**
  * Rows per multi-row message INSERT. One statement per row costs a VDBE run and a JS→C call each;
@@ -49,6 +49,11 @@ export function mapError(e: unknown): NhsError {
     return new NhsError('STORE_CONFLICT', `constraint violated: ${msg}`, { cause: e });
   }
   return new NhsError('STORE_UNAVAILABLE', `SQLite store failed: ${msg}`, { cause: e });
+}
+
+/** What a committed message append settles with: its record, or (seqOnly) its seq. */
+function appended(j: SqlJob, seq: number): unknown {
+  return j.seqOnly ? seq : messageRecordOf(j.msg!, seq);
 }
 
 function pushMessageValues(into: unknown[], r: MessageRow): void {
@@ -236,7 +241,7 @@ export abstract class SqliteEngine extends StoreBase {
         for (let k = i; k < i + MESSAGE_CHUNK; k++) pushMessageValues(params, jobs[k]!.msg!);
         // AUTOINCREMENT under the write lock numbers the rows of one INSERT consecutively.
         const last = Number(this.insMessages.run(params).lastInsertRowid);
-        for (let k = 0; k < MESSAGE_CHUNK; k++) out[i + k] = messageRecordOf(jobs[i + k]!.msg!, last - MESSAGE_CHUNK + 1 + k);
+        for (let k = 0; k < MESSAGE_CHUNK; k++) out[i + k] = appended(jobs[i + k]!, last - MESSAGE_CHUNK + 1 + k);
       }
       for (; i < end; i++) out[i] = this.runJob(jobs[i]!);
       if (i < jobs.length) {
@@ -251,7 +256,7 @@ export abstract class SqliteEngine extends StoreBase {
     if (!j.msg) return j.run();
     const params: unknown[] = [];
     pushMessageValues(params, j.msg);
-    return messageRecordOf(j.msg, Number(this.insMessage.run(params).lastInsertRowid));
+    return appended(j, Number(this.insMessage.run(params).lastInsertRowid));
   }
 
   private commitOne(j: SqlJob): void {
@@ -271,6 +276,14 @@ export abstract class SqliteEngine extends StoreBase {
   /** A message append: the hot path, batched into multi-row INSERTs (see runBatch). */
   protected submitMessage(m: NewMessage): Promise<MessageRecord> {
     return this.queue<SqlJob, MessageRecord>(this.committer, () => ({ msg: newMessageRow(m, this.o) }));
+  }
+
+  /**
+   * The writer thread's append (sqlite-thread.ts): the row was built and validated by
+   * `newMessageRow` on the caller's thread, which makes the record itself; this resolves its seq.
+   */
+  appendMessageRow(row: MessageRow): Promise<number> {
+    return this.queue<SqlJob, number>(this.committer, () => ({ msg: row, seqOnly: true }));
   }
 
   /** Validation runs in `prepareRun` (before queueing), so a bad record never enters a batch. */

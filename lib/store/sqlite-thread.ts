@@ -4,16 +4,28 @@
  * this thread on a second connection (WAL lets them run beside the writer). Same {@link Store}
  * interface, same durability contract: a write resolves only after the worker's commit.
  * Group commit happens in the worker, among the requests that reach it together.
+ *
+ * The writes of one event-loop turn go to the worker as one port message (and come back as one),
+ * and a message append is validated and turned into its row here, at call time (as the in-thread
+ * store does), so the worker only inserts it and answers its seq: per message this thread pays
+ * for building the row, not for cloning the record both ways (bench/mllp.md). The row holds its
+ * own copy of the bytes: structured cloning copies the whole ArrayBuffer behind a Buffer, and the
+ * caller's frame may be a view of a 64 KB socket read; the copy is a view of Node's 8 KB pool,
+ * which the rows of one batch share, so it is cloned once per batch.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { NhsError } from '../errors';
-import { closedError } from './options';
+import { closedError, resolveOptions, type ResolvedOptions } from './options';
+import { messageRecordOf, newMessageRow, type MessageRow } from './rows';
 import { SqliteStore } from './sqlite';
-import type { Store, StoreLocation, StoreOptions, StoreStats } from './types';
+import { mapError } from './sqlite-engine';
+import type { WriterAnswer, WriterRequest } from './sqlite-writer';
+import type { MessageRecord, NewMessage, Store, StoreLocation, StoreOptions, StoreStats } from './types';
 
-type Reply = { id: number; result?: unknown; error?: { code: string; message: string }; stats?: StoreStats } | { ready: boolean; error?: { code: string; message: string } } | { closed: true };
+type Reply = { answers: WriterAnswer[]; stats: StoreStats } | { ready: boolean; error?: { code: string; message: string } } | { closed: true };
+type Waiter = { resolve(v: unknown): void; reject(e: unknown): void; row?: MessageRow };
 
 /** Uint8Array (what a Buffer becomes across threads) back to Buffer, deep in plain records. */
 function revive(v: unknown): unknown {
@@ -26,8 +38,9 @@ function revive(v: unknown): unknown {
   return v;
 }
 
+// appendMessage is a method of its own (below).
 const WRITES = [
-  'appendMessage', 'setMessageStatus', 'enqueue', 'claimNext', 'renewOutboxLease', 'ackOutbox', 'retryOutbox', 'parkOutbox',
+  'setMessageStatus', 'enqueue', 'claimNext', 'renewOutboxLease', 'ackOutbox', 'retryOutbox', 'parkOutbox',
   'recoverOutbox', 'appendAudit', 'pruneAuditThrough', 'putQuarantine', 'transitionQuarantine', 'patchQuarantine',
   'openHandoff', 'advanceHandoff', 'adoptHandoff', 'prune',
 ] as const;
@@ -38,7 +51,11 @@ class ThreadedSqlite {
   readonly location: StoreLocation;
   private worker: Worker | undefined;
   private readonly reader: SqliteStore;
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  private readonly pending = new Map<number, Waiter>();
+  /** Requests of this turn, posted together by `send` (one setImmediate per turn). */
+  private outgoing: WriterRequest[] = [];
+  private sendScheduled = false;
+  private readonly ro: ResolvedOptions;
   private next = 0;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private opening: Promise<void> | undefined;
@@ -48,6 +65,7 @@ class ThreadedSqlite {
     // The reader runs no background retention: the writer does.
     this.reader = new SqliteStore({ ...opts, retentionDays: 0, sizeWarnBytes: opts.sizeWarnBytes ?? 0 });
     this.location = this.reader.location;
+    this.ro = resolveOptions(opts);
     for (const m of WRITES) (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => this.call(m, args);
     for (const m of READS) (this as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => (this.reader as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m]!(...args);
   }
@@ -73,12 +91,8 @@ class ThreadedSqlite {
           return;
         }
         if ('closed' in r) return;
-        const p = this.pending.get(r.id);
-        if (!p) return;
-        this.pending.delete(r.id);
-        if (r.stats) this.lastStats = r.stats;
-        if (r.error) p.reject(new NhsError(r.error.code, r.error.message));
-        else p.resolve(revive(r.result));
+        this.lastStats = r.stats;
+        for (const a of r.answers) this.answered(a);
       });
       worker.on('error', (e) => {
         const err = new NhsError('STORE_UNAVAILABLE', `store writer thread failed: ${e.message}`);
@@ -101,6 +115,7 @@ class ThreadedSqlite {
     if (this.state !== 'open') { this.state = 'closed'; return; }
     this.state = 'closed';
     const w = this.worker!;
+    this.send();
     // The writer settles every queued write, then closes its connection.
     await new Promise<void>((resolve) => {
       w.on('message', (r: Reply) => { if ('closed' in r) resolve(); });
@@ -115,19 +130,68 @@ class ThreadedSqlite {
     return { ...this.lastStats };
   }
 
+  /** The hot path: validated and made into its row here, now; the worker answers the seq. */
+  appendMessage(m: NewMessage): Promise<MessageRecord> {
+    if (this.state !== 'open' || !this.worker) return Promise.reject(closedError());
+    let row: MessageRow;
+    try {
+      row = newMessageRow(m, this.ro);
+    } catch (e) {
+      return Promise.reject(mapError(e));
+    }
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, row });
+      this.post({ id, method: 'appendMessageRow', args: [row] });
+    });
+  }
+
   private call(method: string, args: unknown[]): Promise<unknown> {
     if (this.state !== 'open' || !this.worker) return Promise.reject(closedError());
     const id = ++this.next;
     return new Promise((resolve, reject) => {
-      try {
-        this.worker!.postMessage({ id, method, args });
-      } catch (e) {
-        // Not cloneable (a function, a symbol): a bad argument, refused before it is queued.
-        reject(new NhsError('STORE_INVALID', `argument cannot be stored: ${e instanceof Error ? e.message : String(e)}`));
-        return;
-      }
       this.pending.set(id, { resolve, reject });
+      this.post({ id, method, args });
     });
+  }
+
+  private post(req: WriterRequest): void {
+    this.outgoing.push(req);
+    if (this.sendScheduled) return;
+    this.sendScheduled = true;
+    setImmediate(this.send);
+  }
+
+  /** Post this turn's requests as one port message. */
+  private readonly send = (): void => {
+    this.sendScheduled = false;
+    const batch = this.outgoing;
+    if (batch.length === 0 || !this.worker) return;
+    this.outgoing = [];
+    try {
+      this.worker.postMessage(batch);
+    } catch {
+      // One is not cloneable (a function, a symbol): post them one by one, in order, so only a
+      // bad argument is refused and the others still go.
+      for (const req of batch) {
+        try {
+          this.worker.postMessage([req]);
+        } catch (e) {
+          const p = this.pending.get(req.id);
+          this.pending.delete(req.id);
+          p?.reject(new NhsError('STORE_INVALID', `argument cannot be stored: ${e instanceof Error ? e.message : String(e)}`));
+        }
+      }
+    }
+  };
+
+  private answered(a: WriterAnswer): void {
+    const p = this.pending.get(a.id);
+    if (!p) return;
+    this.pending.delete(a.id);
+    if (a.error) p.reject(new NhsError(a.error.code, a.error.message));
+    else if (p.row) p.resolve(messageRecordOf(p.row, a.result as number));
+    else p.resolve(revive(a.result));
   }
 }
 
