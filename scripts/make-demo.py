@@ -17,6 +17,10 @@ out = [{'id': tab, 'type': 'tab', 'label': 'NHS interop demo', 'disabled': False
         'info': 'The demo that `npm start` deploys: every section is one of the example flows '
                 '(Import > Examples > node-red-contrib-nhs-interop). Synthetic patients only; runs offline. '
                 'Open the NHS tab in the sidebar to see quarantined messages and the audit trail.'}]
+# One nhs-governance for the demo tab (the parts each ship their own): a copy of the first part's,
+# applied to the demo tab and named by every patient-data node instead of the part's own.
+gov_id = 'd0000000000gov01'
+governance = None
 y_offset = 0
 for i, rel in enumerate(parts):
     path = os.path.join(root, 'examples', rel)
@@ -33,6 +37,10 @@ for i, rel in enumerate(parts):
     for n in nodes:
         if n['type'] == 'tab':
             continue
+        if n['type'] == 'nhs-governance':
+            if governance is None:
+                governance = dict(n, id=gov_id, tabs=[tab])
+            continue
         m = dict(n)
         m['id'] = rid(n['id'])
         if 'wires' in m:
@@ -40,6 +48,8 @@ for i, rel in enumerate(parts):
         for k, v in list(m.items()):
             if k not in ('id', 'z', 'wires') and isinstance(v, str) and v in ids:
                 m[k] = rid(v)  # config node references (store, endpoint, tls)
+        if 'governance' in m:
+            m['governance'] = gov_id
         is_config = 'x' not in n
         if not is_config:
             m['z'] = tab
@@ -49,6 +59,8 @@ for i, rel in enumerate(parts):
         out.append(m)
     if ys:
         y_offset += max(ys) - top + 100
+if governance is not None:
+    out.append(governance)
 dest = os.path.join(root, 'examples', 'Getting started', '01 - Demo.json')
 json.dump(out, open(dest, 'w'), indent=2)
 open(dest, 'a').write('\n')

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { createStore } from '../../lib/store';
+import { PATIENT_DATA_TYPES } from '../../nodes/shared/governance';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
 import { waitFor } from '../helpers/wait';
@@ -54,6 +55,22 @@ describe('demo flow (npm start)', { skip: built ? false : 'dist/ not built (npm 
       assert.ok(deployed.some((n) => n.type === type), `demo uses ${type}`);
     }
     assert.doesNotMatch(nr.output(), /\[error\]/);
+  });
+
+  it('no example logs a governance warning at deploy: every patient-data node runs under the example\'s demo nhs-governance', async () => {
+    // Each example ships one nhs-governance (synthetic references) that its patient-data nodes
+    // name and that applies to its tab; a new user should not meet "no nhs-governance reference".
+    const deployed: any[] = (await nr.api('/flows')).json();
+    const govs = new Map(deployed.filter((n) => n.type === 'nhs-governance').map((n) => [n.id, n]));
+    assert.ok(govs.size >= 12, 'a governance node per example with patient-data nodes');
+    for (const g of govs.values()) {
+      assert.match(g.agreement, /^DEMO-DSA-/, 'clearly a demo agreement');
+      assert.deepEqual([g.lawfulBasis, g.condition, g.purpose], ['6(1)(e)', '9(2)(h)', 'TREAT']);
+    }
+    const patientData = deployed.filter((n) => PATIENT_DATA_TYPES.has(n.type));
+    assert.ok(patientData.length > 0);
+    for (const n of patientData) assert.ok(govs.has(n.governance), `${n.type} ${n.id} names a deployed nhs-governance`);
+    assert.doesNotMatch(nr.output(), /\[warn\] \[[^\]]*\] governance: /, 'no governance warning in the log');
   });
 
   it('every inject button runs: MLLP round trip, audit, quarantine, FHIR validation', async () => {

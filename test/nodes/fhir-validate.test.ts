@@ -195,7 +195,10 @@ describe('nhs-fhir-validate node', () => {
     // The example's own node config (useCache as shipped); wiring swapped for helpers, and x/y
     // dropped because the test helper treats a positioned node without a tab as unplaced.
     const { x: _x, y: _y, ...cfg } = v;
-    await h.load([validateNode], [{ ...cfg, id: 'v', wires: [['ok'], ['bad']] }, { id: 'ok', type: 'helper' }, { id: 'bad', type: 'helper' }]);
+    // The example's governance node comes along: the validate node references it.
+    const gov = flowJson.find((n: any) => n.type === 'nhs-governance');
+    assert.equal(cfg.governance, gov.id);
+    await h.load([validateNode, require('../../nodes/governance')], [gov, { ...cfg, id: 'v', wires: [['ok'], ['bad']] }, { id: 'ok', type: 'helper' }, { id: 'bad', type: 'helper' }]);
     const ok = h.next('ok', 15000);
     h.node('v').receive({ payload: JSON.parse(injects[0].payload) });
     const good = await ok;

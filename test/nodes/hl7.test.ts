@@ -288,7 +288,7 @@ describe('example flow examples/HL7/01 - Parse and route ADT.json', () => {
   ];
   for (const [inject, debug, check] of cases) {
     it(`${inject} → ${debug}`, async () => {
-      await h.load([hl7Node, injectNode, switchNode], flowOf());
+      await h.load([hl7Node, injectNode, switchNode, require('../../nodes/governance')], flowOf());
       const got = h.next(byName(debug));
       h.node(byName(inject)).receive({});
       check(await got);

@@ -31,6 +31,7 @@ describe('MLLP example flows', () => {
   const modules = () => [
     core('common/20-inject.js'), core('common/21-debug.js'), core('common/90-comment.js'), core('function/10-function.js'), core('function/10-switch.js'),
     require('../../nodes/mllp-in'), require('../../nodes/mllp-out'), require('../../nodes/mllp-response'), require('../../nodes/mllp-endpoint'), require('../../nodes/store'),
+    require('../../nodes/governance'),
   ];
 
   it('01 - Receive ADT and ACK: the injected ADT^A01 is answered AA through nhs-mllp-response', async () => {

@@ -34,7 +34,7 @@ describe('Operations example flows', () => {
         n.wires = [['ops01dbg']];
       }
     }
-    await h.load([core('common/20-inject.js'), core('common/21-debug.js'), core('common/90-comment.js'), core('function/10-function.js'), require('../../nodes/store'), require('../../plugins/nhs-sidebar'), require('../../nodes/mllp-in'), require('../../nodes/quarantine'), require('../../nodes/monitor')], flow);
+    await h.load([core('common/20-inject.js'), core('common/21-debug.js'), core('common/90-comment.js'), core('function/10-function.js'), require('../../nodes/store'), require('../../plugins/nhs-sidebar'), require('../../nodes/mllp-in'), require('../../nodes/quarantine'), require('../../nodes/monitor'), require('../../nodes/governance')], flow);
     h.node('ops01inj').receive({});
     const items = async (): Promise<number> => (await h.helper.request().get('/nhs-interop/quarantine').query({ store: 'ops01st', state: 'open' }).expect(200)).body.items.length;
     for (let i = 0; i < 50 && (await items()) === 0; i++) await new Promise((r) => setTimeout(r, 100));

@@ -14,7 +14,7 @@ describe('PDS example flows', () => {
 
   it('01 - Verify NHS number: matched, differs, restricted, superseded, invalid — offline', async () => {
     const flow = JSON.parse(readFileSync(file, 'utf8')) as any[];
-    await h.load([core('common/20-inject.js'), core('common/21-debug.js'), core('common/90-comment.js'), require('../../nodes/hl7'), require('../../nodes/pds-config'), require('../../nodes/pds-lookup')], flow);
+    await h.load([core('common/20-inject.js'), core('common/21-debug.js'), core('common/90-comment.js'), require('../../nodes/hl7'), require('../../nodes/pds-config'), require('../../nodes/pds-lookup'), require('../../nodes/governance')], flow);
     const run = async (inject: string, out: string): Promise<any> => {
       const got = h.next(out, 15_000);
       h.node(inject).receive({});

@@ -229,7 +229,7 @@ describe('Governance example flow', () => {
       nodes.push({ id: 'gs', type: 'nhs-store', backend: 'sqlite', file: join(dir, 'g.db'), durability: 'normal' });
       for (const d of flow.filter((n: any) => n.type === 'debug')) nodes.push({ id: d.id, type: 'helper', z: d.z });
       const injects = Object.fromEntries(flow.filter((n: any) => n.type === 'inject').map((n: any) => [n.name, n]));
-      await h.load([storeNode, sidebarPlugin, quarantineNode, require('../../nodes/audit'), require('../../nodes/hl7')], nodes);
+      await h.load([storeNode, sidebarPlugin, quarantineNode, require('../../nodes/audit'), require('../../nodes/hl7'), require('../../nodes/governance')], nodes);
       const audited = h.collect('g100000000000007', 2, 10000);
       const noted = h.next('g100000000000008', 10000);
       h.node('g100000000000004').receive({ payload: injects['good ADT^A01'].payload });
