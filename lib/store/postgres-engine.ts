@@ -97,8 +97,11 @@ export abstract class PostgresEngine extends StoreBase {
       options: `-c synchronous_commit=${this.o.durability === 'full' ? 'on' : 'off'}`,
       application_name: 'node-red-contrib-nhs-interop',
     });
-    // An idle client dropped by the server must not crash Node-RED; the next query reports it.
+    // A client dropped by the server must not crash Node-RED: an idle one reports through the
+    // pool, a checked-out one (the pool takes its listener away while lent) through its own
+    // listener here — its query rejects anyway, which is how the caller learns.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => { client.on('error', () => undefined); });
     this.pool = pool;
     await this.tx(async (c) => {
       // Serialises two instances migrating the same schema (CREATE SCHEMA IF NOT EXISTS races).

@@ -8,35 +8,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { repoRoot, startNodeRed } from '../helpers/node-red-process';
 import { pgUrl, skipWithoutPg } from '../helpers/shared';
+import { tcpProxy } from '../helpers/tcp-proxy';
 
 const built = existsSync(join(repoRoot, 'dist', 'plugins'));
 const TOKEN = 'ops-health-token-0123456789';
 const settings = { nhsInterop: { operations: { health: true, token: TOKEN } } };
 const auth = { authorization: `Bearer ${TOKEN}` };
-
-/** A TCP proxy to `target` that can be stopped like a server going down. */
-async function tcpProxy(target: URL): Promise<{ port: number; stop(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((c) => {
-    const up = connect(Number(target.port || 5432), target.hostname);
-    sockets.add(c); sockets.add(up);
-    c.pipe(up); up.pipe(c);
-    const end = (): void => { c.destroy(); up.destroy(); sockets.delete(c); sockets.delete(up); };
-    c.on('error', end); up.on('error', end); c.on('close', end); up.on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  let stopped: Promise<void> | undefined;
-  return {
-    port: typeof a === 'object' && a ? a.port : 0,
-    stop: () => (stopped ??= new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); })),
-  };
-}
 
 describe('health endpoint: 503 cases (real Node-RED)', { skip: built ? false : 'dist/ not built (npm test builds it first)', timeout: 120_000 }, () => {
   it('PostgreSQL store down (proxy stopped) → 503 naming the store; 200 before', { skip: skipWithoutPg }, async () => {
