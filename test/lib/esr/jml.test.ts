@@ -29,6 +29,9 @@ function run(extracts: { kind?: 'GDR' | 'GOC'; rows: string[] }[], leaversFromFu
     const save = (d: ReturnType<JmlDiff['drain']>): void => {
       for (const p of d.people) people.set(p.id, p);
       for (const a of d.assignments) assignments.set(a.id, a);
+      // As the store does: an entity the file contains unchanged gets only the file stamp.
+      for (const id of d.seenPeople) people.set(id, { ...people.get(id)!, lastFile: file });
+      for (const id of d.seenAssignments) assignments.set(id, { ...assignments.get(id)!, lastFile: file });
     };
     save(diff.drain());
     if (x.kind === 'GDR' && leaversFromFull) {
