@@ -8,7 +8,9 @@
  * 1,000,000 stored entities, no events), the first load (every person and assignment is a joiner:
  * 1,000,000 events) with the per-event audit records switched off, and the first load as the node
  * runs it (1,000,000 hash-chained audit records too).
- * Each case runs in its own child process (plain node on dist/) so its peak RSS is its own.
+ * Each case runs in its own child process (plain node on dist/) so its peak RSS is its own, and
+ * reports its CPU time per row (process.cpuUsage) beside rows/s: the machine is shared, rows/s moves
+ * with its load, CPU per row much less.
  *
  * `npm run bench:esr` (not in `npm test`). Target (issue 13): ≥ 100,000 rows/s, ≥ 60 % of csv-parse
  * alone in the same run, peak RSS < 200 MB. Figures go in bench/README.md.
