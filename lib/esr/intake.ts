@@ -272,7 +272,10 @@ export class EsrIntake {
     const rec = await this.state.beginFile({ source: this.o.source, name, hash: info.hash, seq: go?.seq ?? null, kind: go?.kind ?? null, size: info.size, at: this.clock().toISOString() });
     const counts: FileCounts = { ...newCounts(), ...rec.counts };
     const resumeAfter = rec.committedLine;
-    const diff = new JmlDiff({ source: this.o.source, file: name });
+    // A full extract stamps every entity it contains (reconciliation finds the missing ones by that
+    // stamp), whether or not leavers-from-full-extract is on now: the setting may change between a
+    // crash and the resume. A delta writes only what changed.
+    const diff = new JmlDiff({ source: this.o.source, file: name, stampSeen: go?.kind === 'GDR' });
     const started = Date.now();
     let lastLine = resumeAfter;
     let sinceStart = 0;
@@ -310,7 +313,7 @@ export class EsrIntake {
       if (bad.length > 0) await this.invalidRows(name, bad);
       await this.emitEvents(events, counts);
       const changed = diff.drain();
-      await this.state.commitBatch({ source: this.o.source, name, hash: info.hash, line: lastLine, counts, people: changed.people, assignments: changed.assignments, at: this.clock().toISOString() });
+      await this.state.commitBatch({ source: this.o.source, name, hash: info.hash, line: lastLine, counts, ...changed, at: this.clock().toISOString() });
       const secs = Math.max(0.001, (Date.now() - started) / 1000);
       this.sink.progress?.({ file: name, rows: counts.rows, rowsPerSecond: Math.round(sinceStart / secs), done: false });
       if (this.stopping) return { name, outcome: 'failed', hash: info.hash, reason: 'stopped', counts };
@@ -319,7 +322,7 @@ export class EsrIntake {
       const events = diff.reconcile(await this.state.unseen(this.o.source, name));
       await this.emitEvents(events, counts);
       const changed = diff.drain();
-      await this.state.commitBatch({ source: this.o.source, name, hash: info.hash, line: lastLine, counts, people: changed.people, assignments: changed.assignments, at: this.clock().toISOString() });
+      await this.state.commitBatch({ source: this.o.source, name, hash: info.hash, line: lastLine, counts, ...changed, at: this.clock().toISOString() });
     }
     const at = this.clock().toISOString();
     await this.state.finishFile(this.o.source, name, info.hash, 'done', counts, null, at);

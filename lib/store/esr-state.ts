@@ -71,6 +71,17 @@ export function esrMigration(prefix: string): Migration {
   return { version: 4, sql: esrStateDdl(prefix) };
 }
 
+/**
+ * Schema v6: drop the `(source, last_file)` indexes of v4. No query uses them (full-extract
+ * reconciliation reads a source's active entities by primary key, `last_file <>` cannot use them),
+ * and a full extract rewrites `last_file` on every entity it contains, so each kept one index
+ * entry deleted and inserted per row: about a third of a steady-state extract's write time
+ * (bench/README.md, ESR intake).
+ */
+export function esrSeenIndexDrop(prefix: string): Migration {
+  return { version: 6, sql: `DROP INDEX IF EXISTS ${prefix}esr_people_seen_idx;\nDROP INDEX IF EXISTS ${prefix}esr_assignments_seen_idx;\n` };
+}
+
 export type EsrFileStatus = 'processing' | 'done' | 'rejected' | 'duplicate';
 
 export interface EsrFileRecord {
@@ -112,6 +123,9 @@ export interface EsrBatchCommit {
   counts: Record<string, number>;
   people: readonly EsrEntity[];
   assignments: readonly EsrEntity[];
+  /** Ids of entities this file contains unchanged: only `last_file` (= `name`) and `updated_at` are set. */
+  seenPeople?: readonly string[];
+  seenAssignments?: readonly string[];
   at: string;
 }
 
@@ -152,13 +166,6 @@ function fileOf(r: Row): EsrFileRecord {
 
 function entityOf(r: Row, idCol: string): EsrEntity {
   return { id: String(r[idCol]), personId: String(r.person_id), status: r.status as 'active' | 'left', data: JSON.parse(String(r.data)) as Record<string, string>, lastFile: String(r.last_file) };
-}
-
-const CHUNK = 500;
-function chunks<T>(a: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < a.length; i += CHUNK) out.push(a.slice(i, i + CHUNK));
-  return out;
 }
 
 type FileStart = { source: string; name: string; hash: string; seq: number | null; kind: string | null; size: number; at: string };
@@ -225,14 +232,30 @@ abstract class SqlEsrState implements EsrState {
   }
 }
 
-/** SQLite: synchronous statements on the store's connection; each call is one transaction. */
+/**
+ * SQLite: synchronous statements on the store's connection; each call is one transaction.
+ * Statements are prepared once per connection (the intake runs the same few thousands of times a
+ * file); a batch's ids are passed as one JSON array (`json_each`), so one statement serves every
+ * batch size.
+ */
 export class SqliteEsrState extends SqlEsrState {
+  private readonly prepared = new Map<string, Database.Statement>();
+
   constructor(private readonly db: Database.Database) { super(); }
 
   protected t(table: string): string { return table; }
 
+  private st(sql: string): Database.Statement {
+    let s = this.prepared.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.prepared.set(sql, s);
+    }
+    return s;
+  }
+
   private all(sql: string, ...args: unknown[]): Row[] {
-    return this.db.prepare(sql).all(...args) as Row[];
+    return this.st(sql).all(...args) as Row[];
   }
 
   protected rows(sql: string, args: unknown[]): Promise<Row[]> {
@@ -240,41 +263,50 @@ export class SqliteEsrState extends SqlEsrState {
   }
 
   protected exec(sql: string, args: unknown[]): Promise<void> {
-    return Promise.resolve().then(() => { this.db.prepare(sql).run(...args); });
+    return Promise.resolve().then(() => { this.st(sql).run(...args); });
   }
 
   beginFile(f: FileStart): Promise<EsrFileRecord> {
     // insert and read back in one synchronous step, so nothing interleaves
     return Promise.resolve().then(() => {
-      this.db.prepare('INSERT INTO esr_files (source, name, hash, seq, kind, size, status, started_at) VALUES (?, ?, ?, ?, ?, ?, \'processing\', ?) ON CONFLICT DO NOTHING')
+      this.st('INSERT INTO esr_files (source, name, hash, seq, kind, size, status, started_at) VALUES (?, ?, ?, ?, ?, ?, \'processing\', ?) ON CONFLICT DO NOTHING')
         .run(f.source, f.name, f.hash, f.seq, f.kind, f.size, f.at);
       return this.all('SELECT * FROM esr_files WHERE source = ? AND name = ? AND hash = ?', f.source, f.name, f.hash).map(fileOf)[0]!;
     });
   }
 
+  private commitTx: Database.Transaction<(b: EsrBatchCommit) => void> | undefined;
+
   commitBatch(b: EsrBatchCommit): Promise<void> {
     return Promise.resolve().then(() => {
-      const person = this.db.prepare('INSERT INTO esr_people (source, person_id, status, data, last_file, updated_at) VALUES (?, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (source, person_id) DO UPDATE SET status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at');
-      const asg = this.db.prepare('INSERT INTO esr_assignments (source, assignment_id, person_id, status, data, last_file, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-        'ON CONFLICT (source, assignment_id) DO UPDATE SET person_id = excluded.person_id, status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at');
-      const mark = this.db.prepare('UPDATE esr_files SET committed_line = ?, counts = ? WHERE source = ? AND name = ? AND hash = ?');
-      this.db.transaction(() => {
-        for (const p of b.people) person.run(b.source, p.id, p.status, JSON.stringify(p.data), p.lastFile, b.at);
-        for (const a of b.assignments) asg.run(b.source, a.id, a.personId, a.status, JSON.stringify(a.data), a.lastFile, b.at);
-        mark.run(b.line, JSON.stringify(b.counts), b.source, b.name, b.hash);
-      }).immediate();
+      this.commitTx ??= this.db.transaction((c: EsrBatchCommit) => {
+        const person = this.st('INSERT INTO esr_people (source, person_id, status, data, last_file, updated_at) VALUES (?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (source, person_id) DO UPDATE SET status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at');
+        const asg = this.st('INSERT INTO esr_assignments (source, assignment_id, person_id, status, data, last_file, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (source, assignment_id) DO UPDATE SET person_id = excluded.person_id, status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at');
+        for (const p of c.people) person.run(c.source, p.id, p.status, JSON.stringify(p.data), p.lastFile, c.at);
+        for (const a of c.assignments) asg.run(c.source, a.id, a.personId, a.status, JSON.stringify(a.data), a.lastFile, c.at);
+        // One statement per batch for the stamps (ids as a JSON array): a third less than one run per id.
+        if (c.seenPeople?.length) {
+          this.st('UPDATE esr_people SET last_file = ?, updated_at = ? WHERE source = ? AND person_id IN (SELECT value FROM json_each(?))').run(c.name, c.at, c.source, JSON.stringify(c.seenPeople));
+        }
+        if (c.seenAssignments?.length) {
+          this.st('UPDATE esr_assignments SET last_file = ?, updated_at = ? WHERE source = ? AND assignment_id IN (SELECT value FROM json_each(?))').run(c.name, c.at, c.source, JSON.stringify(c.seenAssignments));
+        }
+        this.st('UPDATE esr_files SET committed_line = ?, counts = ? WHERE source = ? AND name = ? AND hash = ?').run(c.line, JSON.stringify(c.counts), c.source, c.name, c.hash);
+      });
+      this.commitTx.immediate(b);
     });
   }
 
   protected load(table: string, idCol: string, source: string, ids: readonly string[]): Promise<Map<string, EsrEntity>> {
     return Promise.resolve().then(() => {
       const out = new Map<string, EsrEntity>();
-      for (const c of chunks(ids)) {
-        for (const r of this.all(`SELECT * FROM ${table} WHERE source = ? AND ${idCol} IN (${c.map(() => '?').join(', ')})`, source, ...c)) {
-          const e = entityOf(r, idCol);
-          out.set(e.id, e);
-        }
+      if (ids.length === 0) return out;
+      // Only the columns an entity needs (not source, updated_at): this reads every row of a full extract.
+      for (const r of this.all(`SELECT ${idCol}, person_id, status, data, last_file FROM ${table} WHERE source = ? AND ${idCol} IN (SELECT value FROM json_each(?))`, source, JSON.stringify(ids))) {
+        const e = entityOf(r, idCol);
+        out.set(e.id, e);
       }
       return out;
     });
@@ -322,6 +354,12 @@ export class PostgresEsrState extends SqlEsrState {
           'SELECT $1::text, *, $7::text FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) ' +
           'ON CONFLICT (source, assignment_id) DO UPDATE SET person_id = excluded.person_id, status = excluded.status, data = excluded.data, last_file = excluded.last_file, updated_at = excluded.updated_at',
         [b.source, b.assignments.map((a) => a.id), b.assignments.map((a) => a.personId), b.assignments.map((a) => a.status), b.assignments.map((a) => JSON.stringify(a.data)), b.assignments.map((a) => a.lastFile), b.at]);
+      }
+      if (b.seenPeople?.length) {
+        await c.query(`UPDATE ${this.t('esr_people')} SET last_file = $1, updated_at = $2 WHERE source = $3 AND person_id = ANY($4::text[])`, [b.name, b.at, b.source, [...b.seenPeople]]);
+      }
+      if (b.seenAssignments?.length) {
+        await c.query(`UPDATE ${this.t('esr_assignments')} SET last_file = $1, updated_at = $2 WHERE source = $3 AND assignment_id = ANY($4::text[])`, [b.name, b.at, b.source, [...b.seenAssignments]]);
       }
       await c.query(`UPDATE ${this.t('esr_files')} SET committed_line = $1, counts = $2 WHERE source = $3 AND name = $4 AND hash = $5`, [b.line, JSON.stringify(b.counts), b.source, b.name, b.hash]);
       await c.query('COMMIT');

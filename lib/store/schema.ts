@@ -1,4 +1,4 @@
-import { esrMigration } from './esr-state';
+import { esrMigration, esrSeenIndexDrop } from './esr-state';
 import { alertMigration } from './alert-state';
 
 /**
@@ -147,6 +147,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 3, sql: v3({ bigint: 'INTEGER', prefix: '' }) },
   esrMigration(''),
   alertMigration(''),
+  esrSeenIndexDrop(''),
 ];
 
 /** `schema` is a validated identifier (see postgres.ts); indexes live in the table's schema. */
@@ -157,5 +158,6 @@ export function postgresMigrations(schema: string): readonly Migration[] {
     { version: 3, sql: v3({ bigint: 'BIGINT', prefix: `"${schema}".` }) },
     esrMigration(`"${schema}".`),
     alertMigration(`"${schema}".`),
+    esrSeenIndexDrop(`"${schema}".`),
   ];
 }

@@ -46,6 +46,27 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       return { store, inbox, archive, src: new FolderSource({ folder: inbox, archiveFolder: archive }), opts };
     }
 
+    it('full extracts: the people and assignments a full extract no longer contains become leavers; unchanged ones it contains do not (their state is stamped, not rewritten)', async () => {
+      const { inbox, src, opts } = await setup({ leaversFromFullExtract: true, batch: 2 });
+      const rows = (ids: string[]): string[] => ids.flatMap((id) => [personRow({ id }), assignmentRow({ person: id, id: `A${id}` })]);
+      writeFileSync(join(inbox, goName('GDR', 1)), goFile(goName('GDR', 1), rows(['P1', 'P2', 'P3'])));
+      const first = sink();
+      await new EsrIntake(opts, first).poll(src);
+      assert.equal(first.events.length, 6);
+      // The next full extract: P1 and P3 unchanged (batches of 2 rows, so the stamps span commits), P2 gone.
+      writeFileSync(join(inbox, goName('GDR', 2)), goFile(goName('GDR', 2), rows(['P1', 'P3'])));
+      const second = sink();
+      const r = await new EsrIntake(opts, second).poll(src);
+      assert.deepEqual(r.map((x) => x.outcome), ['processed']);
+      assert.deepEqual(second.events.map((e) => `${e.type} ${e.entity} ${e.assignmentId ?? e.personId} ${e.reason}`),
+        ['leaver person P2 missing-from-full-extract', 'leaver assignment AP2 missing-from-full-extract']);
+      // And again: nothing is missing now (P2 already left).
+      writeFileSync(join(inbox, goName('GDR', 3)), goFile(goName('GDR', 3), rows(['P1', 'P3'])));
+      const third = sink();
+      await new EsrIntake(opts, third).poll(src);
+      assert.deepEqual(third.events, []);
+    });
+
     it('streams a file: valid rows on, a bad row quarantined for the workforce team, events, audit per file and per event, archived after', async () => {
       const { store, inbox, archive, src, opts } = await setup();
       const name = goName('GDR', 1);

@@ -29,6 +29,9 @@ function run(extracts: { kind?: 'GDR' | 'GOC'; rows: string[] }[], leaversFromFu
     const save = (d: ReturnType<JmlDiff['drain']>): void => {
       for (const p of d.people) people.set(p.id, p);
       for (const a of d.assignments) assignments.set(a.id, a);
+      // As the store does: an entity the file contains unchanged gets only the file stamp.
+      for (const id of d.seenPeople) people.set(id, { ...people.get(id)!, lastFile: file });
+      for (const id of d.seenAssignments) assignments.set(id, { ...assignments.get(id)!, lastFile: file });
     };
     save(diff.drain());
     if (x.kind === 'GDR' && leaversFromFull) {
@@ -98,6 +101,30 @@ describe('joiner / mover / leaver over successive extracts', () => {
     },
   ];
   for (const t of table) it(t.name, () => assert.deepEqual(run(t.extracts, t.full), t.want));
+
+  it('an entity the row leaves unchanged is not rewritten: a full extract stamps it, a delta leaves it alone', () => {
+    const rows = (file: string, position: string) => [per({ id: 'P1' }), asg({ person: 'P1', id: 'A1', position })]
+      .map((text, i) => checkGoRow(file, { line: i + 2, fields: text.split('~') }));
+    const first = new JmlDiff({ source: 's', file: 'f1' });
+    first.prime(new Map(), new Map());
+    for (const r of rows('f1', 'POS1')) first.apply(r);
+    const stored = first.drain();
+    assert.deepEqual([stored.people.length, stored.assignments.length], [1, 1], 'new entities are written whole');
+    const prime = (d: JmlDiff): void => d.prime(new Map([['P1', stored.people[0]!]]), new Map([['A1', stored.assignments[0]!]]));
+    // Full extract (stamps): the unchanged person only stamped, the moved assignment written whole.
+    const full = new JmlDiff({ source: 's', file: 'f2' });
+    prime(full);
+    const events = rows('f2', 'POS2').flatMap((r) => full.apply(r));
+    assert.deepEqual(events.map((e) => `${e.type} ${e.entity}`), ['mover assignment']);
+    const d = full.drain();
+    assert.deepEqual([d.people, d.seenPeople, d.assignments.map((a) => [a.id, a.lastFile, a.data.positionId]), d.seenAssignments], [[], ['P1'], [['A1', 'f2', 'POS2']], []]);
+    // Delta (no stamps): nothing unchanged is written at all.
+    const delta = new JmlDiff({ source: 's', file: 'f3', stampSeen: false });
+    prime(delta);
+    assert.deepEqual(rows('f3', 'POS1').flatMap((r) => delta.apply(r)), []);
+    const e = delta.drain();
+    assert.deepEqual([e.people, e.seenPeople, e.assignments, e.seenAssignments], [[], [], [], []]);
+  });
 
   const samples = join(sharedDir, 'data', 'esr-go-samples');
   const skip = skipWithoutShared('data/esr-go-samples');
