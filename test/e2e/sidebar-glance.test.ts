@@ -41,7 +41,7 @@ async function boxes(page: any, selector: string): Promise<{ box: Box; overflow:
   return page.evaluate((sel: string) => Array.from(document.querySelectorAll(sel)).map((e: any) => {
     // Bring the element into the sidebar body's view vertically only (a user scrolls down; a
     // horizontal scroll would hide the clipping this test looks for).
-    const scroller = document.querySelector('.nhs-sb-body') as any;
+    const scroller = document.querySelector('.nhs-sb-body');
     if (scroller) {
       const sr = scroller.getBoundingClientRect();
       const before = e.getBoundingClientRect();
