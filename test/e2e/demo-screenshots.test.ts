@@ -14,12 +14,12 @@ import { pathToFileURL } from 'node:url';
 import { freePort, repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { sharedDir, skipWithoutShared } from '../helpers/shared';
 import { waitFor } from '../helpers/wait';
+import { CHROMIUM, launchChromium } from '../helpers/browser';
 
 // Browser globals inside page.evaluate/waitForFunction callbacks (the tsconfig has no DOM lib).
 declare const window: any;
 declare const document: any;
 
-const CHROMIUM = process.env.NHS_CHROMIUM ?? '/usr/bin/chromium';
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'hl7-to-fhir.js'));
 const skip = !built ? 'dist/ not built (npm run build first)'
   : !existsSync(CHROMIUM) ? `${CHROMIUM} not installed: README screenshots not regenerated`
@@ -53,12 +53,8 @@ describe('README screenshots of the running demo (Chromium)', { skip }, () => {
 
   it('the editor with the demo running, the quarantine view, one patient\'s audit trail', async () => {
     mkdirSync(images, { recursive: true });
-    const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(work, 'chrome-'));
-    const ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 820 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const ctx = await launchChromium(profile, { viewport: { width: 1400, height: 820 } });
     const page = ctx.pages()[0] ?? await ctx.newPage();
     try {
       await page.goto(nr.url);

@@ -9,11 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
+import { CHROMIUM, launchChromium } from '../helpers/browser';
 
 declare const window: any;
 declare const document: any;
 
-const CHROMIUM = process.env.NHS_CHROMIUM ?? '/usr/bin/chromium';
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'hl7.js'));
 const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed: editor test skipped` : built ? false : 'dist/ not built (npm test builds it first)';
 const fixture = JSON.parse(readFileSync(join(repoRoot, 'test', 'nodes', 'fixtures', 'flow-before-versions.json'), 'utf8'));
@@ -31,11 +31,7 @@ describe('editor: a flow saved before config versions', { skip }, () => {
   });
 
   it('shows catalog labels, and saves version 1 once a node is edited and deployed', { timeout: 120000 }, async () => {
-    const { chromium } = await import('playwright-core');
-    const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'chrome-')), {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const ctx = await launchChromium(mkdtempSync(join(tmp, 'chrome-')), { viewport: { width: 1400, height: 900 } });
     const page = ctx.pages()[0] ?? await ctx.newPage();
     try {
       await page.goto(nr.url);

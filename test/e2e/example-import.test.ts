@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { PATIENT_DATA_TYPES } from '../../nodes/shared/governance';
 import { repoRoot, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
+import { CHROMIUM, launchChromium } from '../helpers/browser';
 
 declare const window: any;
 
-const CHROMIUM = process.env.NHS_CHROMIUM ?? '/usr/bin/chromium';
 const built = existsSync(join(repoRoot, 'dist', 'nodes', 'governance.js'));
 const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed: editor test skipped` : built ? false : 'dist/ not built (npm test builds it first)';
 const pkgName = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { name: string }).name;
@@ -38,11 +38,7 @@ describe('editor: importing an example keeps its governance', { skip }, () => {
   });
 
   it('imported as is and again as a copy (new ids): every patient-data node names a deployed nhs-governance; only a control node without one warns at deploy', { timeout: 120000 }, async () => {
-    const { chromium } = await import('playwright-core');
-    const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmp, 'chrome-')), {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 900 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const ctx = await launchChromium(mkdtempSync(join(tmp, 'chrome-')), { viewport: { width: 1400, height: 900 } });
     const page = ctx.pages()[0] ?? await ctx.newPage();
     try {
       await page.goto(nr.url);

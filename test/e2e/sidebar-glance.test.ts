@@ -18,12 +18,12 @@ import { adt, peerConnect, peerServer, type PeerServer } from '../helpers/mllp-p
 import { isValidNhsNumber, nhsCheckDigit } from '../../lib/nhs/nhs-number';
 import { parseCsv } from '../helpers/csv';
 import { waitFor } from '../helpers/wait';
+import { CHROMIUM, launchChromium } from '../helpers/browser';
 
 // Browser globals inside page.evaluate callbacks (the tsconfig has no DOM lib).
 declare const document: any;
 declare const window: any;
 
-const CHROMIUM = process.env.NHS_CHROMIUM ?? '/usr/bin/chromium';
 const built = existsSync(join(repoRoot, 'dist', 'plugins', 'nhs-sidebar.js'));
 const skip = !built ? 'dist/ not built (npm run build first)' : !existsSync(CHROMIUM) ? `${CHROMIUM} not installed (apt-get install -y chromium)` : false;
 const artifacts = join(repoRoot, 'test', 'e2e', 'artifacts');
@@ -105,11 +105,7 @@ describe('NHS sidebar at the default width (Chromium)', { skip }, () => {
       return ov.alerts.length === 1 && q.items.length === 1 && q.items[0]!.overdue && ep1?.lastMessageAt && ep2?.backlog === 1 ? true : undefined;
     }, 30000);
     mkdirSync(artifacts, { recursive: true });
-    const { chromium } = await import('playwright-core');
-    ctx = await chromium.launchPersistentContext(mkdtempSync(join(work, 'chrome-')), {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 900 }, acceptDownloads: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    ctx = await launchChromium(mkdtempSync(join(work, 'chrome-')), { viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = ctx.pages()[0] ?? await ctx.newPage();
     await page.goto(nr.url);
     await page.waitForFunction(() => window.RED?.nodes?.node?.('gst') && document.querySelector('#nhs-quarantine-view'), null, { timeout: 60000 });

@@ -10,13 +10,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { ADT } from '../lib/quarantine/fixtures';
+import { CHROMIUM, launchChromium } from '../helpers/browser';
 
 // Browser globals inside page.evaluate/waitForFunction callbacks (the tsconfig has no DOM lib).
 declare const window: any;
 declare const document: any;
 
 const root = join(__dirname, '..', '..');
-const CHROMIUM = process.env.NHS_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not installed (apt-get install -y chromium): sidebar browser test skipped`;
 const artifacts = join(root, 'test', 'e2e', 'artifacts');
 
@@ -120,12 +120,8 @@ describe('NHS sidebar in a real editor', { skip }, () => {
       assert.equal(r.status, 202, nrLog);
     }
 
-    const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(tmp, 'chrome-'));
-    const ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true, viewport: { width: 1500, height: 950 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const ctx = await launchChromium(profile, { viewport: { width: 1500, height: 950 } });
     const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) });
     const page = ctx.pages()[0] ?? await ctx.newPage();
     try {
