@@ -1,6 +1,6 @@
 /**
  * Delivery from the persistent outbox to one MLLP destination (DESIGN.md §4): strictly in order,
- * one message at a time, each confirmed by the ACK whose MSA-2 equals the MSH-10 sent
+ * one message at a time (the done of one and the claim of the next share a commit), each confirmed by the ACK whose MSA-2 equals the MSH-10 sent
  * (HL7 v2.5.1 2.14.1 / 2.15.8 MSA-2). AA/CA marks the item done — it is never sent again; a
  * transport failure is retried with back-off; AE/AR follow the configured policy; what exhausts
  * its attempts is parked and reported, never dropped.
@@ -97,10 +97,13 @@ export class OutboxSender {
 
   private async run(): Promise<void> {
     const poll = this.o.pollMs ?? 1000;
+    // The next item, when the previous one's done was recorded in the same commit as its claim.
+    let claimed: OutboxItem | undefined;
     while (!this.stopped) {
-      let item: OutboxItem | undefined;
+      let item = claimed;
+      claimed = undefined;
       try {
-        item = await this.o.store.claimNext(this.o.destination, this.leaseMs, this.o.owner);
+        item ??= await this.o.store.claimNext(this.o.destination, this.leaseMs, this.o.owner);
       } catch (e) {
         if (this.stopped) break;
         this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
@@ -112,9 +115,18 @@ export class OutboxSender {
         continue;
       }
       try {
-        await this.deliver(item);
+        claimed = await this.deliver(item);
       } catch (e) {
         if (!this.stopped) this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
+      }
+    }
+    // Stopped holding an item claimed with the last done but never sent: give it back now rather
+    // than leave it leased (another instance could not deliver this destination until it expired).
+    if (claimed) {
+      try {
+        await this.o.store.recoverOutbox(this.o.destination, this.o.owner);
+      } catch (e) {
+        this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
       }
     }
   }
@@ -182,17 +194,20 @@ export class OutboxSender {
     };
   }
 
-  /** Send one claimed item and record the outcome, holding its lease until that is recorded. */
-  private async deliver(item: OutboxItem): Promise<void> {
+  /**
+   * Send one claimed item and record the outcome, holding its lease until that is recorded.
+   * Resolves the next item when it was claimed together with this one's done.
+   */
+  private async deliver(item: OutboxItem): Promise<OutboxItem | undefined> {
     const lease = this.holdLease(item);
     try {
-      await this.deliverHeld(item, lease.recording);
+      return await this.deliverHeld(item, lease.recording);
     } finally {
       lease.release();
     }
   }
 
-  private async deliverHeld(item: OutboxItem, recording: () => void): Promise<void> {
+  private async deliverHeld(item: OutboxItem, recording: () => void): Promise<OutboxItem | undefined> {
     const want = item.controlId;
     let frame: Buffer;
     // The frame `accept` read last, and what it read: the answer is read once, not again below.
@@ -209,41 +224,47 @@ export class OutboxSender {
       recording();
       const err = toNhsError(e, 'MLLP_SEND_FAILED');
       // Shutting down: leave it inflight; recoverOutbox puts it back on the next start.
-      if (this.stopped && err.code === 'MLLP_CLIENT_CLOSED') return;
+      if (this.stopped && err.code === 'MLLP_CLIENT_CLOSED') return undefined;
       await this.retryOrPark(item, err.code, undefined, err);
-      return;
+      return undefined;
     }
     recording();
     const ack = frame === seen && seenAck ? seenAck : readAck(frame);
     if (ack.code === 'AA' || ack.code === 'CA') {
+      const recorded = await this.recordAck(item);
       // Stopped before the ack was recorded: it stays inflight and is re-sent after recovery.
-      if (!(await this.recordAck(item))) return;
+      if (!recorded) return undefined;
       this.stats.delivered++;
       this.o.onDelivered?.(item, ack);
-      return;
+      return recorded.next;
     }
     const reason = `negative acknowledgment ${ack.code || '(no MSA-1)'}`;
     const policy = this.o.policy ?? 'retry';
     if (policy === 'retry') {
       await this.retryOrPark(item, reason, ack);
-      return;
+      return undefined;
     }
     const err = policy === 'fail' ? new NhsError('MLLP_NEGATIVE_ACK', `destination answered ${ack.code || '?'} for message ${want ?? item.id}`, { detail: { code: ack.code, outboxId: item.id } }) : undefined;
     await this.park(item, reason, ack, err);
+    return undefined;
   }
 
   /**
    * The destination has accepted the message: an unrecorded ack means a certain duplicate once
-   * the lease expires, so keep trying (with back-off) before claiming anything else.
+   * the lease expires, so keep trying (with back-off) before claiming anything else. The done is
+   * committed together with the claim of the next item (one commit per message, not two), unless
+   * stopping. Resolves undefined when stopped before it was recorded.
    */
-  private async recordAck(item: OutboxItem): Promise<boolean> {
+  private async recordAck(item: OutboxItem): Promise<{ next: OutboxItem | undefined } | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.o.store.ackOutbox(item.id);
-        return true;
+        const next = this.stopped
+          ? await this.o.store.ackOutbox(item.id)
+          : await this.o.store.ackOutbox(item.id, { destination: this.o.destination, leaseMs: this.leaseMs, ...(this.o.owner !== undefined ? { owner: this.o.owner } : {}) });
+        return { next: next ?? undefined };
       } catch (e) {
         this.o.onError?.(toNhsError(e, 'STORE_UNAVAILABLE'));
-        if (this.stopped) return false;
+        if (this.stopped) return undefined;
         await this.sleep(backoffDelay(attempt, this.o.backoff));
       }
     }

@@ -35,6 +35,13 @@ export interface OutboxQuery {
   limit?: number;
 }
 
+/** What {@link Outbox.ackOutbox} claims after the done: {@link Outbox.claimNext}'s arguments. */
+export interface ClaimNext {
+  destination: string;
+  leaseMs?: number;
+  owner?: string;
+}
+
 /** Outbox part of the {@link Store} (errors: see Store). */
 export interface Outbox {
   enqueue(item: NewOutboxItem): Promise<OutboxItem>;
@@ -51,7 +58,14 @@ export interface Outbox {
    * cannot be renewed). Resolves false when the lease is no longer ours.
    */
   renewOutboxLease(id: string, attempts: number, leaseMs: number): Promise<boolean>;
-  ackOutbox(id: string): Promise<void>;
+  /**
+   * Mark an item done (the destination accepted it). Idempotent: an item already done is not an
+   * error. With `next`, the same transaction then claims that destination's head as
+   * {@link claimNext} would and resolves it (or undefined): a sender delivering in order makes one
+   * commit per message instead of two (the done of one and the claim of the next). If the done
+   * cannot be recorded, nothing is claimed.
+   */
+  ackOutbox(id: string, next?: ClaimNext): Promise<OutboxItem | undefined>;
   /**
    * Back to pending, due at `nextAttemptAt`. With `attempts` (the value the caller's claim
    * returned) only while that claim is still the current one: a sender whose lease was taken over

@@ -18,7 +18,7 @@ import {
 } from './rows';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
-  NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
+  ClaimNext, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
   QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
@@ -74,24 +74,28 @@ export class PostgresStore extends PostgresEngine implements Store {
   }
 
   claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS, owner?: string): Promise<OutboxItem | undefined> {
-    return this.write(() => {
-      checkDestination(destination);
-      checkLeaseMs(leaseMs);
-      const who = checkOwner(owner);
-      return async (c) => {
-        // FOR UPDATE on the head row: a second instance waits, then re-reads it as leased.
-        const r = await c.query<Row>(
-          `SELECT * FROM ${this.t.outbox} WHERE destination = $1 AND state IN ('pending', 'inflight') ORDER BY seq LIMIT 1 FOR UPDATE`,
-          [destination]);
-        const head = r.rows[0];
-        const nowDate = this.o.clock();
-        const now = nowDate.toISOString();
-        if (!head || String(head.next_attempt_at) > now) return undefined;
-        const lease = leaseEnd(nowDate, leaseMs);
-        await c.query(`UPDATE ${this.t.outbox} SET state = 'inflight', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2, lease_owner = $3 WHERE seq = $4`, [lease, now, who, head.seq]);
-        return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
-      };
-    });
+    return this.write(() => this.claimer({ destination, leaseMs, owner }));
+  }
+
+  /** Check claimNext's arguments now; the returned function claims the head inside the write. */
+  private claimer(next: ClaimNext): (c: PoolClient) => Promise<OutboxItem | undefined> {
+    const { destination, leaseMs = DEFAULT_LEASE_MS } = next;
+    checkDestination(destination);
+    checkLeaseMs(leaseMs);
+    const who = checkOwner(next.owner);
+    return async (c) => {
+      // FOR UPDATE on the head row: a second instance waits, then re-reads it as leased.
+      const r = await c.query<Row>(
+        `SELECT * FROM ${this.t.outbox} WHERE destination = $1 AND state IN ('pending', 'inflight') ORDER BY seq LIMIT 1 FOR UPDATE`,
+        [destination]);
+      const head = r.rows[0];
+      const nowDate = this.o.clock();
+      const now = nowDate.toISOString();
+      if (!head || String(head.next_attempt_at) > now) return undefined;
+      const lease = leaseEnd(nowDate, leaseMs);
+      await c.query(`UPDATE ${this.t.outbox} SET state = 'inflight', attempts = attempts + 1, next_attempt_at = $1, updated_at = $2, lease_owner = $3 WHERE seq = $4`, [lease, now, who, head.seq]);
+      return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
+    };
   }
 
   private async outboxMiss(c: PoolClient, id: string, idempotentState: string): Promise<OpFailure | undefined> {
@@ -102,12 +106,17 @@ export class PostgresStore extends PostgresEngine implements Store {
     return new OpFailure(new NhsError('STORE_CONFLICT', `outbox item is ${s}`));
   }
 
-  ackOutbox(id: string): Promise<void> {
+  ackOutbox(id: string, next?: ClaimNext): Promise<OutboxItem | undefined> {
     return this.write(() => {
       checkId(id);
+      const claim = next ? this.claimer(next) : undefined;
       return async (c) => {
         const r = await c.query(`UPDATE ${this.t.outbox} SET state = 'done', updated_at = $1 WHERE id = $2 AND state IN ('pending', 'inflight')`, [this.now(), id]);
-        return r.rowCount === 0 ? this.outboxMiss(c, id, 'done') : undefined;
+        if (r.rowCount === 0) {
+          const miss = await this.outboxMiss(c, id, 'done');
+          if (miss) return miss;
+        }
+        return claim?.(c);
       };
     });
   }

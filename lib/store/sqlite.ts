@@ -17,7 +17,7 @@ import {
 import { q, SqliteEngine, type Row } from './sqlite-engine';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
-  NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
+  ClaimNext, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
   QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
@@ -85,20 +85,27 @@ export class SqliteStore extends SqliteEngine implements Store {
 
   claimNext(destination: string, leaseMs = DEFAULT_LEASE_MS, owner?: string): Promise<OutboxItem | undefined> {
     return this.write(() => {
-      checkDestination(destination);
-      checkLeaseMs(leaseMs);
-      const who = checkOwner(owner);
-      return () => {
-        const head = this.s('head').get(destination) as Row | undefined;
-        const nowDate = this.o.clock();
-        const now = nowDate.toISOString();
-        // Strict order: a head that is leased or not yet due blocks everything behind it.
-        if (!head || String(head.next_attempt_at) > now) return undefined;
-        const lease = leaseEnd(nowDate, leaseMs);
-        this.s('claim').run(lease, now, who, head.seq);
-        return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
-      };
+      const claim = this.claimer({ destination, leaseMs, owner });
+      return () => claim();
     });
+  }
+
+  /** Check claimNext's arguments now; the returned function claims the head inside the write. */
+  private claimer(next: ClaimNext): () => OutboxItem | undefined {
+    const { destination, leaseMs = DEFAULT_LEASE_MS } = next;
+    checkDestination(destination);
+    checkLeaseMs(leaseMs);
+    const who = checkOwner(next.owner);
+    return () => {
+      const head = this.s('head').get(destination) as Row | undefined;
+      const nowDate = this.o.clock();
+      const now = nowDate.toISOString();
+      // Strict order: a head that is leased or not yet due blocks everything behind it.
+      if (!head || String(head.next_attempt_at) > now) return undefined;
+      const lease = leaseEnd(nowDate, leaseMs);
+      this.s('claim').run(lease, now, who, head.seq);
+      return toOutbox({ ...head, state: 'inflight', attempts: Number(head.attempts) + 1, next_attempt_at: lease, updated_at: now });
+    };
   }
 
   /** When a guarded outbox update matched nothing: missing, already in the target state, or conflict. */
@@ -109,10 +116,17 @@ export class SqliteStore extends SqliteEngine implements Store {
     return new OpFailure(new NhsError('STORE_CONFLICT', `outbox item is ${r.state}`));
   }
 
-  ackOutbox(id: string): Promise<void> {
+  ackOutbox(id: string, next?: ClaimNext): Promise<OutboxItem | undefined> {
     return this.write(() => {
       checkId(id);
-      return () => (this.s('ack').run(this.now(), id).changes === 0 ? this.outboxMiss(id, 'done') : undefined);
+      const claim = next ? this.claimer(next) : undefined;
+      return () => {
+        if (this.s('ack').run(this.now(), id).changes === 0) {
+          const miss = this.outboxMiss(id, 'done');
+          if (miss) return miss;
+        }
+        return claim?.();
+      };
     });
   }
 

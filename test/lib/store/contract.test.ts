@@ -143,6 +143,40 @@ function contract(b: BackendUnderTest): void {
         assert.deepEqual(done.map((i) => i.id), [a.id]);
       });
 
+      it('ackOutbox with next: the done and the claim of the next head in one commit; a failed done claims nothing', async () => {
+        const s = await openFresh();
+        const a = await s.enqueue({ destination: 'd', payload: Buffer.from('A') });
+        const bb = await s.enqueue({ destination: 'd', payload: Buffer.from('B') });
+        await s.enqueue({ destination: 'other', payload: Buffer.from('X') });
+        assert.equal((await s.claimNext('d', 60_000, 'me'))?.id, a.id);
+        const before = s.stats!().commits;
+        const next = await s.ackOutbox(a.id, { destination: 'd', leaseMs: 60_000, owner: 'me' });
+        assert.equal(s.stats!().commits - before, 1, 'one commit for the done and the claim');
+        assert.equal(next?.id, bb.id);
+        assert.equal(next?.state, 'inflight');
+        assert.equal(next?.attempts, 1);
+        assert.ok(next?.payload.equals(Buffer.from('B')));
+        const rows = await s.listOutbox({ destination: 'd' });
+        assert.deepEqual(rows.map((i) => i.state), ['done', 'inflight']);
+        assert.equal(await s.claimNext('d'), undefined, 'B is leased by the combined claim');
+        // Idempotent done, and nothing left to claim: undefined, B untouched.
+        assert.equal(await s.ackOutbox(a.id, { destination: 'd' }), undefined);
+        assert.equal((await s.listOutbox({ destination: 'd' }))[1]?.attempts, 1);
+        // Without next: nothing is claimed (old callers unchanged).
+        assert.equal(await s.ackOutbox(bb.id), undefined);
+        // A done that cannot be recorded (unknown item; a parked one) rejects and claims nothing.
+        const c = await s.enqueue({ destination: 'd', payload: Buffer.from('C') });
+        await assert.rejects(s.ackOutbox('no-such-item', { destination: 'd' }), (e: { code?: string }) => e.code === 'STORE_NOT_FOUND');
+        const p = await s.enqueue({ destination: 'p', payload: Buffer.from('P') });
+        await s.parkOutbox(p.id, 'refused');
+        await assert.rejects(s.ackOutbox(p.id, { destination: 'd' }), (e: { code?: string }) => e.code === 'STORE_CONFLICT');
+        assert.equal((await s.listOutbox({ destination: 'd' }))[2]?.state, 'pending', 'C not claimed by a failed done');
+        assert.equal((await s.claimNext('d'))?.id, c.id);
+        // Bad claim arguments are refused before anything is written.
+        await assert.rejects(s.ackOutbox(c.id, { destination: '' }), (e: { code?: string }) => e.code === 'STORE_INVALID');
+        assert.equal((await s.listOutbox({ destination: 'd' }))[2]?.state, 'inflight', 'C not marked done by a refused call');
+      });
+
       it('retry with back-off keeps the head blocking until due; attempts count', async () => {
         const clk = manualClock();
         const s = await openFresh({ clock: clk.clock });
