@@ -46,7 +46,7 @@ async function run(mode: string): Promise<string> {
   await store?.open();
   const channel = new InboundChannel({
     policy: store ? 'commit' : 'immediate', channel: 'in', owner: 'bench', ...(store ? { store: () => Promise.resolve(store) } : {}),
-    emit: (r) => { r.message?.toJSON(); if (r.ack) readAck(r.ack); },
+    emit: (r) => { r.message?.toJSON(); if (r.ack) void (r.ackInfo ?? readAck(r.ack)); },
   });
   await channel.start();
   const sessions = Array.from({ length: 16 }, (_, i) => ({ id: `s${i}`, remoteAddress: '127.0.0.1', remotePort: 1000 + i, secure: false, authorized: false, open: true, received: 0 }));

@@ -67,7 +67,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     const mllp: Record<string, unknown> = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null };
     if (r.replayed) mllp.replayed = true;
     const msg: NodeMessage = { payload: r.text, _mllp: mllp };
-    if (r.ack) msg.ack = readAck(r.ack);
+    if (r.ack) msg.ack = r.ackInfo ?? readAck(r.ack);
     let ref = r.storeId;
     if (r.message) {
       const hl7 = r.message.toJSON();

@@ -13,7 +13,7 @@
  * Enhanced-mode senders (MSH-15/16 valued) get the accept codes CA/CE/CR instead.
  */
 import type { Hl7Message } from '../hl7';
-import { ackMode, buildAck, buildNak, decodeHl7Bytes, encodeHl7Text, newControlId, parseHl7, type AckCode } from '../hl7';
+import { ackMode, buildAck, buildNak, decodeHl7Bytes, encodeHl7Text, newControlId, parseHl7, positiveAckInfo, type AckCode, type AckInfo } from '../hl7';
 import { toNhsError } from '../errors';
 import { hasErrors, isError, issue, type Issue } from '../outcome';
 import type { FrameHandler, LogFn, MllpSession } from '../mllp';
@@ -37,6 +37,8 @@ export interface Received {
   remoteAddress: string;
   /** The ACK/NAK sent (or, for `flow`, undefined until the flow answers). */
   ack?: string;
+  /** `readAck(ack)` when it is known without parsing the ACK again (a positive ACK). */
+  ackInfo?: AckInfo;
   /** Emitted again on start because it was kept but not yet handed over (DESIGN.md §4). */
   replayed?: true;
 }
@@ -63,7 +65,7 @@ export interface ReceiverOptions {
   log?: LogFn;
 }
 
-const POSITIVE: Record<'original' | 'enhanced', AckCode> = { original: 'AA', enhanced: 'CA' };
+const POSITIVE: Record<'original' | 'enhanced', 'AA' | 'CA'> = { original: 'AA', enhanced: 'CA' };
 const ERROR: Record<'original' | 'enhanced', AckCode> = { original: 'AE', enhanced: 'CE' };
 const REJECT: Record<'original' | 'enhanced', AckCode> = { original: 'AR', enhanced: 'CR' };
 
@@ -121,6 +123,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     }
     if (o.policy === 'commit') {
       r.ack = ackFor(m, text, POSITIVE[mode]);
+      r.ackInfo = positiveAckInfo(m, POSITIVE[mode], r.ack);
       o.onMessage(r);
       return encodeHl7Text(r.ack, charset);
     }
@@ -164,6 +167,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     }
     if (o.policy === 'immediate') {
       r.ack = ackFor(m, text, POSITIVE[mode]);
+      r.ackInfo = positiveAckInfo(m, POSITIVE[mode], r.ack);
       o.onMessage(r);
       return encodeHl7Text(r.ack, charset);
     }

@@ -137,6 +137,17 @@ export function buildAck(original: Hl7Message, code: AckCode, opts?: { text?: st
   return out;
 }
 
+/**
+ * `readAck(ack)` for an `ack` that {@link buildAck} made from `original` with a positive `code`
+ * and no text or issues, without parsing it again (the MLLP listener puts one on every msg it
+ * emits): MSA-1 is `code`, MSA-2 the original's MSH-10 field as sent (same field text, same
+ * delimiters, so it reads back as `original.get('MSH-10')`), MSA-3 absent. A property test checks
+ * it against `readAck` over generated messages with any legal delimiters.
+ */
+export function positiveAckInfo(original: Hl7Message, code: 'AA' | 'CA', ack: string): AckInfo {
+  return { code, controlId: original.get('MSH-10') ?? '', text: '', raw: ack };
+}
+
 /** Strip what must never be echoed back: control characters, and anything overlong. */
 function clean(v: string | undefined): string {
   // eslint-disable-next-line no-control-regex

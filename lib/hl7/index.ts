@@ -8,6 +8,6 @@ export { DEFAULT_DELIMITERS, delimitersFrom, encodingCharacters, missingDelimite
 export { escapeHl7, unescapeHl7, canEncodeHl7 } from './escape';
 export { parsePath, formatPath, type Hl7Path } from './path';
 export { decodeHl7Bytes, encodeHl7Text, charsetToEncoding } from './charset';
-export { buildAck, buildNak, ackMode, newControlId, readAck, type AckCode, type AckInfo } from './ack';
+export { buildAck, buildNak, ackMode, newControlId, positiveAckInfo, readAck, type AckCode, type AckInfo } from './ack';
 export { splitBatch, looksLikeBatch } from './batch';
 export { hl7DateTimeToIso, formatHl7DateTime } from './datetime';

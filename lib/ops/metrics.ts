@@ -33,12 +33,39 @@ const ID_LABELS = new Set(['node_id', 'store', 'node_type']);
 
 type L<T extends string> = Partial<Record<T, string>>;
 
+/**
+ * A counter incremented once per message: kept as plain numbers per label set and written into
+ * prom-client when the registry is scraped (its `collect` hook). prom-client's own `inc` hashes
+ * and validates the label set on every call, which showed in the per-message CPU of the MLLP
+ * listener. Label values are made safe once, when a label set is first seen. As many label sets
+ * are kept as prom-client itself would keep (one per node, action and outcome: configuration,
+ * never message content).
+ */
+class Tally {
+  private readonly rows = new Map<string, { labels: Record<string, string>; n: number }>();
+
+  constructor(private readonly counter: Counter<string>) {}
+
+  count(key: string, labels: () => Record<string, string>): void {
+    const r = this.rows.get(key);
+    if (r) r.n++;
+    else this.rows.set(key, { labels: labels(), n: 1 });
+  }
+
+  /** Called by prom-client before it reads the counter: the totals so far replace its values. */
+  flush(): void {
+    this.counter.reset();
+    for (const r of this.rows.values()) this.counter.inc(r.labels, r.n);
+  }
+}
+
 /** The package's metric families on their own registry (the host's default registry untouched). */
 export class NhsMetrics {
   readonly registry = new Registry();
-  private readonly steps = new Counter({ name: 'nhs_node_steps_total', help: 'Audit steps written by a node (one per message handled), by action and outcome', labelNames: ['node_id', 'node_type', 'action', 'outcome'] as const, registers: [this.registry] });
-  private readonly acks = new Counter({ name: 'nhs_mllp_acks_total', help: 'HL7 ACKs sent (mllp in, mllp response) or received (mllp out), by MSA-1 code', labelNames: ['node_id', 'node_type', 'code'] as const, registers: [this.registry] });
-  private readonly validations = new Counter({ name: 'nhs_validations_total', help: 'FHIR validations by profile and result', labelNames: ['node_id', 'profile', 'result'] as const, registers: [this.registry] });
+  // Per-message counters: counted in plain numbers and handed to prom-client at scrape time.
+  private readonly steps: Tally = new Tally(new Counter({ name: 'nhs_node_steps_total', help: 'Audit steps written by a node (one per message handled), by action and outcome', labelNames: ['node_id', 'node_type', 'action', 'outcome'] as const, registers: [this.registry], collect: (): void => this.steps.flush() }));
+  private readonly acks: Tally = new Tally(new Counter({ name: 'nhs_mllp_acks_total', help: 'HL7 ACKs sent (mllp in, mllp response) or received (mllp out), by MSA-1 code', labelNames: ['node_id', 'node_type', 'code'] as const, registers: [this.registry], collect: (): void => this.acks.flush() }));
+  private readonly validations: Tally = new Tally(new Counter({ name: 'nhs_validations_total', help: 'FHIR validations by profile and result', labelNames: ['node_id', 'profile', 'result'] as const, registers: [this.registry], collect: (): void => this.validations.flush() }));
   private readonly pds = new Histogram({ name: 'nhs_pds_lookup_seconds', help: 'PDS lookups by result, and their latency', labelNames: ['node_id', 'result'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
   private readonly storeUp = new Gauge({ name: 'nhs_store_up', help: '1 when the store answered the scrape-time probe', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
   private readonly storeProbe = new Gauge({ name: 'nhs_store_probe_seconds', help: 'Round trip of the scrape-time store probe (a one-row read)', labelNames: ['store', 'backend'] as const, registers: [this.registry] });
@@ -52,41 +79,20 @@ export class NhsMetrics {
   private readonly outParked = new Gauge({ name: 'nhs_outbox_parked', help: 'Outbox items parked (undeliverable) per destination', labelNames: ['store', 'destination'] as const, registers: [this.registry] });
   private readonly retries = new Counter({ name: 'nhs_outbox_retries_total', help: 'Outbox deliveries that failed and were rescheduled with back-off, per sending node and destination', labelNames: ['node_id', 'destination'] as const, registers: [this.registry] });
   private readonly listenerUp = new Gauge({ name: 'nhs_listener_up', help: '1 when an MLLP listener is listening', labelNames: ['node_id'] as const, registers: [this.registry] });
-  private readonly cache = new Map<string, { inc(): void }>();
 
-  /** One audit step (nodes/shared/input.ts appendAudit). Children cached: this is per message. */
+  /** One audit step (nodes/shared/input.ts appendAudit); per message. */
   step(nodeId: string, nodeType: string, action: string, outcome: string): void {
-    const k = `${nodeId}\0${nodeType}\0${action}\0${outcome}`;
-    let c = this.cache.get(k);
-    if (!c) {
-      c = this.steps.labels(safeId(nodeId), safeId(nodeType), safeLabel(action), safeLabel(outcome));
-      if (this.cache.size < 10_000) this.cache.set(k, c);
-    }
-    c.inc();
+    this.steps.count(`${nodeId}\0${nodeType}\0${action}\0${outcome}`, () => ({ node_id: safeId(nodeId), node_type: safeId(nodeType), action: safeLabel(action), outcome: safeLabel(outcome) }));
   }
 
-  /** One ACK (per message, like step: labelled children cached, no label regexes per call). */
+  /** One ACK sent or received; per message. */
   ack(nodeId: string, nodeType: string, code: string): void {
-    this.child(this.acks, `${nodeId}\0${nodeType}\0${code}`, () => [safeId(nodeId), safeId(nodeType), safeLabel(code)]).inc();
+    this.acks.count(`${nodeId}\0${nodeType}\0${code}`, () => ({ node_id: safeId(nodeId), node_type: safeId(nodeType), code: safeLabel(code) }));
   }
 
-  /** One validation (per message; cached like ack). */
+  /** One validation; per message. */
   validation(nodeId: string, profile: string, result: string): void {
-    this.child(this.validations, `${nodeId}\0${profile}\0${result}`, () => [safeId(nodeId), safeLabel(profile), safeLabel(result)]).inc();
-  }
-
-  private readonly children = new Map<Counter<string>, Map<string, { inc(): void }>>();
-
-  /** The labelled child of `counter` for key `k` (one cache per counter, bounded). */
-  private child(counter: Counter<string>, k: string, labels: () => string[]): { inc(): void } {
-    let cache = this.children.get(counter);
-    if (!cache) { cache = new Map(); this.children.set(counter, cache); }
-    let c = cache.get(k);
-    if (!c) {
-      c = counter.labels(...labels());
-      if (cache.size < 10_000) cache.set(k, c);
-    }
-    return c;
+    this.validations.count(`${nodeId}\0${profile}\0${result}`, () => ({ node_id: safeId(nodeId), profile: safeLabel(profile), result: safeLabel(result) }));
   }
 
   /** One delivery rescheduled (mllp out's `retrying`); deliveries themselves are `deliver` steps. */

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canEncodeHl7, escapeHl7, fromJSON, parseHl7, splitBatch, unescapeHl7, type Delimiters } from '../../../lib/hl7';
+import { buildAck, canEncodeHl7, escapeHl7, fromJSON, parseHl7, positiveAckInfo, readAck, splitBatch, unescapeHl7, type Delimiters } from '../../../lib/hl7';
 import { hasErrors, type Issue } from '../../../lib/outcome';
 import { delimiterCase, fieldText, message, type GeneratedMessage } from './fixtures/arbitraries';
 
@@ -70,6 +70,27 @@ describe('properties: parse → serialize', () => {
       assert.equal(p.message.toString(), t);
       const back = fromJSON(JSON.parse(JSON.stringify(p.message.toJSON())), { strict });
       assert.equal(back.message?.toString(), t);
+    }), { numRuns: RUNS * 3 });
+  });
+});
+
+describe('properties: the ACK a listener sends, without reading it back', () => {
+  // nhs-mllp-in puts positiveAckInfo on msg.ack instead of parsing its own ACK again; it must be
+  // exactly what readAck of the bytes gives, for any message the listener would accept.
+  const check = (t: string, code: 'AA' | 'CA'): void => {
+    const m = parseHl7(t).message;
+    if (!m) return;
+    const ack = buildAck(m, code, { now: new Date(0), controlId: 'A1' });
+    assert.deepEqual(positiveAckInfo(m, code, ack), readAck(ack));
+  };
+  it('generated messages with any legal delimiters, escapes and deviations', () => {
+    fc.assert(fc.property(message({ withDeviations: true }), fc.constantFrom('AA' as const, 'CA' as const), (g, code) => check(g.text, code)), params);
+  });
+  it('odd headers: MSH-10 with components, repetitions, escapes, empty, or missing', () => {
+    const msh10 = fc.array(fc.constantFrom('X', '1', '^', '~', '&', '\\', '\\F\\', '\\S\\', '""', ' ', 'é', '#'), { maxLength: 8 }).map((a) => a.join(''));
+    const head = fc.constantFrom('MSH|^~\\&|', 'MSH|^~&|', 'MSH|^|', 'MSH|^~\\&#|');
+    fc.assert(fc.property(head, msh10, fc.boolean(), fc.constantFrom('AA' as const, 'CA' as const), (h, id, short, code) => {
+      check(short ? `${h}A|B|C|D|20240101||ADT^A01|${id}\r` : `${h}A|B|C|D|20240101||ADT^A01^ADT_A01|${id}|P|2.5.1\rPID|1||9000000009^^^NHS^NH\r`, code);
     }), { numRuns: RUNS * 3 });
   });
 });
