@@ -1,0 +1,202 @@
+/**
+ * Disk full (hazard HAZ-021 C8, hazard-log action A-11; DESIGN.md §4 "a store failure answers
+ * AE/AR, never AA"). A real Node-RED (the built package) runs `nhs-mllp-in` in `commit` mode on a
+ * SQLite store whose file lives on a size-limited tmpfs. A filler file placed on that tmpfs makes
+ * the disk full at a moment the test chooses; MLLP senders keep going past it; the filler is
+ * deleted and AA must come back. Then the disk is filled again and Node-RED is stopped while it is
+ * full, so SQLite's closing checkpoint (which grows the main file) meets ENOSPC too. Finally the
+ * file is reopened: `PRAGMA integrity_check` is ok, every AA'd message is there exactly once with
+ * the bytes sent, and no message answered AE is there at all (nothing half-written).
+ *
+ * Mounting needs root (CI runs `.ci/run` as root). Without it the test skips with the reason,
+ * except under `CI=true`, where it fails: CI never skips.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { freePort, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
+import { adt, msaOf, peerConnect, type PeerClient } from '../helpers/mllp-peer';
+import { waitFor } from '../helpers/wait';
+
+/** Size of each tmpfs: room for the schema (~0.5 MB of WAL at 8 KB pages) and some messages. */
+const TMPFS = '4m';
+const VARIANTS = [
+  { name: 'default store', writerThread: false, sub: 'default' },
+  { name: 'writer thread', writerThread: true, sub: 'thread' },
+] as const;
+
+const root = mkdtempSync(join(tmpdir(), 'nhs-enospc-'));
+const mounted: string[] = [];
+
+function mount(dir: string): string | undefined {
+  mkdirSync(dir, { recursive: true });
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'mounting a size-limited tmpfs needs root';
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (e) {
+    return `mount -t tmpfs failed: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
+  }
+  mounted.push(dir);
+  return undefined;
+}
+
+function unmountAll(): void {
+  for (const dir of mounted.splice(0)) {
+    try {
+      execFileSync('umount', [dir], { stdio: 'pipe' });
+    } catch {
+      // Still busy (a process that has not let go): detach it so it goes once released.
+      try { execFileSync('umount', ['-l', dir], { stdio: 'pipe' }); } catch { /* reported by the leftover mount, not hidden */ }
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+}
+
+let mountError: string | undefined;
+for (const v of VARIANTS) mountError ??= mount(join(root, v.sub));
+after(unmountAll);
+// Belt and braces: a test run killed by its timeout still leaves no tmpfs behind.
+process.once('exit', () => { if (mounted.length) unmountAll(); });
+
+const inCi = process.env.CI === 'true';
+const skip: false | string = mountError !== undefined && !inCi ? mountError : false;
+
+/** Fill the filesystem of `dir` with a file until `leave` bytes stay free (0: until ENOSPC). */
+function fill(file: string, leave: number): void {
+  const fd = openSync(file, 'a');
+  try {
+    const chunk = Buffer.alloc(64 * 1024, 0x5a);
+    for (;;) {
+      const s = statfsSync(file);
+      const free = s.bavail * s.bsize;
+      if (free <= leave) return;
+      const n = Math.min(chunk.length, free - leave);
+      try {
+        writeSync(fd, chunk, 0, n);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') return;
+        throw e;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The frame sent for each control id (synthetic patient, test-range NHS number). */
+const FAMILY = 'DISKFULLTESTPERSON';
+const NHS = '9990000018';
+const sent = new Map<string, string>();
+function message(id: string): string {
+  const m = adt(id, { family: FAMILY, nhs: NHS });
+  sent.set(id, m);
+  return m;
+}
+
+async function connect(port: number): Promise<PeerClient> {
+  return waitFor('the MLLP listener', () => peerConnect(port).catch(() => undefined), 20_000);
+}
+
+describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
+  for (const v of VARIANTS) {
+    it(`disk full (${v.name}): AE never AA while full, Node-RED keeps running, AA again once space is freed; every AA'd message stored exactly once, nothing half-written`, { skip, timeout: 90_000 }, async () => {
+      if (mountError !== undefined) assert.fail(`CI=true and the disk-full test cannot run: ${mountError}`);
+      const dir = join(root, v.sub);
+      const file = join(dir, 'store.sqlite');
+      const filler = join(dir, 'filler');
+      const port = await freePort();
+      const flows = [
+        { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full', writerThread: v.writerThread },
+        { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [[], []] },
+      ];
+      const codes = new Map<string, string>();
+      const clients: PeerClient[] = [];
+      let nr: NodeRedProcess | undefined = await startNodeRed({ flows });
+      try {
+        const send = async (c: PeerClient, id: string): Promise<string> => {
+          const ack = msaOf(await c.request(message(id), 20_000));
+          assert.equal(ack.controlId, id, 'the ACK answers the message sent');
+          codes.set(id, ack.code);
+          return ack.code;
+        };
+        const a = await connect(port);
+        clients.push(a);
+
+        // 1. Room on the disk: AA.
+        for (let i = 0; i < 5; i++) assert.equal(await send(a, `W${i}`), 'AA', 'AA while there is room');
+
+        // 2. Leave ~256 KB, then three senders at once (so appends also fail inside a group
+        //    commit batch) until each has had several AE in a row.
+        fill(filler, 256 * 1024);
+        for (let k = 0; k < 2; k++) clients.push(await connect(port));
+        let sentWhileFull = 0;
+        await Promise.all(clients.map(async (c, w) => {
+          let aeRun = 0;
+          for (let i = 0; aeRun < 8; i++) {
+            assert.ok(i < 300, `sender ${w}: 300 messages and the disk never filled`);
+            const code = await send(c, `F${w}-${i}`);
+            sentWhileFull++;
+            assert.ok(code === 'AA' || code === 'AE', `AA or AE, got ${code}`);
+            aeRun = code === 'AE' ? aeRun + 1 : 0;
+          }
+        }));
+        const fullAe = [...codes].filter(([id, c]) => id.startsWith('F') && c === 'AE').length;
+        assert.ok(fullAe >= 24, `${fullAe} AE once full`);
+
+        // 3. Node-RED is still up and still answers.
+        assert.equal(nr.child.exitCode, null, 'Node-RED still running');
+        assert.equal((await nr.api('/settings')).status, 200, 'Node-RED admin API answers');
+
+        // 4. Space comes back: AA again, on the connections already open.
+        rmSync(filler);
+        for (const [w, c] of clients.entries()) {
+          for (let i = 0; i < 4; i++) assert.equal(await send(c, `R${w}-${i}`), 'AA', 'AA again once space is freed');
+        }
+
+        // 5. Full again, then stop Node-RED while full: closing checkpoints the WAL into the main
+        //    file, which needs room it does not have (SQLITE_FULL in the checkpoint).
+        fill(filler, 0);
+        for (let i = 0; i < 4; i++) assert.equal(await send(a, `S${i}`), 'AE', 'AE when the disk is completely full');
+        for (const c of clients.splice(0)) c.close();
+        const out = nr.output();
+        await nr.stop();
+        const exit = nr.child.exitCode;
+        nr = undefined;
+        const files = Object.fromEntries(readdirSync(dir).map((f) => [f, statSync(join(dir, f)).size]));
+        console.log(`# ${v.name}: ${sentWhileFull} sent after filling (${fullAe} AE); stopped while full, exit ${exit}, files ${JSON.stringify(files)}`);
+
+        // What the operator sees: one warning per message not kept, with its control id and a
+        // code saying the disk is full; never patient data.
+        const warned = out.split('\n').filter((l) => /not stored \(STORE_FULL\); answered AE/.test(l));
+        assert.ok(warned.length >= fullAe, `${warned.length} "not stored (STORE_FULL)" warnings for ${fullAe} AE:\n${out.slice(-3000)}`);
+        assert.ok(!out.includes(FAMILY) && !out.includes(NHS), 'no patient data in the Node-RED log');
+
+        // 6. Space back, reopen the file as a new process would.
+        rmSync(filler);
+        const db = new Database(file);
+        try {
+          assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
+          const rows = db.prepare("SELECT control_id AS id, raw, COUNT(*) OVER (PARTITION BY control_id) AS n FROM messages WHERE channel = 'in'").all() as { id: string; raw: Buffer; n: number }[];
+          const stored = new Map(rows.map((r) => [r.id, r]));
+          const aa = [...codes].filter(([, c]) => c === 'AA').map(([id]) => id);
+          const ae = [...codes].filter(([, c]) => c === 'AE').map(([id]) => id);
+          assert.deepEqual(aa.filter((id) => stored.get(id)?.n !== 1), [], "every AA'd message stored exactly once");
+          assert.deepEqual(ae.filter((id) => stored.has(id)), [], 'no message answered AE is stored');
+          assert.deepEqual(rows.filter((r) => !sent.has(r.id)).map((r) => r.id), [], 'nothing stored that was not sent');
+          assert.deepEqual(rows.filter((r) => r.raw.toString('latin1') !== sent.get(r.id)).map((r) => r.id), [], 'every stored message is whole, byte for byte');
+          assert.equal(rows.length, aa.length, 'stored = AA\'d');
+        } finally {
+          db.close();
+        }
+        assert.ok(!existsSync(filler));
+      } finally {
+        for (const c of clients) c.close();
+        await nr?.stop('SIGKILL');
+      }
+    });
+  }
+});
