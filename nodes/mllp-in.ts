@@ -47,11 +47,18 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   let received = 0;
   let rejected = 0;
   let size: StoreSize | undefined;
+  // Messages the store could not keep (answered AE, HAZ-021): red while the last append failed,
+  // yellow with the count once one is kept again.
+  let notKept = 0;
+  let notKeptCode = '';
+  let storeFailing = false;
   const show = (): void => {
     if (!server.listening) return;
     const text = t('mllp-in.status.counts', { port, conns: server.connections, msgs: received }) + (rejected ? t('mllp-in.status.nak', { n: rejected }) : '')
+      + (notKept ? t('mllp-in.status.notKept', { n: notKept, code: notKeptCode }) : '')
       + (channel.replayedCount ? t('mllp-in.status.replayed', { n: channel.replayedCount }) : '') + (size ? t('mllp-in.status.store', { mb: Math.ceil(size.bytes / 1048576) }) : '');
-    if (rejected || size?.warning) status.warn(text);
+    if (storeFailing) status.error(text);
+    else if (rejected || notKept || size?.warning) status.warn(text);
     else status.ok(text);
   };
   // The store's size in the status (DESIGN.md §4: the store stays bounded): at start, then each minute.
@@ -64,6 +71,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     showTimer.unref();
   };
   const emit = (r: Received): void => {
+    if (r.storeId !== undefined) storeFailing = false;
     const mllp: Record<string, unknown> = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null };
     if (r.replayed) mllp.replayed = true;
     const msg: NodeMessage = { payload: r.text, _mllp: mllp };
@@ -99,6 +107,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     emit,
     log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
     onError: (e) => node.warn(t('mllp-in.errors.handoff', { code: e.code, message: e.message })),
+    onNotKept: (code) => { notKept++; notKeptCode = code; storeFailing = true; showSoon(); },
   });
   const { tlsOpts, tlsFound, allow, configError } = listenerSecurity(RED, def, node);
   const server = new MllpServer({

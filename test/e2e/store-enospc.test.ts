@@ -3,10 +3,12 @@
  * AE/AR, never AA"). A real Node-RED (the built package) runs `nhs-mllp-in` in `commit` mode on a
  * SQLite store whose file lives on a size-limited tmpfs. A filler file placed on that tmpfs makes
  * the disk full at a moment the test chooses; MLLP senders keep going past it; the filler is
- * deleted and AA must come back. Then the disk is filled again and Node-RED is stopped while it is
- * full, so SQLite's closing checkpoint (which grows the main file) meets ENOSPC too. Finally the
- * file is reopened: `PRAGMA integrity_check` is ok, every AA'd message is there exactly once with
- * the bytes sent, and no message answered AE is there at all (nothing half-written).
+ * deleted and AA must come back. Then the disk is filled completely and Node-RED is stopped while
+ * it is full, so SQLite's closing checkpoint (which grows the main file) meets ENOSPC too; it is
+ * started again on the full disk (AE), the space comes back (AA). Finally the file is reopened:
+ * `PRAGMA integrity_check` is ok, every AA'd message is there exactly once with the bytes sent, and
+ * no message answered AE is there at all (nothing half-written). Run for the default store and
+ * for the writer thread (`writerThread`).
  *
  * Mounting needs root (CI runs `.ci/run` as root). Without it the test skips with the reason,
  * except under `CI=true`, where it fails: CI never skips.
@@ -103,7 +105,7 @@ async function connect(port: number): Promise<PeerClient> {
 
 describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
   for (const v of VARIANTS) {
-    it(`disk full (${v.name}): AE never AA while full, Node-RED keeps running, AA again once space is freed; every AA'd message stored exactly once, nothing half-written`, { skip, timeout: 90_000 }, async () => {
+    it(`disk full (${v.name}): AE never AA while full (also after a restart on the full disk), Node-RED keeps running, AA again once space is freed; every AA'd message stored exactly once, nothing half-written`, { skip, timeout: 90_000 }, async () => {
       if (mountError !== undefined) assert.fail(`CI=true and the disk-full test cannot run: ${mountError}`);
       const dir = join(root, v.sub);
       const file = join(dir, 'store.sqlite');
@@ -115,14 +117,37 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
       ];
       const codes = new Map<string, string>();
       const clients: PeerClient[] = [];
-      let nr: NodeRedProcess | undefined = await startNodeRed({ flows });
+      // One user directory for both runs: the restarted listener is the same owner (hand-off).
+      const userDir = join(root, `nr-${v.sub}`);
+      mkdirSync(userDir);
+      let nr: NodeRedProcess | undefined = await startNodeRed({ flows, userDir });
+      let out = '';
+      const stop = async (): Promise<number | null> => {
+        for (const c of clients.splice(0)) c.close();
+        const running = nr as NodeRedProcess;
+        await running.stop();
+        out += running.output();
+        nr = undefined;
+        return running.child.exitCode;
+      };
+      const send = async (c: PeerClient, id: string): Promise<string> => {
+        const ack = msaOf(await c.request(message(id), 20_000));
+        assert.equal(ack.controlId, id, 'the ACK answers the message sent');
+        codes.set(id, ack.code);
+        return ack.code;
+      };
+      /** Send on `c` until an AE (at most `max`), then `more` that must all be AE too. */
+      const untilFull = async (c: PeerClient, prefix: string, max: number, more: number): Promise<void> => {
+        let i = 0;
+        for (; ; i++) {
+          assert.ok(i < max, `${prefix}: ${max} messages and no AE`);
+          const code = await send(c, `${prefix}${i}`);
+          assert.ok(code === 'AA' || code === 'AE', `AA or AE, got ${code}`);
+          if (code === 'AE') break;
+        }
+        for (let k = 1; k <= more; k++) assert.equal(await send(c, `${prefix}${i + k}`), 'AE', 'AE, never AA, while the disk stays full');
+      };
       try {
-        const send = async (c: PeerClient, id: string): Promise<string> => {
-          const ack = msaOf(await c.request(message(id), 20_000));
-          assert.equal(ack.controlId, id, 'the ACK answers the message sent');
-          codes.set(id, ack.code);
-          return ack.code;
-        };
         const a = await connect(port);
         clients.push(a);
 
@@ -130,22 +155,11 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
         for (let i = 0; i < 5; i++) assert.equal(await send(a, `W${i}`), 'AA', 'AA while there is room');
 
         // 2. Leave ~256 KB, then three senders at once (so appends also fail inside a group
-        //    commit batch) until each has had several AE in a row.
+        //    commit batch) until each has had an AE and then eight more in a row.
         fill(filler, 256 * 1024);
         for (let k = 0; k < 2; k++) clients.push(await connect(port));
-        let sentWhileFull = 0;
-        await Promise.all(clients.map(async (c, w) => {
-          let aeRun = 0;
-          for (let i = 0; aeRun < 8; i++) {
-            assert.ok(i < 300, `sender ${w}: 300 messages and the disk never filled`);
-            const code = await send(c, `F${w}-${i}`);
-            sentWhileFull++;
-            assert.ok(code === 'AA' || code === 'AE', `AA or AE, got ${code}`);
-            aeRun = code === 'AE' ? aeRun + 1 : 0;
-          }
-        }));
+        await Promise.all(clients.map((c, w) => untilFull(c, `F${w}-`, 300, 8)));
         const fullAe = [...codes].filter(([id, c]) => id.startsWith('F') && c === 'AE').length;
-        assert.ok(fullAe >= 24, `${fullAe} AE once full`);
 
         // 3. Node-RED is still up and still answers.
         assert.equal(nr.child.exitCode, null, 'Node-RED still running');
@@ -157,17 +171,26 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
           for (let i = 0; i < 4; i++) assert.equal(await send(c, `R${w}-${i}`), 'AA', 'AA again once space is freed');
         }
 
-        // 5. Full again, then stop Node-RED while full: closing checkpoints the WAL into the main
-        //    file, which needs room it does not have (SQLITE_FULL in the checkpoint).
+        // 5. Completely full, then stop Node-RED while full: closing checkpoints the WAL into the
+        //    main file, which needs room it does not have (SQLITE_FULL in the checkpoint).
         fill(filler, 0);
-        for (let i = 0; i < 4; i++) assert.equal(await send(a, `S${i}`), 'AE', 'AE when the disk is completely full');
-        for (const c of clients.splice(0)) c.close();
-        const out = nr.output();
-        await nr.stop();
-        const exit = nr.child.exitCode;
-        nr = undefined;
+        await untilFull(a, 'S', 50, 3);
+        const exit1 = await stop();
         const files = Object.fromEntries(readdirSync(dir).map((f) => [f, statSync(join(dir, f)).size]));
-        console.log(`# ${v.name}: ${sentWhileFull} sent after filling (${fullAe} AE); stopped while full, exit ${exit}, files ${JSON.stringify(files)}`);
+        assert.equal(exit1, 0, 'Node-RED stops cleanly with the disk full');
+
+        // 6. Start again on the same store, the disk still full: it runs and answers AE; then the
+        //    space comes back and it answers AA.
+        nr = await startNodeRed({ flows, userDir });
+        const b = await connect(port);
+        clients.push(b);
+        for (let i = 0; i < 3; i++) assert.equal(await send(b, `T${i}`), 'AE', 'AE after a restart on a full disk');
+        rmSync(filler);
+        for (let i = 0; i < 3; i++) assert.equal(await send(b, `U${i}`), 'AA', 'AA once space is freed after the restart');
+        const exit2 = await stop();
+        assert.equal(exit2, 0);
+        const ae = [...codes].filter(([, c]) => c === 'AE').length;
+        console.log(`# ${v.name}: ${codes.size} messages, ${ae} AE (${fullAe} with three senders); files after a stop on a full disk ${JSON.stringify(files)}`);
 
         // What the operator sees: one warning per message not kept, with its control id and a
         // code saying the disk is full; never patient data.
@@ -175,8 +198,7 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
         assert.ok(warned.length >= fullAe, `${warned.length} "not stored (STORE_FULL)" warnings for ${fullAe} AE:\n${out.slice(-3000)}`);
         assert.ok(!out.includes(FAMILY) && !out.includes(NHS), 'no patient data in the Node-RED log');
 
-        // 6. Space back, reopen the file as a new process would.
-        rmSync(filler);
+        // 7. Reopen the file as a new process would.
         const db = new Database(file);
         try {
           assert.deepEqual(db.pragma('integrity_check'), [{ integrity_check: 'ok' }]);
@@ -195,7 +217,7 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
         assert.ok(!existsSync(filler));
       } finally {
         for (const c of clients) c.close();
-        await nr?.stop('SIGKILL');
+        await (nr as NodeRedProcess | undefined)?.stop('SIGKILL');
       }
     });
   }
