@@ -26,9 +26,16 @@ import { waitFor } from '../helpers/wait';
 
 /** Size of each tmpfs: room for the schema (~0.5 MB of WAL at 8 KB pages) and some messages. */
 const TMPFS = '4m';
+/** Test titles in full (the hazard log links them by their exact text). */
 const VARIANTS = [
-  { name: 'default store', writerThread: false, sub: 'default' },
-  { name: 'writer thread', writerThread: true, sub: 'thread' },
+  {
+    name: "disk full (default store): AE never AA while full (also after a restart on the full disk), Node-RED keeps running, AA again once space is freed; every AA'd message stored exactly once, nothing half-written",
+    label: 'default store', writerThread: false, sub: 'default',
+  },
+  {
+    name: "disk full (writer thread): AE never AA while full (also after a restart on the full disk), Node-RED keeps running, AA again once space is freed; every AA'd message stored exactly once, nothing half-written",
+    label: 'writer thread', writerThread: true, sub: 'thread',
+  },
 ] as const;
 
 const root = mkdtempSync(join(tmpdir(), 'nhs-enospc-'));
@@ -105,7 +112,7 @@ async function connect(port: number): Promise<PeerClient> {
 
 describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
   for (const v of VARIANTS) {
-    it(`disk full (${v.name}): AE never AA while full (also after a restart on the full disk), Node-RED keeps running, AA again once space is freed; every AA'd message stored exactly once, nothing half-written`, { skip, timeout: 90_000 }, async () => {
+    it(v.name, { skip, timeout: 90_000 }, async () => {
       if (mountError !== undefined) assert.fail(`CI=true and the disk-full test cannot run: ${mountError}`);
       const dir = join(root, v.sub);
       const file = join(dir, 'store.sqlite');
@@ -190,7 +197,7 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
         const exit2 = await stop();
         assert.equal(exit2, 0);
         const ae = [...codes].filter(([, c]) => c === 'AE').length;
-        console.log(`# ${v.name}: ${codes.size} messages, ${ae} AE (${fullAe} with three senders); files after a stop on a full disk ${JSON.stringify(files)}`);
+        console.log(`# ${v.label}: ${codes.size} messages, ${ae} AE (${fullAe} with three senders); files after a stop on a full disk ${JSON.stringify(files)}`);
 
         // What the operator sees: one warning per message not kept, with its control id and a
         // code saying the disk is full; never patient data.
