@@ -112,7 +112,7 @@ async function connect(port: number): Promise<PeerClient> {
 
 describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
   for (const v of VARIANTS) {
-    it(v.name, { skip, timeout: 90_000 }, async () => {
+    it(v.name, { skip, timeout: 180_000 }, async () => {
       if (mountError !== undefined) assert.fail(`CI=true and the disk-full test cannot run: ${mountError}`);
       const dir = join(root, v.sub);
       const file = join(dir, 'store.sqlite');
@@ -127,7 +127,7 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
       // One user directory for both runs: the restarted listener is the same owner (hand-off).
       const userDir = join(root, `nr-${v.sub}`);
       mkdirSync(userDir);
-      let nr: NodeRedProcess | undefined = await startNodeRed({ flows, userDir });
+      let nr: NodeRedProcess | undefined = await startNodeRed({ flows, userDir, timeoutMs: 60_000 });
       let out = '';
       const stop = async (): Promise<number | null> => {
         for (const c of clients.splice(0)) c.close();
@@ -188,7 +188,7 @@ describe('store disk full (ENOSPC), end to end (HAZ-021 C8)', () => {
 
         // 6. Start again on the same store, the disk still full: it runs and answers AE; then the
         //    space comes back and it answers AA.
-        nr = await startNodeRed({ flows, userDir });
+        nr = await startNodeRed({ flows, userDir, timeoutMs: 60_000 });
         const b = await connect(port);
         clients.push(b);
         for (let i = 0; i < 3; i++) assert.equal(await send(b, `T${i}`), 'AE', 'AE after a restart on a full disk');
