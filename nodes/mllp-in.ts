@@ -15,7 +15,7 @@ import { catalog } from './shared/i18n';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
-import { instanceOwner, listenerSecurity, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
+import { instanceOwner, listenerSecurity, listenerStatus, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
 import { registerHandoffAdmin } from './shared/mllp-admin';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
@@ -47,12 +47,10 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   let received = 0;
   let rejected = 0;
   let size: StoreSize | undefined;
+  // Messages the store could not keep (answered AE; HAZ-021): counted, red while appends fail.
+  const notKept = { n: 0, code: '', failing: false };
   const show = (): void => {
-    if (!server.listening) return;
-    const text = t('mllp-in.status.counts', { port, conns: server.connections, msgs: received }) + (rejected ? t('mllp-in.status.nak', { n: rejected }) : '')
-      + (channel.replayedCount ? t('mllp-in.status.replayed', { n: channel.replayedCount }) : '') + (size ? t('mllp-in.status.store', { mb: Math.ceil(size.bytes / 1048576) }) : '');
-    if (rejected || size?.warning) status.warn(text);
-    else status.ok(text);
+    if (server.listening) status.set(() => listenerStatus(t, { port, conns: server.connections, received, rejected, replayed: channel.replayedCount, size, notKept }));
   };
   // The store's size in the status (DESIGN.md §4: the store stays bounded): at start, then each minute.
   const measure = (): void => { if (policy !== 'immediate') void getStore().then((s) => s.size()).then((s) => { size = s; show(); }, () => undefined); };
@@ -64,6 +62,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     showTimer.unref();
   };
   const emit = (r: Received): void => {
+    if (r.storeId !== undefined) notKept.failing = false;
     const mllp: Record<string, unknown> = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null };
     if (r.replayed) mllp.replayed = true;
     const msg: NodeMessage = { payload: r.text, _mllp: mllp };
@@ -99,6 +98,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     emit,
     log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
     onError: (e) => node.warn(t('mllp-in.errors.handoff', { code: e.code, message: e.message })),
+    onNotKept: (code) => { notKept.n++; notKept.code = code; notKept.failing = true; showSoon(); },
   });
   const { tlsOpts, tlsFound, allow, configError } = listenerSecurity(RED, def, node);
   const server = new MllpServer({

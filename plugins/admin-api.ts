@@ -67,7 +67,7 @@ function httpStatus(e: unknown): number {
   if (code.endsWith('INVALID') || code.endsWith('REQUIRED') || code === 'BAD_REQUEST') return 400;
   if (code === 'REVEAL_FORBIDDEN') return 403;
   if (code.endsWith('ALREADY_RESOLVED') || code.endsWith('CONFLICT') || code === 'QUARANTINE_NODE_GONE') return 409;
-  if (code === 'STORE_UNAVAILABLE' || code === 'STORE_CLOSED') return 503;
+  if (code === 'STORE_UNAVAILABLE' || code === 'STORE_FULL' || code === 'STORE_CLOSED') return 503;
   return 500;
 }
 

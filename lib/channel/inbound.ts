@@ -60,6 +60,8 @@ export interface ReceiverOptions {
   now?: () => Date;
   /** Called once the message is kept (or not) and its ACK decided. */
   onMessage(r: Received): void;
+  /** A message could not be kept (store error code, e.g. `STORE_FULL`); its sender got AE/AR. */
+  onNotKept?(code: string): void;
   /** An append is about to start / has finished (the hand-off watermark must not pass it). */
   onAppend?(phase: 'start' | 'end', token: object): void;
   log?: LogFn;
@@ -119,6 +121,7 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     } catch (e) {
       const err = toNhsError(e, 'STORE_UNAVAILABLE');
       log('warn', `mllp: message ${m.controlId ?? '?'} not stored (${err.code}); answered AE`);
+      o.onNotKept?.(err.code);
       return encodeHl7Text(ackFor(m, text, ERROR[mode], { text: 'Message not stored, please resend', issues: [issue('error', 'transient', 'receiver could not store the message; resend')] }), charset);
     }
     if (o.policy === 'commit') {
@@ -142,7 +145,9 @@ export function mllpReceiver(o: ReceiverOptions): FrameHandler {
     try {
       await keep(raw, m, r);
     } catch (e) {
-      log('warn', `mllp: could not keep a rejected message (${toNhsError(e, 'STORE_UNAVAILABLE').code})`);
+      const code = toNhsError(e, 'STORE_UNAVAILABLE').code;
+      log('warn', `mllp: could not keep a rejected message (${code})`);
+      o.onNotKept?.(code);
     }
     o.onMessage(r);
     return encodeHl7Text(r.ack as string, r.charset);

@@ -28,6 +28,8 @@ export interface InboundChannelOptions {
   emit(r: Received): void;
   log?: LogFn;
   onError?: (e: NhsError) => void;
+  /** A message could not be kept (store error code); its sender was answered AE/AR. */
+  onNotKept?: (code: string) => void;
 }
 
 /** What the flow asks `respond` to send (policy `flow`), or to record (other policies). */
@@ -65,6 +67,7 @@ export class InboundChannel {
       ...(o.flowTimeoutMs !== undefined ? { flowTimeoutMs: o.flowTimeoutMs } : {}),
       ...(o.strict ? { strict: true } : {}),
       ...(o.log ? { log: o.log } : {}),
+      ...(o.onNotKept ? { onNotKept: o.onNotKept } : {}),
       ...(t ? { onAppend: (phase: 'start' | 'end', token: object) => (phase === 'start' ? t.appendStarted(token) : t.appendEnded(token)) } : {}),
       onMessage: (r) => this.accept(r),
     });

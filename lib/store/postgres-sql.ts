@@ -60,13 +60,17 @@ const INSERT_SHAPES: { messages: InsertShape<MessageRow>; outbox: InsertShape<Ou
   },
 };
 
-/** SQLSTATE class 23 (integrity) is a data conflict; everything else means the store is not usable now. */
+/**
+ * SQLSTATE class 23 (integrity) is a data conflict; 53100 `disk_full` is `STORE_FULL` (hazard
+ * HAZ-021 C8); everything else means the store is not usable now.
+ */
 export function mapError(e: unknown): NhsError {
   if (e instanceof NhsError) return e;
   const code = (e as { code?: unknown })?.code;
   const msg = e instanceof Error ? e.message : String(e);
   if (typeof code === 'string' && code.startsWith('23')) return new NhsError('STORE_CONFLICT', `constraint violated: ${msg}`, { cause: e });
   if (typeof code === 'string' && code.startsWith('40')) return new NhsError('STORE_CONFLICT', `transaction conflict: ${msg}`, { cause: e });
+  if (code === '53100') return new NhsError('STORE_FULL', `PostgreSQL store failed: ${msg}`, { cause: e });
   return new NhsError('STORE_UNAVAILABLE', `PostgreSQL store failed: ${msg}`, { cause: e });
 }
 

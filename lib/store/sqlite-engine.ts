@@ -40,7 +40,11 @@ const RECOVERABLE = "state = 'inflight' AND (lease_owner IS NULL OR next_attempt
 /** SQLite placeholders are all `?`. */
 export const q = (_i: number): string => '?';
 
-/** Constraint violations are a conflict in the data; anything else means the file is unusable. */
+/**
+ * Constraint violations are a conflict in the data; SQLITE_FULL (ENOSPC on the file, its WAL or
+ * journal: SQLite result code 13) is `STORE_FULL`, so the operator is told the disk is full rather
+ * than that the store is unreachable (hazard HAZ-021 C8); anything else means the file is unusable.
+ */
 export function mapError(e: unknown): NhsError {
   if (e instanceof NhsError) return e;
   const code = (e as { code?: unknown })?.code;
@@ -48,6 +52,7 @@ export function mapError(e: unknown): NhsError {
   if (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT')) {
     return new NhsError('STORE_CONFLICT', `constraint violated: ${msg}`, { cause: e });
   }
+  if (code === 'SQLITE_FULL') return new NhsError('STORE_FULL', `SQLite store failed: ${msg}`, { cause: e });
   return new NhsError('STORE_UNAVAILABLE', `SQLite store failed: ${msg}`, { cause: e });
 }
 

@@ -85,7 +85,8 @@ export * from './handoff';
 
 /**
  * Errors (all `NhsError` with an own `code`): `STORE_CLOSED` (use after close),
- * `STORE_RECORD_TOO_LARGE`, `STORE_UNAVAILABLE` (cannot connect / timed out), `STORE_NOT_FOUND`,
+ * `STORE_RECORD_TOO_LARGE`, `STORE_UNAVAILABLE` (cannot connect / timed out), `STORE_FULL` (no space
+ * left on the disk), `STORE_NOT_FOUND`,
  * `STORE_CONFLICT` (compare-and-set lost), `STORE_INVALID` (bad argument).
  */
 export interface Store extends MessageLog, Outbox, AuditLog, Quarantine, HandoffLog {

@@ -7,11 +7,12 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AckInfo } from '../../lib/hl7';
 import type { DeliveryListener, ReplyRequest } from '../../lib/channel';
-import type { NewOutboxItem, OutboxItem, Store } from '../../lib/store';
+import type { NewOutboxItem, OutboxItem, Store, StoreSize } from '../../lib/store';
 import type * as tls from 'node:tls';
 import { parseAllowList } from '../../lib/mllp';
 import { coreTlsOptions } from './tls';
-import type { Node, NodeDef, RED } from './types';
+import type { Translate } from './i18n';
+import type { Node, NodeDef, NodeStatus, RED } from './types';
 
 /** What an `nhs-mllp-in` node offers other nodes. */
 export interface MllpListenerNode extends Node {
@@ -93,4 +94,25 @@ export function listenerSecurity(RED: RED, def: NodeDef, node: Node): { tlsOpts?
     return { ...(tlsOpts ? { tlsOpts } : {}), tlsFound, allow: '0.0.0.0/32', configError: e instanceof Error ? e.message : String(e) };
   }
   return { ...(tlsOpts ? { tlsOpts } : {}), tlsFound, allow };
+}
+
+/** What an `nhs-mllp-in` status counts (never content). */
+export interface ListenerCounts {
+  port: number; conns: number; received: number; rejected: number; replayed: number; size: StoreSize | undefined;
+  /** Messages the store could not keep (answered AE): how many, the last error code, and whether the last append failed. */
+  notKept: { n: number; code: string; failing: boolean };
+}
+
+/**
+ * The `nhs-mllp-in` status: connections and counts; red while the store cannot keep messages (a
+ * full disk: `N not stored (STORE_FULL)`, hazard HAZ-021 C8), yellow once one is kept again, on
+ * NAKs, or above the store's size warning level (HAZ-021 C7); else green.
+ */
+export function listenerStatus(t: Translate, c: ListenerCounts): NodeStatus {
+  const text = t('mllp-in.status.counts', { port: c.port, conns: c.conns, msgs: c.received }) + (c.rejected ? t('mllp-in.status.nak', { n: c.rejected }) : '')
+    + (c.notKept.n ? t('mllp-in.status.notKept', { n: c.notKept.n, code: c.notKept.code }) : '')
+    + (c.replayed ? t('mllp-in.status.replayed', { n: c.replayed }) : '') + (c.size ? t('mllp-in.status.store', { mb: Math.ceil(c.size.bytes / 1048576) }) : '');
+  if (c.notKept.failing) return { fill: 'red', shape: 'ring', text };
+  if (c.rejected || c.notKept.n || c.size?.warning) return { fill: 'yellow', shape: 'ring', text };
+  return { fill: 'green', shape: 'dot', text };
 }

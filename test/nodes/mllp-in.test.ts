@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
+import { NhsError } from '../../lib/errors';
 import { nodeRedHarness } from '../helpers/node-red';
 import { adt, frame, msaOf, peerConnect } from '../helpers/mllp-peer';
 
@@ -98,6 +99,36 @@ describe('nhs-mllp-in', () => {
     const ack = msaOf(await c.request(adt('NOSTORE')));
     assert.deepEqual(ack, { code: 'AE', controlId: 'NOSTORE' });
     assert.equal(emitted, 0);
+    c.close();
+  });
+
+  it('a full disk: AE and a red status "not stored (STORE_FULL)" while appends fail; AA and yellow with the count once one is kept (HAZ-021 C8)', async () => {
+    await h.load([mllpIn, storeNode], flow());
+    const statuses: { fill?: string; text?: string }[] = [];
+    h.node('in').on('call:status', (c: any) => statuses.push(c.args[0]));
+    const s = await store();
+    const append = s.appendMessage;
+    // What the SQLite store rejects with on ENOSPC (the real disk is filled in test/e2e/store-enospc.test.ts).
+    s.appendMessage = () => Promise.reject(new NhsError('STORE_FULL', 'SQLite store failed: database or disk is full'));
+    let emitted = 0;
+    h.node('ok').on('input', () => emitted++);
+    const c = await peerConnect(await port());
+    for (const id of ['FULL1', 'FULL2']) assert.deepEqual(msaOf(await c.request(adt(id))), { code: 'AE', controlId: id });
+    const seen = async (fill: string, re: RegExp): Promise<void> => {
+      const end = Date.now() + 5000;
+      while (!statuses.some((x) => x.fill === fill && re.test(x.text ?? ''))) {
+        assert.ok(Date.now() < end, `no ${fill} status matching ${re}: ${JSON.stringify(statuses)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await seen('red', /2 not stored \(STORE_FULL\)/);
+    assert.equal(emitted, 0, 'nothing not kept reaches the flow');
+    s.appendMessage = append;
+    statuses.length = 0;
+    assert.deepEqual(msaOf(await c.request(adt('ROOM1'))), { code: 'AA', controlId: 'ROOM1' });
+    await seen('yellow', /2 not stored \(STORE_FULL\)/);
+    assert.ok(!statuses.some((x) => x.fill === 'red'), 'no longer red once a message is kept');
+    assert.equal(emitted, 1);
     c.close();
   });
 

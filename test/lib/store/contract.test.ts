@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { GENESIS_HASH, auditHash } from '../../../lib/store/chain';
+import { mapError as sqliteMapError } from '../../../lib/store/sqlite-engine';
+import { mapError as pgMapError } from '../../../lib/store/postgres-sql';
 import { createStore, type AuditRecord, type Store } from '../../../lib/store';
 import { Client } from 'pg';
 import { pgUrl, skipWithoutPg } from '../../helpers/shared';
@@ -826,5 +829,26 @@ describe('store options and unreachable servers', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a full disk is STORE_FULL, not STORE_UNAVAILABLE: SQLite SQLITE_FULL and PostgreSQL 53100 disk_full', () => {
+    // A real SQLITE_FULL from SQLite itself: a database capped by max_page_count fills up.
+    const db = new Database(':memory:');
+    db.pragma('max_page_count = 3');
+    db.exec('CREATE TABLE t (b BLOB)');
+    let full: unknown;
+    try {
+      for (let i = 0; i < 100; i++) db.prepare('INSERT INTO t VALUES (?)').run(Buffer.alloc(4096));
+    } catch (e) {
+      full = e;
+    } finally {
+      db.close();
+    }
+    assert.equal((full as { code?: string })?.code, 'SQLITE_FULL');
+    assert.equal(sqliteMapError(full).code, 'STORE_FULL');
+    assert.equal(sqliteMapError(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })).code, 'STORE_UNAVAILABLE');
+    const pgFull = Object.assign(new Error('could not extend file: No space left on device'), { code: '53100' });
+    assert.equal(pgMapError(pgFull).code, 'STORE_FULL');
+    assert.equal(pgMapError(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' })).code, 'STORE_UNAVAILABLE');
   });
 });
