@@ -74,8 +74,9 @@ function httpStatus(e: unknown): number {
   const code = (e as { code?: unknown })?.code;
   if (typeof code !== 'string') return 500;
   if (code.endsWith('NOT_FOUND')) return 404;
-  if (code.endsWith('INVALID') || code.endsWith('REQUIRED') || code === 'BAD_REQUEST') return 400;
+  // Before the *_REQUIRED → 400 rule: a second person is required, the request itself is fine.
   if (code === 'REVEAL_FORBIDDEN' || code === 'QUARANTINE_SECOND_PERSON_REQUIRED') return 403;
+  if (code.endsWith('INVALID') || code.endsWith('REQUIRED') || code === 'BAD_REQUEST') return 400;
   if (code.endsWith('ALREADY_RESOLVED') || code.endsWith('CONFLICT') || code === 'QUARANTINE_NODE_GONE') return 409;
   if (code === 'STORE_UNAVAILABLE' || code === 'STORE_CLOSED') return 503;
   return 500;
