@@ -22,7 +22,7 @@ describe('releaseRefusal (the two-person rule as a pure decision)', () => {
     assert.equal(releaseRefusal('{"v":1}', 'alice', 'bob', true), null, 'a second person');
     const same = releaseRefusal('{"v":1}', 'alice', 'alice', true);
     assert.equal(same?.code, 'QUARANTINE_SECOND_PERSON_REQUIRED');
-    assert.match(same!.message, /this edit was made by you; a second person with nhs\.quarantine\.write must release it/);
+    assert.match(same?.message ?? '', /this edit was made by you; a second person with nhs\.quarantine\.write must release it/);
     assert.match(releaseRefusal('{"v":1}', 'alice', ANONYMOUS, true)!.message, /needs identified users.*adminAuth/);
     // Bad input: an empty or non-string actor is no identified user either.
     assert.equal(releaseRefusal('{"v":1}', 'alice', '', true)?.detail?.reason, 'anonymous');
