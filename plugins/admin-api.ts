@@ -4,7 +4,7 @@
  * | 'nhs.audit.read')`; revealing patient data needs `nhs.quarantine.reveal` / `nhs.audit.reveal`
  * (`GET …/quarantine/:id/reveal`, `GET …/audit/reveal`), which end in neither `.read` nor `.write`
  * so Node-RED's read-only (and write-all) scopes never grant them. Every view of a message body, every reveal of patient data, every search
- * by NHS number and every release/discard is itself audited with the editor user
+ * by NHS number and every edit/release/discard (and every refused release) is itself audited with the editor user
  * (`req.user.username`, or `anonymous` when adminAuth is off). Patient data is masked unless the
  * request asks to reveal one item.
  *
