@@ -30,7 +30,8 @@ export interface QuarantineInfo {
   owner: string;
   at: string;
   dueAt: string | null;
-  released?: { at: string; by: string; edited: boolean; count: number; forced: boolean };
+  /** `editedBy`: who made the edit released (null when unedited, or not recorded before schema v7). */
+  released?: { at: string; by: string; edited: boolean; editedBy: string | null; count: number; forced: boolean };
 }
 
 /** Largest edited payload accepted from an editor (the store enforces its own record limit too). */
@@ -283,7 +284,7 @@ export function releasedMessage(item: QuarantineItem): Msg {
   }
   msg.quarantine = {
     ...quarantineInfo(item),
-    released: { at: item.resolvedAt ?? item.updatedAt, by: item.resolvedBy ?? 'unknown', edited: item.editDiff !== null, count: item.releaseCount, forced: (item.resolution ?? '').includes('forced') },
+    released: { at: item.resolvedAt ?? item.updatedAt, by: item.resolvedBy ?? 'unknown', edited: item.editDiff !== null, editedBy: item.editDiff !== null ? item.editedBy : null, count: item.releaseCount, forced: (item.resolution ?? '').includes('forced') },
   } satisfies QuarantineInfo;
   return msg;
 }

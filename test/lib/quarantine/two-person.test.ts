@@ -59,7 +59,7 @@ for (const b of backends) {
       const r = await release(t.store, id, { actor: 'bob', twoPerson: true });
       assert.equal(r.msg.payload, WARD2);
       assert.deepEqual([r.item.state, r.item.resolvedBy, r.item.editedBy], ['released', 'bob', 'alice']);
-      assert.deepEqual((r.msg.quarantine as any).released.by, 'bob');
+      assert.deepEqual([(r.msg.quarantine as any).released.by, (r.msg.quarantine as any).released.editedBy], ['bob', 'alice'], 'downstream sees who released and whose edit');
       const trail = await t.store.queryAudit({ subject: '9000000009' });
       assert.deepEqual(trail.map((a) => [a.action, a.outcome, a.actor]), [
         ['quarantine.park', 'quarantined', 'system'], ['quarantine.edit', 'edited', 'alice'], ['quarantine.release', 'refused', 'alice'], ['quarantine.release', 'released', 'bob'],
