@@ -3,7 +3,10 @@
  * match) with a reason code, a human-readable reason, an owner and an SLA; the verdict it keeps is
  * `msg.outcome` (DESIGN.md §2). Output 1 carries messages released from the editor sidebar
  * (edited or not); output 2 one notification per parked item (lib/quarantine/notify.ts,
- * optionally also published to MQTT) and one more when the item is resolved.
+ * optionally also published to MQTT) and one more when the item is resolved. With *Two-person
+ * release* (`twoPersonRelease`, HAZ-014 C7; on for new nodes, off for flows saved without it) an
+ * edited item is released only by a user other than its last editor (lib/quarantine/service.ts
+ * `releaseRefusal`; the admin API asks this node's setting through its endpoint).
  */
 import { asNhsNumber, findNhsNumber } from '../lib/nhs/find-nhs-number';
 import { notice, ParkNotifier } from '../lib/quarantine/notify';
@@ -44,6 +47,11 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   // HAZ-015 C7: refused in the editor; deployed anyway, items still park (as `unassigned`), warned.
   const noOwner = (def.ownerType ?? 'str') === 'str' && !configText(def.owner);
   if (noOwner) { node.warn(t('quarantine.errors.noOwner')); status.warn(t('quarantine.status.noOwner')); }
+  // HAZ-014 C7. Like nhs-hl7's structure check: only an explicit true turns it on, so a flow saved
+  // before the option (no field) keeps releasing as it did (HAZ-025); the editor's default is on.
+  const twoPersonRelease = def.twoPersonRelease === true || def.twoPersonRelease === 'true';
+  // Without adminAuth every editor is "anonymous": the rule then refuses every edited release.
+  if (twoPersonRelease && !RED.settings.adminAuth) node.warn(t('quarantine.errors.twoPersonNoAuth'));
 
   /** A typed-input config value: `msg` reads the property, `num` a number, else the text. */
   const value = (type: unknown, v: unknown, msg: NodeMessage): unknown => {
@@ -72,6 +80,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
 
   const unregister = registerEndpoint(node.id, {
     storeId: storeId ?? '',
+    twoPersonRelease,
     deliver(msg, item) {
       appendAudit(msg, { node: node.id, action: 'quarantine.release', outcome: 'released', ...(item.correlationId ? { ref: item.correlationId } : {}), recorded: true });
       const second = item.releaseCount === 1 ? { topic: 'quarantine/resolved', payload: notice('resolved', item) } : null;

@@ -4,7 +4,7 @@
  * | 'nhs.audit.read')`; revealing patient data needs `nhs.quarantine.reveal` / `nhs.audit.reveal`
  * (`GET …/quarantine/:id/reveal`, `GET …/audit/reveal`), which end in neither `.read` nor `.write`
  * so Node-RED's read-only (and write-all) scopes never grant them. Every view of a message body, every reveal of patient data, every search
- * by NHS number and every release/discard is itself audited with the editor user
+ * by NHS number and every edit/release/discard (and every refused release) is itself audited with the editor user
  * (`req.user.username`, or `anonymous` when adminAuth is off). Patient data is masked unless the
  * request asks to reveal one item.
  *
@@ -15,7 +15,8 @@ import { hasCode, NhsError } from '../lib/errors';
 import { parseHl7 } from '../lib/hl7';
 import { formatNhsNumber, isValidNhsNumber, normaliseNhsNumber } from '../lib/nhs/nhs-number';
 import { maskDetail, maskPayload } from '../lib/quarantine/mask';
-import { currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage } from '../lib/quarantine/service';
+import { createHash } from 'node:crypto';
+import { ANONYMOUS, currentPayloadText, discard, payloadText, previewEdit, release, releasedMessage, releaseRefusal, saveEdit } from '../lib/quarantine/service';
 import { disclosureCsv, disclosureReport, REPORT_ACTION, type Describe } from '../lib/audit/disclosure';
 import { verifyAuditLog } from '../lib/audit/verify-parallel';
 import type { AuditQuery, AuditRecord, QuarantineItem, QuarantineQuery, Store } from '../lib/store/types';
@@ -41,9 +42,18 @@ interface Res {
 
 const registered = new WeakSet<object>();
 
+/**
+ * The editor user of a request: Node-RED's adminAuth sets `req.user`; nothing in the body or the
+ * query names the actor. A missing, empty or non-string username is `anonymous`.
+ */
 function actorOf(req: Req): string {
-  const u = req.user?.username;
-  return typeof u === 'string' && u ? u : 'anonymous';
+  const u = (req.user as { username?: unknown } | undefined)?.username;
+  return typeof u === 'string' && u.trim() ? u : ANONYMOUS;
+}
+
+/** A short fingerprint of an item's edit and editor: the sidebar sends back the one it showed. */
+function editToken(item: Pick<QuarantineItem, 'editDiff' | 'editedBy'>): string {
+  return createHash('sha256').update(JSON.stringify([item.editDiff, item.editedBy])).digest('hex').slice(0, 16);
 }
 
 /** A date/time query parameter as ISO 8601, or a 400 naming the parameter (never a 500). */
@@ -64,8 +74,9 @@ function httpStatus(e: unknown): number {
   const code = (e as { code?: unknown })?.code;
   if (typeof code !== 'string') return 500;
   if (code.endsWith('NOT_FOUND')) return 404;
+  // Before the *_REQUIRED → 400 rule: a second person is required, the request itself is fine.
+  if (code === 'REVEAL_FORBIDDEN' || code === 'QUARANTINE_SECOND_PERSON_REQUIRED') return 403;
   if (code.endsWith('INVALID') || code.endsWith('REQUIRED') || code === 'BAD_REQUEST') return 400;
-  if (code === 'REVEAL_FORBIDDEN') return 403;
   if (code.endsWith('ALREADY_RESOLVED') || code.endsWith('CONFLICT') || code === 'QUARANTINE_NODE_GONE') return 409;
   if (code === 'STORE_UNAVAILABLE' || code === 'STORE_FULL' || code === 'STORE_CLOSED') return 503;
   return 500;
@@ -85,7 +96,8 @@ function summary(item: QuarantineItem, now: number): Record<string, unknown> {
     node: item.node, flow: item.flow, correlationId: item.correlationId, contentType: item.contentType,
     subject: item.subject ? formatNhsNumber(item.subject, true) : null,
     createdAt: item.createdAt, resolvedAt: item.resolvedAt, resolvedBy: item.resolvedBy, resolution: item.resolution,
-    releaseCount: item.releaseCount, edited: item.editDiff !== null, nodeDeployed: endpointOf(item.node) !== undefined,
+    releaseCount: item.releaseCount, edited: item.editDiff !== null, editedBy: item.editDiff !== null ? item.editedBy : null,
+    editedAt: item.editDiff !== null ? item.editedAt : null, nodeDeployed: endpointOf(item.node) !== undefined,
   };
 }
 
@@ -182,6 +194,14 @@ export function registerAdminApi(RED: RED): void {
     return item;
   };
 
+  // The two-person rule (HAZ-014 C7) is the setting of the quarantine node the item belongs to.
+  const twoPersonOf = (item: QuarantineItem): boolean => endpointOf(item.node)?.twoPersonRelease === true;
+  const releaseView = (item: QuarantineItem, actor: string): { twoPerson: boolean; allowed: boolean; reason: string | null } => {
+    const twoPerson = twoPersonOf(item);
+    const refusal = releaseRefusal(item.editDiff, item.editedBy, actor, twoPerson);
+    return { twoPerson, allowed: refusal === null, reason: refusal ? refusal.message : null };
+  };
+
   const itemView = async (req: Req, reveal: boolean): Promise<Record<string, unknown>> => {
     const store = await storeFor(req);
     const item = await itemOr404(store, req.params.id ?? '');
@@ -198,8 +218,13 @@ export function registerAdminApi(RED: RED): void {
       originalPayload: reveal ? original : maskPayload(original, item.contentType),
       decoded: decode(shown, item.contentType),
       detail: item.detail ? maskDetail(item.detail) : null,
+      // Whether this user may release the item as it stands (HAZ-014 C7), so the sidebar says so
+      // before they try; the release route decides again.
+      release: releaseView(item, actorOf(req)),
+      editToken: editToken(item),
     };
   };
+
 
   getRevealable('/nhs-interop/quarantine/:id', 'nhs.quarantine.read', 'nhs.quarantine.reveal', itemView);
 
@@ -217,11 +242,27 @@ export function registerAdminApi(RED: RED): void {
     return { changed: p.changed, rows, revealed: reveal };
   }));
 
+  // Save an edit without releasing it (stored as a diff with its editor, audited): under the
+  // two-person rule a second user then releases it.
+  RED.httpAdmin.post('/nhs-interop/quarantine/:id/edit', perm('nhs.quarantine.write'), handle(async (req) => {
+    const store = await storeFor(req);
+    const payload = (req.body as { payload?: unknown } | undefined)?.payload;
+    if (typeof payload !== 'string') throw new NhsError('QUARANTINE_EDIT_INVALID', 'payload (the edited text) is required');
+    const actor = actorOf(req);
+    const item = await saveEdit(store, req.params.id ?? '', payload, actor);
+    return { item: summary(item, Date.now()), release: releaseView(item, actor), editToken: editToken(item) };
+  }));
+
   RED.httpAdmin.post('/nhs-interop/quarantine/:id/release', perm('nhs.quarantine.write'), handle(async (req) => {
     const store = await storeFor(req);
     const id = req.params.id ?? '';
-    const body = (req.body ?? {}) as { payload?: unknown; force?: unknown };
+    const body = (req.body ?? {}) as { payload?: unknown; force?: unknown; editToken?: unknown };
     const item = await itemOr404(store, id);
+    // The sidebar sends the edit it showed: releasing an edit saved since then would release
+    // something the releaser never saw.
+    if (typeof body.editToken === 'string' && body.editToken !== editToken(item)) {
+      throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was edited again since you looked at it: look at it again before releasing`, { detail: { id } });
+    }
     const gone = (): NhsError => new NhsError('QUARANTINE_NODE_GONE', `quarantine node ${item.node} is not deployed, so the released message would have nowhere to go; the item stays ${item.state}. Deploy a quarantine node with that id (or re-import the flow) and release again.`, { detail: { id, node: item.node } });
     if (!endpointOf(item.node)) throw gone();
     const edited = typeof body.payload === 'string' ? body.payload : undefined;
@@ -230,7 +271,7 @@ export function registerAdminApi(RED: RED): void {
     let editDiff = item.editDiff;
     if (edited !== undefined) { const p = previewEdit(item, edited); editDiff = p.changed ? JSON.stringify(p.diff) : null; }
     releasedMessage({ ...item, editDiff, state: 'released', resolvedAt: new Date().toISOString(), resolvedBy: actorOf(req), resolution: 'released', releaseCount: item.releaseCount + 1 });
-    const r = await release(store, id, { actor: actorOf(req), force: body.force === true, ...(edited !== undefined ? { edited } : {}) });
+    const r = await release(store, id, { actor: actorOf(req), force: body.force === true, twoPerson: twoPersonOf(item), ...(edited !== undefined ? { edited } : {}) });
     // Looked up again: a redeploy during the commit replaces (or removes) the endpoint.
     const ep = endpointOf(r.item.node);
     try {

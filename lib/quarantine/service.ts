@@ -14,7 +14,13 @@ import { applyDiff, diffLines, diffRows, isEmptyDiff, parseDiff, type DiffRow, t
  */
 
 type Msg = Record<string, unknown>;
-type QStore = Pick<Store, 'putQuarantine' | 'getQuarantine' | 'transitionQuarantine' | 'patchQuarantine'>;
+type QStore = Pick<Store, 'putQuarantine' | 'getQuarantine' | 'transitionQuarantine' | 'patchQuarantine' | 'appendAudit'>;
+
+/**
+ * The actor of a request without an identified user (Node-RED without `adminAuth`): the admin API
+ * audits such requests with this name, and the two-person rule cannot tell two of them apart.
+ */
+export const ANONYMOUS = 'anonymous';
 
 /** What `msg.quarantine` carries (DESIGN.md §2), plus `released` once released. */
 export interface QuarantineInfo {
@@ -24,7 +30,8 @@ export interface QuarantineInfo {
   owner: string;
   at: string;
   dueAt: string | null;
-  released?: { at: string; by: string; edited: boolean; count: number; forced: boolean };
+  /** `editedBy`: who made the edit released (null when unedited, or not recorded before schema v7). */
+  released?: { at: string; by: string; edited: boolean; editedBy: string | null; count: number; forced: boolean };
 }
 
 /** Largest edited payload accepted from an editor (the store enforces its own record limit too). */
@@ -165,14 +172,50 @@ async function getOr404(store: QStore, id: string): Promise<QuarantineItem> {
   return item;
 }
 
-/** Store an edit (as a diff) without releasing; audited. */
-export async function saveEdit(store: QStore, id: string, edited: string, actor: string): Promise<QuarantineItem> {
+/**
+ * Who is the author of an edit that results in `editDiff`: nobody when there is no edit; the
+ * current editor when the diff is the one already stored (saving or submitting the same edit
+ * again is not a new edit); else `actor`.
+ */
+function editorOf(item: Pick<QuarantineItem, 'editDiff' | 'editedBy'>, editDiff: string | null, actor: string): string | null {
+  if (editDiff === null) return null;
+  return editDiff === item.editDiff ? item.editedBy : actor;
+}
+
+/**
+ * Store an edit (as a diff) without releasing; audited with the editor, who is recorded on the
+ * item (`editedBy`, `editedAt`): under the two-person rule someone else must release it. Saving
+ * again after a review makes the saver the editor, so the reviewer's check starts again.
+ * A compare-and-set open → open: an edit never lands on an item released or discarded meanwhile.
+ */
+export async function saveEdit(store: QStore, id: string, edited: string, actor: string, o: { clock?: () => Date } = {}): Promise<QuarantineItem> {
   const item = await getOr404(store, id);
   if (item.state !== 'open') throw new NhsError('QUARANTINE_ALREADY_RESOLVED', `quarantine item ${id} is ${item.state}`, { detail: { id, state: item.state } });
   const { diff, changed } = previewEdit(item, edited);
-  const updated = await store.patchQuarantine(id, { editDiff: changed ? JSON.stringify(diff) : null }, auditOf(item, 'quarantine.edit', 'edited', actor, { changed }));
-  if (!updated) throw new NhsError('QUARANTINE_NOT_FOUND', `quarantine item ${id} does not exist`);
+  const editDiff = changed ? JSON.stringify(diff) : null;
+  const editedBy = editorOf(item, editDiff, actor);
+  const editedAt = editedBy === item.editedBy && editDiff === item.editDiff ? item.editedAt : editDiff === null ? null : (o.clock ?? (() => new Date()))().toISOString();
+  const updated = await store.transitionQuarantine(id, 'open', 'open', { editDiff, editedBy, editedAt }, auditOf(item, 'quarantine.edit', 'edited', actor, { changed }));
+  if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
   return updated;
+}
+
+/**
+ * The two-person rule (HAZ-014 C7): may `actor` release `item`, whose edit would then be
+ * `editDiff` made by `editedBy`? Null when allowed; else the refusal (an NhsError with code
+ * QUARANTINE_SECOND_PERSON_REQUIRED and a message the sidebar shows as it is). An item with no
+ * edit is always allowed; the rule off allows everything (what releases did before it existed).
+ * The sidebar asks this before a release to say who may release; {@link release} asks it again.
+ */
+export function releaseRefusal(editDiff: string | null, editedBy: string | null, actor: string, twoPerson: boolean): NhsError | null {
+  if (!twoPerson || editDiff === null) return null;
+  const refuse = (why: string, reason: string): NhsError => new NhsError('QUARANTINE_SECOND_PERSON_REQUIRED', why, { detail: { rule: 'two-person', reason } });
+  if (typeof actor !== 'string' || !actor || actor === ANONYMOUS) {
+    return refuse('the two-person rule needs identified users: with Node-RED adminAuth off every user is "anonymous", so an edited item cannot be released. Configure adminAuth, or turn the rule off on this quarantine node.', 'anonymous');
+  }
+  if (editedBy === null) return refuse('who made this edit is not recorded (edited before the two-person rule): save the edit again, then a second person with nhs.quarantine.write must release it.', 'editor-unknown');
+  if (editedBy === actor) return refuse('this edit was made by you; a second person with nhs.quarantine.write must release it.', 'same-user');
+  return null;
 }
 
 export interface ReleaseOptions {
@@ -181,6 +224,11 @@ export interface ReleaseOptions {
   edited?: string;
   /** Release an item already released (once more). */
   force?: boolean;
+  /**
+   * The two-person rule (HAZ-014 C7, the quarantine node's setting): an edited item is released
+   * only by someone other than its last editor. Off when absent (what releases did before).
+   */
+  twoPerson?: boolean;
   clock?: () => Date;
 }
 
@@ -202,14 +250,24 @@ export async function release(store: QStore, id: string, o: ReleaseOptions): Pro
     const p = previewEdit(item, o.edited);
     editDiff = p.changed ? JSON.stringify(p.diff) : null;
   }
+  const editedBy = editorOf(item, editDiff, o.actor);
+  const refusal = releaseRefusal(editDiff, editedBy, o.actor, o.twoPerson === true);
+  if (refusal) {
+    // Audited, nothing else changes: the item keeps its state, its edit and its editor.
+    await store.appendAudit({ ...auditOf(item, 'quarantine.release', 'refused', o.actor, {}), detail: { quarantineId: item.id, ...(refusal.detail as Record<string, unknown>), editedBy, edited: o.edited !== undefined } });
+    throw refusal;
+  }
   const at = (o.clock ?? (() => new Date()))().toISOString();
   const count = item.releaseCount + 1;
+  const editedAt = editedBy === item.editedBy && editDiff === item.editDiff ? item.editedAt : editDiff === null ? null : at;
   // The expected release count makes a forced release (released → released) a real
-  // compare-and-set too: of two concurrent forced releases only one matches the count.
+  // compare-and-set too: of two concurrent forced releases only one matches the count. The
+  // expected edit makes it commit exactly the edit whose editor was checked above.
   const updated = await store.transitionQuarantine(id, item.state, 'released', {
-    editDiff, resolvedAt: at, resolvedBy: o.actor, resolution: forced ? 'released (forced)' : 'released', releaseCount: count,
-  }, auditOf(item, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count }), item.releaseCount);
-  if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was resolved by someone else`, { detail: { id } });
+    editDiff, editedBy, editedAt, resolvedAt: at, resolvedBy: o.actor, resolution: forced ? 'released (forced)' : 'released', releaseCount: count,
+  }, auditOf(item, 'quarantine.release', 'released', o.actor, { edited: editDiff !== null, forced, count, ...(editDiff !== null ? { editedBy } : {}) }), item.releaseCount,
+  { editDiff: item.editDiff, editedBy: item.editedBy });
+  if (!updated) throw new NhsError('QUARANTINE_CONFLICT', `quarantine item ${id} was changed by someone else (released, discarded or edited again): look at it again`, { detail: { id } });
   return { item: updated, msg: releasedMessage(updated) };
 }
 
@@ -226,7 +284,7 @@ export function releasedMessage(item: QuarantineItem): Msg {
   }
   msg.quarantine = {
     ...quarantineInfo(item),
-    released: { at: item.resolvedAt ?? item.updatedAt, by: item.resolvedBy ?? 'unknown', edited: item.editDiff !== null, count: item.releaseCount, forced: (item.resolution ?? '').includes('forced') },
+    released: { at: item.resolvedAt ?? item.updatedAt, by: item.resolvedBy ?? 'unknown', edited: item.editDiff !== null, editedBy: item.editDiff !== null ? item.editedBy : null, count: item.releaseCount, forced: (item.resolution ?? '').includes('forced') },
   } satisfies QuarantineInfo;
   return msg;
 }

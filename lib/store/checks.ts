@@ -81,6 +81,14 @@ export function checkQuarantineState(s: unknown): QuarantineState {
 export function checkExpectedReleaseCount(n: unknown): void {
   if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0)) throw invalid('expectedReleaseCount must be a non-negative integer');
 }
+/** transitionQuarantine's optional edit guard: absent, or `{ editDiff, editedBy }`, each a string or null. */
+export function checkExpectedEdit(e: unknown): void {
+  if (e === undefined) return;
+  const ok = (v: unknown): boolean => v === null || typeof v === 'string';
+  if (typeof e !== 'object' || e === null || !ok((e as { editDiff?: unknown }).editDiff) || !ok((e as { editedBy?: unknown }).editedBy)) {
+    throw invalid('expectedEdit must be { editDiff, editedBy }, each a string or null');
+  }
+}
 export function checkId(id: unknown): string {
   return str(id, 'id', 200);
 }

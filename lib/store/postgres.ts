@@ -5,7 +5,7 @@
 import type { PoolClient } from 'pg';
 import { NhsError } from '../errors';
 import {
-  checkHandoffKey, checkSeq, checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
+  checkHandoffKey, checkSeq, checkDestination, checkExpectedEdit, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
   checkQuarantineState, checkStatus, checkStatusDetail, isoTime, leaseEnd, outboxErrorText,
 } from './checks';
 import { DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
@@ -18,7 +18,7 @@ import {
 } from './rows';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
-  ClaimNext, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
+  ClaimNext, ExpectedEdit, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
   QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
@@ -261,23 +261,27 @@ export class PostgresStore extends PostgresEngine implements Store {
     return (await this.read<Row>(`SELECT * FROM ${this.t.quarantine}${whereSql(w)} ORDER BY seq LIMIT ${limit}`, w.params)).map(toQuarantine);
   }
 
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number): Promise<QuarantineItem | undefined> {
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number, expectedEdit?: ExpectedEdit): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       checkQuarantineState(from);
       checkQuarantineState(to);
       checkExpectedReleaseCount(expectedReleaseCount);
+      checkExpectedEdit(expectedEdit);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
       const draft = quarantineAuditDraft(audit, id, this.o);
       const set = cols.map(([c], i) => `, ${c} = $${i + 3}`).join('');
       const n = cols.length + 2;
+      const guardArgs = [...(expectedReleaseCount === undefined ? [] : [expectedReleaseCount]), ...(expectedEdit === undefined ? [] : [expectedEdit.editDiff, expectedEdit.editedBy])];
       // The state guard is the compare-and-set: under READ COMMITTED the loser re-checks the
-      // committed row, no longer matches, and updates nothing.
-      const guard = expectedReleaseCount === undefined ? '' : ` AND release_count = $${n + 3}`;
+      // committed row, no longer matches, and updates nothing. The edit guard compares null-safely.
+      let k = n + 2;
+      const guard = (expectedReleaseCount === undefined ? '' : ` AND release_count = $${++k}`)
+        + (expectedEdit === undefined ? '' : ` AND edit_diff IS NOT DISTINCT FROM $${++k}::text AND edited_by IS NOT DISTINCT FROM $${++k}::text`);
       const sql = `UPDATE ${this.t.quarantine} SET state = $1, updated_at = $2${set} WHERE id = $${n + 1} AND state = $${n + 2}${guard} RETURNING *`;
       return async (c) => {
         if (draft) await this.sql.lockHead(c);
-        const r = await c.query<Row>(sql, [to, this.now(), ...cols.map(([, v]) => v), id, from, ...(expectedReleaseCount === undefined ? [] : [expectedReleaseCount])]);
+        const r = await c.query<Row>(sql, [to, this.now(), ...cols.map(([, v]) => v), id, from, ...guardArgs]);
         if (!r.rows[0]) return undefined;
         // Only the compare-and-set winner reaches the chain step: the loser writes no audit.
         if (draft) await this.sql.appendAuditRun(c, [draft]);

@@ -47,6 +47,12 @@ export interface QuarantineItem {
   detail: Record<string, unknown> | null;
   /** Edit stored as a diff against `original` (format owned by lib/quarantine). */
   editDiff: string | null;
+  /**
+   * Who made the current edit (the editor user, `anonymous` without adminAuth) and when; null
+   * when there is no edit, or for an edit stored before schema v7 (editor not recorded).
+   */
+  editedBy: string | null;
+  editedAt: string | null;
   createdAt: string;
   updatedAt: string;
   notifiedAt: string | null;
@@ -70,6 +76,8 @@ export interface QuarantineQuery {
 /** Fields a state transition may set. */
 export interface QuarantinePatch {
   editDiff?: string | null;
+  editedBy?: string | null;
+  editedAt?: string | null;
   notifiedAt?: string | null;
   resolvedAt?: string | null;
   resolvedBy?: string | null;
@@ -77,6 +85,16 @@ export interface QuarantinePatch {
   releaseCount?: number;
   owner?: string;
   dueAt?: string | null;
+}
+
+/**
+ * transitionQuarantine's optional edit guard: the item's edit and its editor must still be these
+ * (null = none) for the transition to win — so a release commits exactly the edit whose editor
+ * was checked (HAZ-014 C7), never one saved in between.
+ */
+export interface ExpectedEdit {
+  editDiff: string | null;
+  editedBy: string | null;
 }
 
 /** Quarantine part of the {@link Store} (errors: see Store). */
@@ -96,9 +114,11 @@ export interface Quarantine {
    * compare-and-set wins: the winner's state change and its audit record commit together, the
    * loser writes neither. With `expectedReleaseCount`, the item must also have that release
    * count: a forced release (released → released) is then a compare-and-set as well, so of two
-   * concurrent forced releases exactly one succeeds.
+   * concurrent forced releases exactly one succeeds. With `expectedEdit`, the item's edit diff
+   * and editor must also be those (compared null-safely): an edit saved in between makes the
+   * transition lose.
    */
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number): Promise<QuarantineItem | undefined>;
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number, expectedEdit?: ExpectedEdit): Promise<QuarantineItem | undefined>;
   /**
    * Update fields without a state change (notifiedAt, owner, editDiff). With `audit`, appended in
    * the same transaction when the item exists (as transitionQuarantine).

@@ -161,6 +161,8 @@ export function quarantinePatchColumns(p: QuarantinePatch, o: ResolvedOptions): 
     if (v !== null && Buffer.byteLength(v) > o.maxRecordBytes) throw tooLarge('editDiff', Buffer.byteLength(v), o.maxRecordBytes);
     out.push(['edit_diff', v]);
   }
+  if (p.editedBy !== undefined) out.push(['edited_by', optStr(p.editedBy, 'editedBy', 200)]);
+  if (p.editedAt !== undefined) out.push(['edited_at', optIso(p.editedAt, 'editedAt')]);
   if (p.notifiedAt !== undefined) out.push(['notified_at', optIso(p.notifiedAt, 'notifiedAt')]);
   if (p.resolvedAt !== undefined) out.push(['resolved_at', optIso(p.resolvedAt, 'resolvedAt')]);
   if (p.resolvedBy !== undefined) out.push(['resolved_by', optStr(p.resolvedBy, 'resolvedBy', 200)]);
@@ -214,7 +216,7 @@ export function toQuarantine(r: Row): QuarantineItem {
     id: s(r.id), seq: n(r.seq), state: s(r.state) as QuarantineState, reasonCode: s(r.reason_code), reason: s(r.reason),
     owner: s(r.owner), dueAt: sn(r.due_at), node: s(r.node), flow: sn(r.flow), correlationId: sn(r.correlation_id),
     subject: sn(r.subject), messageId: sn(r.message_id), original: s(r.original), contentType: s(r.content_type),
-    detail: parseJson(r.detail), editDiff: sn(r.edit_diff), createdAt: s(r.created_at), updatedAt: s(r.updated_at),
+    detail: parseJson(r.detail), editDiff: sn(r.edit_diff), editedBy: sn(r.edited_by), editedAt: sn(r.edited_at), createdAt: s(r.created_at), updatedAt: s(r.updated_at),
     notifiedAt: sn(r.notified_at), resolvedAt: sn(r.resolved_at), resolvedBy: sn(r.resolved_by),
     resolution: sn(r.resolution), releaseCount: n(r.release_count),
   };

@@ -140,6 +140,16 @@ CREATE TABLE ${p}handoff (
 `;
 }
 
+/**
+ * v7: who made a quarantine item's current edit, and when (HAZ-014 C7, the two-person rule: an
+ * edited item is released only by someone other than its last editor). Items edited before v7
+ * have no recorded editor; lib/quarantine/service.ts treats that as "unknown" (never as "someone
+ * else"). Two statements: SQLite adds one column per ALTER TABLE.
+ */
+function v7(prefix: string): string {
+  return `ALTER TABLE ${prefix}quarantine ADD COLUMN edited_by TEXT;\nALTER TABLE ${prefix}quarantine ADD COLUMN edited_at TEXT;\n`;
+}
+
 /** AUTOINCREMENT so a seq is never reused after retention deletes the newest rows. */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: v1({ blob: 'BLOB', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', int: 'INTEGER', bigint: 'INTEGER', prefix: '' }) },
@@ -148,6 +158,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   esrMigration(''),
   alertMigration(''),
   esrSeenIndexDrop(''),
+  { version: 7, sql: v7('') },
 ];
 
 /** `schema` is a validated identifier (see postgres.ts); indexes live in the table's schema. */
@@ -159,5 +170,6 @@ export function postgresMigrations(schema: string): readonly Migration[] {
     esrMigration(`"${schema}".`),
     alertMigration(`"${schema}".`),
     esrSeenIndexDrop(`"${schema}".`),
+    { version: 7, sql: v7(`"${schema}".`) },
   ];
 }

@@ -5,7 +5,7 @@
 import { NhsError } from '../errors';
 import { statSync } from 'node:fs';
 import {
-  checkHandoffKey, checkSeq, checkDestination, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
+  checkHandoffKey, checkSeq, checkDestination, checkExpectedEdit, checkExpectedReleaseCount, checkFence, checkId, checkLease, checkLeaseMs, checkLimit, checkOwner, checkPruneSeq,
   checkQuarantineState, checkStatus, checkStatusDetail, isoTime, leaseEnd, outboxErrorText,
 } from './checks';
 import { DEFAULT_LEASE_MS, notFound, OpFailure } from './options';
@@ -17,7 +17,7 @@ import {
 import { q, SqliteEngine, type Row } from './sqlite-engine';
 import type {
   AuditPruneResult, AuditQuery, AuditRecord, MessageQuery, MessageRecord, MessageStatus, NewAuditRecord, NewMessage,
-  ClaimNext, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
+  ClaimNext, ExpectedEdit, NewOutboxItem, NewQuarantineItem, OutboxItem, OutboxQuery, PruneResult, QuarantineItem, QuarantinePatch,
   QuarantineQuery, QuarantineState, Store, HandoffInfo, HandoffStart, StoreSize,
 } from './types';
 
@@ -254,19 +254,22 @@ export class SqliteStore extends SqliteEngine implements Store {
     });
   }
 
-  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number): Promise<QuarantineItem | undefined> {
+  transitionQuarantine(id: string, from: QuarantineState, to: QuarantineState, patch: QuarantinePatch, audit?: NewAuditRecord, expectedReleaseCount?: number, expectedEdit?: ExpectedEdit): Promise<QuarantineItem | undefined> {
     return this.write(() => {
       checkId(id);
       checkQuarantineState(from);
       checkQuarantineState(to);
       checkExpectedReleaseCount(expectedReleaseCount);
+      checkExpectedEdit(expectedEdit);
       const cols = quarantinePatchColumns(patch ?? {}, this.o);
       const draft = quarantineAuditDraft(audit, id, this.o);
-      const guard = expectedReleaseCount === undefined ? '' : ' AND release_count = ?';
+      // `IS` compares null-safely (NULL IS NULL is true).
+      const guard = (expectedReleaseCount === undefined ? '' : ' AND release_count = ?') + (expectedEdit === undefined ? '' : ' AND edit_diff IS ? AND edited_by IS ?');
+      const guardArgs = [...(expectedReleaseCount === undefined ? [] : [expectedReleaseCount]), ...(expectedEdit === undefined ? [] : [expectedEdit.editDiff, expectedEdit.editedBy])];
       const sql = `UPDATE quarantine SET state = ?, updated_at = ?${cols.map(([c]) => `, ${c} = ?`).join('')} WHERE id = ? AND state = ?${guard}`;
       return () => {
         // The state guard in the WHERE clause is the compare-and-set: the loser matches no row.
-        const info = this.dyn(sql).run(to, this.now(), ...cols.map(([, v]) => v), id, from, ...(expectedReleaseCount === undefined ? [] : [expectedReleaseCount]));
+        const info = this.dyn(sql).run(to, this.now(), ...cols.map(([, v]) => v), id, from, ...guardArgs);
         if (info.changes === 0) return undefined;
         if (draft) this.chainStep(draft);
         return toQuarantine(this.s('getQuarantine').get(id) as Row);

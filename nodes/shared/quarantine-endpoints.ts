@@ -13,6 +13,11 @@ export interface QuarantineEndpoint {
   resolved(item: QuarantineItem): void;
   /** The store config node id the quarantine node uses ('' = default store). */
   storeId: string;
+  /**
+   * The node's two-person rule (HAZ-014 C7): an edited item is released only by a user other
+   * than its last editor. Absent = off.
+   */
+  twoPersonRelease?: boolean;
 }
 
 const endpoints = new Map<string, QuarantineEndpoint>();

@@ -59,4 +59,24 @@ describe('editor: a flow saved before config versions', { skip }, () => {
       await ctx.close();
     }
   });
+
+  it('a quarantine node saved before Two-person release opens with it unticked and is saved off; a new node has it on (HAZ-014 C7, HAZ-025)', { timeout: 120000 }, async () => {
+    const ctx = await launchChromium(mkdtempSync(join(tmp, 'chrome-2p-')), { viewport: { width: 1400, height: 900 } });
+    const page = ctx.pages()[0] ?? await ctx.newPage();
+    try {
+      await page.goto(nr.url);
+      await page.waitForFunction(() => window.RED?.nodes?.node?.('q1'), null, { timeout: 60000 });
+      assert.equal(await page.evaluate(() => window.RED.nodes.getType('nhs-quarantine').defaults.twoPersonRelease.value), true, 'new nodes: on');
+      assert.equal(await page.evaluate(() => window.RED.nodes.node('q1').twoPersonRelease), undefined, 'loaded as it was saved');
+      await page.evaluate(() => { window.RED.editor.edit(window.RED.nodes.node('q1')); });
+      await page.waitForSelector('#node-input-twoPersonRelease', { state: 'visible' });
+      assert.equal(await page.locator('#node-input-twoPersonRelease').isChecked(), false, 'the old meaning (off) is what the dialog shows');
+      assert.match((await page.locator('label[for="node-input-twoPersonRelease"] span').textContent()) ?? '', /^Two-person release/);
+      await page.click('#node-dialog-ok');
+      await page.waitForFunction(() => !document.querySelector('#node-input-twoPersonRelease'));
+      assert.equal(await page.evaluate(() => window.RED.nodes.node('q1').twoPersonRelease), false, 'saved off, not silently on');
+    } finally {
+      await ctx.close();
+    }
+  });
 });

@@ -218,4 +218,69 @@ describe('NHS sidebar in a real editor', { skip }, () => {
       await ctx.close();
     }
   });
+
+  it('two-person release at the default width: Save edit records the editor; the detail says who edited and, before anyone tries, that without adminAuth nobody may release it', { timeout: 180000 }, async () => {
+    const base = nr!.url;
+    const flow = [
+      { id: 'f2', type: 'tab', label: 'Two-person e2e' },
+      { id: 's2', type: 'nhs-store', name: 'two-person store', backend: 'sqlite', file: join(tmp, 'two.db'), durability: 'normal' },
+      { id: 'in3', type: 'http in', z: 'f2', url: '/e2e/park2', method: 'post', wires: [['q2', 'ok3']] },
+      { id: 'ok3', type: 'http response', z: 'f2', statusCode: '202', wires: [] },
+      { id: 'q2', type: 'nhs-quarantine', z: 'f2', name: 'hold (two-person)', store: 's2', reasonCode: 'HL7_STRUCTURE', reasonCodeType: 'str', reason: 'PV1-3 location missing', reasonType: 'str', owner: 'PAS team', ownerType: 'str', sla: '4', slaType: 'num', twoPersonRelease: true, wires: [[], []] },
+    ];
+    const dep = await fetch(`${base}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(flow) });
+    assert.ok(dep.status === 200 || dep.status === 204, await dep.text());
+    let parked = 0;
+    for (let i = 0; i < 100 && parked !== 202; i++) {
+      parked = (await fetch(`${base}/e2e/park2`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: ADT })).status;
+      if (parked !== 202) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(parked, 202, nrLog);
+
+    const ctx = await launchChromium(mkdtempSync(join(tmp, 'chrome-2p-')), { viewport: { width: 1500, height: 950 } });
+    const page = ctx.pages()[0] ?? await ctx.newPage();
+    const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) });
+    try {
+      await page.goto(base);
+      await page.waitForFunction(() => (window).RED?.nodes?.node?.('s2') && document.querySelector('#nhs-quarantine-view'), null, { timeout: 60000 });
+      await page.evaluate(() => { (window).RED.sidebar.show('nhs-interop'); });
+      await page.waitForSelector('#nhs-store-select', { state: 'visible' });
+      await page.locator('#nhs-store-select').selectOption('s2');
+      await page.click('#nhs-q-refresh');
+      await page.waitForFunction(() => document.querySelectorAll('#nhs-q-list .nhs-q-row').length === 1);
+      await page.locator('#nhs-q-list .nhs-q-row').first().click();
+      await page.waitForSelector('#nhs-q-payload');
+      assert.equal(await page.locator('#nhs-q-release-rule').count(), 0, 'nothing to say while the item is unedited');
+      assert.equal(await page.locator('#nhs-q-release').isDisabled(), false);
+      await page.click('#nhs-q-edit');
+      await page.waitForSelector('#nhs-q-edit-text');
+      // Under the rule the editor's box saves; it has no "Release edited".
+      assert.equal(await page.locator('#nhs-q-release-edited').count(), 0);
+      assert.match(await page.locator('#nhs-q-two-person-note').innerText(), /another user releases it/);
+      const text = await page.locator('#nhs-q-edit-text').inputValue();
+      await page.fill('#nhs-q-edit-text', text.replace('PV1|1|I|WARD1', 'PV1|1|I|WARD2'));
+      await page.click('#nhs-q-save-edit');
+      await page.waitForSelector('#nhs-q-release-rule');
+      assert.match(await page.locator('[data-col="edited-by"]').innerText(), /^anonymous, \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+      const rule = await page.locator('#nhs-q-release-rule').innerText();
+      assert.match(rule, /You may not release this: .*adminAuth/);
+      assert.equal(await page.locator('#nhs-q-release').isDisabled(), true, 'Release is disabled before anyone tries');
+      // Within the sidebar's width (wrapped, not cut off).
+      const side = (await page.locator('#red-ui-sidebar').boundingBox())!;
+      const box = (await page.locator('#nhs-q-release-rule').boundingBox())!;
+      assert.ok(box.x >= side.x && box.x + box.width <= side.x + side.width + 0.5, `rule note ${JSON.stringify(box)} inside the sidebar ${JSON.stringify(side)}`);
+      await page.locator('#nhs-q-release-rule').scrollIntoViewIfNeeded();
+      await shot('09-two-person-rule');
+      // The server agrees: still open, edited by anonymous; a release through the API is refused.
+      const list = await (await fetch(`${base}/nhs-interop/quarantine?store=s2&state=open`)).json() as { items: { id: string; editedBy: string }[] };
+      assert.deepEqual(list.items.map((i) => i.editedBy), ['anonymous']);
+      const r = await fetch(`${base}/nhs-interop/quarantine/${list.items[0]!.id}/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ store: 's2' }) });
+      assert.equal(r.status, 403);
+    } catch (e) {
+      await shot('failure-two-person').catch(() => undefined);
+      throw e;
+    } finally {
+      await ctx.close();
+    }
+  });
 });

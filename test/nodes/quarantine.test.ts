@@ -1,12 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { nodeRedHarness } from '../helpers/node-red';
 import { mqttUrl, skipWithoutMqtt } from '../helpers/shared';
 import { ADT } from '../lib/quarantine/fixtures';
+import { endpointOf } from '../../nodes/shared/quarantine-endpoints';
 
 const storeNode = require('../../nodes/store');
 // The admin API the sidebar calls is registered by the plugin (plugins/admin-api.ts).
@@ -189,6 +190,50 @@ describe('nhs-quarantine node', () => {
     assert.match(await warned, /QUARANTINE_NO_OWNER/);
     const store = await h.node('s1').getStore();
     assert.equal((await store.listQuarantine({ state: 'open' })).length, 2, 'both kept');
+  });
+
+  it('two-person release (HAZ-014 C7): on for new nodes; a saved node without the field releases an edited item as before (HAZ-025); on without adminAuth, an edited release is refused naming adminAuth and deploy warns', async () => {
+    // The editor's default for a new node is on.
+    const html = readFileSync(join(__dirname, '..', '..', 'nodes', 'quarantine.html'), 'utf8');
+    assert.match(html, /twoPersonRelease: \{ value: true \}/);
+    const edited = ADT.replace('PV1|1|I|WARD1', 'PV1|1|I|WARD2');
+    const file = join(dir, 'two.db');
+    await h.load([storeNode, sidebarPlugin, quarantineNode], [
+      ...flow(file),
+      { id: 'q2', type: 'nhs-quarantine', z: 'f1', store: 's1', reasonCode: 'X', reasonCodeType: 'str', owner: 'team', ownerType: 'str', twoPersonRelease: true, wires: [['out2'], ['note2']] },
+      { id: 'q3', type: 'nhs-quarantine', z: 'f1', store: 's1', reasonCode: 'X', reasonCodeType: 'str', owner: 'team', ownerType: 'str', twoPersonRelease: 'false', wires: [['out2'], ['note3']] },
+      { id: 'out2', type: 'helper', z: 'f1' }, { id: 'note2', type: 'helper', z: 'f1' }, { id: 'note3', type: 'helper', z: 'f1' },
+    ]);
+    assert.deepEqual(['q1', 'q2', 'q3'].map((id) => endpointOf(id)?.twoPersonRelease), [false, true, false]);
+    const warned = new Set(h.helper.log().args.map((a: any[]) => a[0]).filter((e: any) => String(e?.msg).includes('QUARANTINE_TWO_PERSON_NO_AUTH')).map((e: any) => e.id));
+    assert.deepEqual([...warned], ['q2'], 'only the node with the rule on warns that it needs adminAuth');
+    const parkOn = async (node: string, note: string): Promise<string> => { const n = h.next(note); h.node(node).receive({ payload: ADT, reason: 'r' }); return (await n).payload.id as string; };
+
+    // Saved without the field (q1): edit and release in one request, anonymously, as before.
+    const old = await parkOn('q1', 'note');
+    const out = h.next('out');
+    await api().post(`/nhs-interop/quarantine/${old}/release`).send({ store: 's1', payload: edited }).expect(200);
+    assert.equal((await out).payload, edited);
+
+    // Rule on (q2), no adminAuth: the edit is saved (editor "anonymous"), its release refused.
+    const id = await parkOn('q2', 'note2');
+    const r = await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1', payload: edited }).expect(403);
+    assert.equal(r.body.code, 'QUARANTINE_SECOND_PERSON_REQUIRED');
+    assert.match(r.body.message, /adminAuth/);
+    const saved = await api().post(`/nhs-interop/quarantine/${id}/edit`).send({ store: 's1', payload: edited }).expect(200);
+    assert.deepEqual([saved.body.item.editedBy, saved.body.release.allowed], ['anonymous', false]);
+    const view = await api().get(`/nhs-interop/quarantine/${id}`).query({ store: 's1' }).expect(200);
+    assert.deepEqual([view.body.release.twoPerson, view.body.release.allowed], [true, false]);
+    assert.match(view.body.release.reason, /adminAuth/);
+    await api().post(`/nhs-interop/quarantine/${id}/release`).send({ store: 's1' }).expect(403);
+    const store = await h.node('s1').getStore();
+    assert.equal((await store.getQuarantine(id))?.state, 'open', 'nothing released');
+    // An unedited item on the same node is released as before.
+    const plain = await parkOn('q2', 'note2');
+    await api().post(`/nhs-interop/quarantine/${plain}/release`).send({ store: 's1' }).expect(200);
+    // "false" as text is off too.
+    const q3 = await parkOn('q3', 'note3');
+    await api().post(`/nhs-interop/quarantine/${q3}/release`).send({ store: 's1', payload: edited }).expect(200);
   });
 
   it('a failed park does not append a "recorded" step to msg.audit', async () => {

@@ -454,6 +454,31 @@ function contract(b: BackendUnderTest): void {
         assert.equal(await s.patchQuarantine('missing', { owner: 'x' }), undefined);
         await rejectsCode(s.patchQuarantine(q.id, { releaseCount: -1 }), 'STORE_INVALID');
       });
+
+      it('keeps the editor with the edit; the edit guard makes a transition lose when the edit or its editor changed (HAZ-014 C7)', async () => {
+        const s = await openFresh();
+        const q = await s.putQuarantine(item());
+        assert.deepEqual([q.editedBy, q.editedAt], [null, null]);
+        const e = await s.transitionQuarantine(q.id, 'open', 'open', { editDiff: 'D1', editedBy: 'alice', editedAt: '2030-01-01T10:00:00Z' });
+        assert.deepEqual([e?.state, e?.editDiff, e?.editedBy, e?.editedAt], ['open', 'D1', 'alice', '2030-01-01T10:00:00.000Z']);
+        assert.deepEqual(await s.getQuarantine(q.id), e, 'read back as written');
+        assert.equal((await s.listQuarantine({})).find((x) => x.id === q.id)?.editedBy, 'alice');
+        // A guard naming another edit or another editor matches nothing; null compares as null.
+        assert.equal(await s.transitionQuarantine(q.id, 'open', 'released', { resolvedBy: 'bob' }, undefined, 0, { editDiff: 'D0', editedBy: 'alice' }), undefined);
+        assert.equal(await s.transitionQuarantine(q.id, 'open', 'released', { resolvedBy: 'bob' }, undefined, 0, { editDiff: 'D1', editedBy: 'carol' }), undefined);
+        assert.equal(await s.transitionQuarantine(q.id, 'open', 'released', { resolvedBy: 'bob' }, undefined, 0, { editDiff: null, editedBy: null }), undefined);
+        assert.equal((await s.getQuarantine(q.id))?.state, 'open');
+        const r = await s.transitionQuarantine(q.id, 'open', 'released', { resolvedBy: 'bob', releaseCount: 1 }, undefined, 0, { editDiff: 'D1', editedBy: 'alice' });
+        assert.deepEqual([r?.state, r?.resolvedBy, r?.editedBy], ['released', 'bob', 'alice']);
+        const plain = await s.putQuarantine(item(1));
+        assert.equal((await s.transitionQuarantine(plain.id, 'open', 'released', {}, undefined, undefined, { editDiff: null, editedBy: null }))?.state, 'released', 'null = no edit matches an unedited item');
+        // Bad input: a malformed guard or editor is refused, not ignored.
+        await rejectsCode(s.transitionQuarantine(q.id, 'released', 'released', {}, undefined, undefined, { editDiff: 1 } as never), 'STORE_INVALID');
+        await rejectsCode(s.transitionQuarantine(q.id, 'released', 'released', {}, undefined, undefined, 'D1' as never), 'STORE_INVALID');
+        await rejectsCode(s.patchQuarantine(q.id, { editedBy: 'x'.repeat(201) }), 'STORE_INVALID');
+        await rejectsCode(s.patchQuarantine(q.id, { editedBy: 7 as never }), 'STORE_INVALID');
+        await rejectsCode(s.patchQuarantine(q.id, { editedAt: 'yesterday' }), 'STORE_INVALID');
+      });
     });
 
     describe('group commit', () => {

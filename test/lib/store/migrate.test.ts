@@ -126,3 +126,73 @@ describe('migration runner: a missing lower version listed later still runs (bra
     }
   });
 });
+
+/**
+ * v6 → v7 adds `quarantine.edited_by` / `edited_at` (HAZ-014 C7). An item edited under v6 keeps its
+ * edit, with no recorded editor (null): the two-person rule treats that as unknown, never as
+ * "someone else" (test/lib/quarantine/two-person.test.ts).
+ */
+describe('store schema upgrade v6 → v7 (quarantine editor)', () => {
+  const qCols = 'id, state, reason_code, reason, owner, node, original, content_type, edit_diff, created_at, updated_at';
+  const qRow = ['qv6', 'open', 'HL7_STRUCTURE', 'r', 'PAS team', 'q1', JSON.stringify({ payload: 'MSH|^~\\&|A' }), 'hl7v2', '{"v":1}', T, T];
+
+  it('SQLite: a v6 file opens, gains the editor columns once, and its edited item reads with editedBy null', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nhs-migrate-v7-'));
+    const file = join(dir, 'v6.sqlite');
+    try {
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 6)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+      }
+      db.prepare(`INSERT INTO quarantine (${qCols}) VALUES (${qRow.map(() => '?').join(', ')})`).run(qRow);
+      db.close();
+      for (let i = 0; i < 2; i++) {
+        const s = createStore({ backend: 'sqlite', file });
+        await s.open();
+        const q = await s.getQuarantine('qv6');
+        // First open: as v6 left it; second open (no second migration): what the first one wrote.
+        assert.deepEqual([q?.editDiff, q?.editedBy, q?.editedAt], ['{"v":1}', i === 0 ? null : 'alice', null]);
+        if (i === 0) assert.equal((await s.patchQuarantine('qv6', { editedBy: 'alice' }))?.editedBy, 'alice', 'the new column is writable');
+        await s.close();
+      }
+      const check = new Database(file, { readonly: true });
+      const versions = (check.prepare('SELECT version FROM schema_version ORDER BY version').all() as { version: number }[]).map((v) => v.version);
+      check.close();
+      assert.deepEqual(versions, SQLITE_MIGRATIONS.map((m) => m.version).sort((a, b) => a - b), 'v7 applied once');
+      assert.ok(versions.includes(7));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('PostgreSQL: the same', { skip: skipWithoutPg }, async () => {
+    const schema = `nhs_migrate_v7_${process.pid}_${Date.now()}`;
+    const c = new Client({ connectionString: pgUrl });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA "${schema}"`);
+      await c.query(`CREATE TABLE "${schema}".schema_version (version INTEGER NOT NULL)`);
+      for (const m of postgresMigrations(schema).filter((x) => x.version <= 6)) {
+        await c.query(m.sql);
+        await c.query(`INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [m.version]);
+      }
+      await c.query(`INSERT INTO "${schema}".quarantine (${qCols}) VALUES (${qRow.map((_, i) => `$${i + 1}`).join(', ')})`, qRow);
+      for (let i = 0; i < 2; i++) {
+        const s = createStore({ backend: 'postgres', url: pgUrl!, schema });
+        await s.open();
+        const q = await s.getQuarantine('qv6');
+        assert.deepEqual([q?.editDiff, q?.editedBy, q?.editedAt], ['{"v":1}', i === 0 ? null : 'alice', null]);
+        if (i === 0) assert.equal((await s.patchQuarantine('qv6', { editedBy: 'alice' }))?.editedBy, 'alice');
+        await s.close();
+      }
+      const v = await c.query<{ version: number }>(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+      assert.deepEqual(v.rows.map((x) => x.version), postgresMigrations(schema).map((m) => m.version).sort((a, b) => a - b));
+      assert.ok(v.rows.some((x) => x.version === 7));
+    } finally {
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await c.end();
+    }
+  });
+});
