@@ -9,6 +9,7 @@ import { hasErrors, operationOutcome, type Issue } from '../lib/outcome';
 import { encodeHl7Text, fromJSON, looksLikeBatch, parseHl7, splitBatch, type Hl7Message } from '../lib/hl7';
 import { hl7Text } from '../lib/hl7/input';
 import { applyRules, badRule, readRules, type RuleHost } from '../lib/hl7/rules';
+import { checkRequiredFields } from '../lib/hl7/required-fields';
 import { checkStructure } from '../lib/hl7/structure';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
@@ -41,6 +42,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const bytes = def.output === 'bytes';
   const parseOpts = { strict: def.strict === true || def.strict === 'true' };
   const structure = def.structure === true || def.structure === 'true';
+  // Like `structure`: a flow saved before the option has no `fields` and keeps not checking (HAZ-025).
+  const fields = def.fields === true || def.fields === 'true';
   const rules = readRules(def.rules);
   const status = new StatusReporter(node);
   const counts = { valid: 0, invalid: 0 };
@@ -87,7 +90,10 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     msg.hl7 = m.toJSON();
     if (m.type !== undefined) msg.topic = m.type;
     if (changed) msg.payload = m.toString();
-    return result(msg, structure ? [...r.issues, ...checkStructure(m)] : r.issues, m.controlId);
+    const issues = [...r.issues];
+    if (structure) issues.push(...checkStructure(m));
+    if (fields) issues.push(...checkRequiredFields(m));
+    return result(msg, issues, m.controlId);
   }
 
   const input = (msg: NodeMessage): { text?: string; issues: Issue[] } => {
