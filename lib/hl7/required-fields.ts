@@ -61,7 +61,7 @@ export const REQUIRED_FIELDS: Readonly<Record<string, SegmentRule>> = {
   /**
    * MSH, HL7 v2.5.1 2.15.9 Message Header. MSH-1, -2, -9, -10 and -12 are R too, but `parseHl7`
    * already refuses a message without them (HAZ-008 C1), so they are not repeated here. MSH-7 is
-   * O in v2.3 and R from v2.4.
+   * O in v2.3 and R from v2.4 (v2.3.1 was not confirmed, so it is not checked there).
    */
   MSH: {
     section: '2.15.9',
