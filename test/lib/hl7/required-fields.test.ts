@@ -6,11 +6,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseHl7 } from '../../../lib/hl7';
+import { parsePath, parseHl7, type Hl7Segment } from '../../../lib/hl7';
 import { checkRequiredFields, fieldState, REQUIRED_FIELDS } from '../../../lib/hl7/required-fields';
 import { ADT_A01 } from './fixtures/samples';
+import { message } from './fixtures/arbitraries';
 
 const msg = (text: string) => {
   const r = parseHl7(text);
@@ -240,5 +242,32 @@ describe('HL7 v2 required fields: the shipped examples', () => {
       }
     }
     assert.ok(checked >= 10, `found the samples (${checked})`);
+  });
+});
+
+describe('HL7 v2 required fields: generated messages', () => {
+  it('any delimiters, any PID/PV1/OBX content: never throws; reports exactly the listed fields without a value', () => {
+    fc.assert(fc.property(message({ withDeviations: true }), (g) => {
+      const m = parseHl7(g.text).message;
+      if (!m) return;
+      const issues = checkRequiredFields(m);
+      const reported = new Set(issues.map((i) => i.expression?.[0]));
+      for (const i of issues) {
+        assert.equal(i.severity, 'error');
+        assert.equal(i.extension?.[0]?.valueString, 'HL7_REQUIRED_FIELD');
+        const p = parsePath(i.expression![0]!);
+        assert.ok(p && REQUIRED_FIELDS[p.segment]?.fields.some((f) => f.field === p.field), i.expression![0]);
+        assert.notEqual(fieldState(m.getRaw(i.expression![0]!), m.delimiters), 'valued', `${i.expression![0]} is reported but valued`);
+      }
+      // Oracle for the fields required in every version and without a condition.
+      for (const [seg, field] of [['PID', 3], ['PID', 5], ['PV1', 2], ['OBX', 3], ['OBX', 11]] as const) {
+        const segs: Hl7Segment[] = m.segments(seg);
+        for (const s of segs) {
+          const at = `${seg}${s.occurrence === 1 ? '' : `[${s.occurrence}]`}-${field}`;
+          const valued: boolean = fieldState(s.getRaw(String(field)), m.delimiters) === 'valued';
+          if (issues.length <= 50) assert.equal(reported.has(at), !valued, at);
+        }
+      }
+    }), { numRuns: Number(process.env.HL7_PROPERTY_RUNS ?? 300) });
   });
 });
