@@ -10,8 +10,8 @@
  *   that can be decided from the segment alone: OBX-2 when OBX-5 carries a value.
  * - Where the optionality differs between HL7 v2.3 and v2.5.1 the rule says since or until which
  *   version it is R, and it is checked only when the message's own version (MSH-12.1) is known
- *   and in that range; every other field here is R in each of 2.3, 2.3.1, 2.4, 2.5 and 2.5.1 and
- *   is checked whatever MSH-12 says. A field that became R only in a version outside
+ *   and in that range; every other field here is R in v2.3 and in v2.5.1 (and in each version
+ *   compared between) and is checked whatever MSH-12 says. A field that became R only in a version outside
  *   2.3–2.5.1, or that was R only before 2.3, is not listed.
  * - A segment has one definition in the standard, whatever message carries it, so a listed
  *   segment is checked in any message type, wherever it occurs, and only if it occurs: an NK1 is
@@ -55,7 +55,8 @@ export interface SegmentRule {
 
 /**
  * Required fields per segment ID. Sections are those of HL7 v2.5.1; the optionality was read
- * from the v2.5.1 segment tables and compared with v2.3, v2.3.1 and v2.4 (differences noted).
+ * from the v2.5.1 segment tables and compared with v2.3 for every field, with v2.4 for MSH, EVN,
+ * NK1, ORC, MSA and ERR, and with v2.3.1 for EVN (differences noted per segment).
  */
 export const REQUIRED_FIELDS: Readonly<Record<string, SegmentRule>> = {
   /**
