@@ -41,8 +41,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const batch = def.batch !== false && def.batch !== 'false';
   const bytes = def.output === 'bytes';
   const parseOpts = { strict: def.strict === true || def.strict === 'true' };
+  // A flow saved before an option lacks it and keeps not checking (HAZ-025); new nodes have both on.
   const structure = def.structure === true || def.structure === 'true';
-  // Like `structure`: a flow saved before the option has no `fields` and keeps not checking (HAZ-025).
   const fields = def.fields === true || def.fields === 'true';
   const rules = readRules(def.rules);
   const status = new StatusReporter(node);
@@ -90,10 +90,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     msg.hl7 = m.toJSON();
     if (m.type !== undefined) msg.topic = m.type;
     if (changed) msg.payload = m.toString();
-    const issues = [...r.issues];
-    if (structure) issues.push(...checkStructure(m));
-    if (fields) issues.push(...checkRequiredFields(m));
-    return result(msg, issues, m.controlId);
+    return result(msg, [...r.issues, ...(structure ? checkStructure(m) : []), ...(fields ? checkRequiredFields(m) : [])], m.controlId);
   }
 
   const input = (msg: NodeMessage): { text?: string; issues: Issue[] } => {
