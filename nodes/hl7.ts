@@ -9,6 +9,7 @@ import { hasErrors, operationOutcome, type Issue } from '../lib/outcome';
 import { encodeHl7Text, fromJSON, looksLikeBatch, parseHl7, splitBatch, type Hl7Message } from '../lib/hl7';
 import { hl7Text } from '../lib/hl7/input';
 import { applyRules, badRule, readRules, type RuleHost } from '../lib/hl7/rules';
+import { checkRequiredFields } from '../lib/hl7/required-fields';
 import { checkStructure } from '../lib/hl7/structure';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
@@ -40,7 +41,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   const batch = def.batch !== false && def.batch !== 'false';
   const bytes = def.output === 'bytes';
   const parseOpts = { strict: def.strict === true || def.strict === 'true' };
+  // A flow saved before an option lacks it and keeps not checking (HAZ-025); new nodes have both on.
   const structure = def.structure === true || def.structure === 'true';
+  const fields = def.fields === true || def.fields === 'true';
   const rules = readRules(def.rules);
   const status = new StatusReporter(node);
   const counts = { valid: 0, invalid: 0 };
@@ -87,7 +90,7 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     msg.hl7 = m.toJSON();
     if (m.type !== undefined) msg.topic = m.type;
     if (changed) msg.payload = m.toString();
-    return result(msg, structure ? [...r.issues, ...checkStructure(m)] : r.issues, m.controlId);
+    return result(msg, [...r.issues, ...(structure ? checkStructure(m) : []), ...(fields ? checkRequiredFields(m) : [])], m.controlId);
   }
 
   const input = (msg: NodeMessage): { text?: string; issues: Issue[] } => {

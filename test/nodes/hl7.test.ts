@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { nodeRedHarness } from '../helpers/node-red';
 import { ADT_A01, ROUND_TRIP } from '../lib/hl7/fixtures/samples';
 import { encodeHl7Text } from '../../lib/hl7';
@@ -51,6 +53,47 @@ describe('nhs-hl7 node: parse', () => {
     const old = h.next('ok');
     h.node('n').receive({ payload: noPid });
     assert.equal((await old).topic, 'ADT^A01', 'a flow from before the option keeps its behaviour');
+  });
+
+  it('with "Check required fields", an ADT^A01 with PID-3 empty is invalid (HL7_REQUIRED_FIELD at PID-3); without the option it passes (HAZ-008 C9)', async () => {
+    const noId = ADT_A01.replace(/^PID\|1\|\|[^|]*\|/m, 'PID|1|||');
+    assert.notEqual(noId, ADT_A01);
+    await h.load([hl7Node], flow({ structure: true, fields: true }));
+    const bad = h.next('bad');
+    h.node('n').receive({ payload: noId });
+    const msg = await bad;
+    assert.deepEqual(errors(msg).map((i: any) => [i.code, i.expression[0], i.extension?.[0]?.valueString]), [['required', 'PID-3', 'HL7_REQUIRED_FIELD']]);
+    assert.ok(!JSON.stringify(msg.outcome).includes('TESTPATIENT'), 'no patient data in the outcome');
+    assert.equal(msg.hl7.type, 'ADT^A01', 'msg.hl7 is still there, for a NAK');
+    assert.deepEqual(msg.audit.map((a: any) => a.outcome), ['invalid']);
+    // Both checks report together: a missing segment and an empty field.
+    const both = h.next('bad');
+    h.node('n').receive({ payload: noId.split('\r').filter((s) => !s.startsWith('PV1|')).join('\r') });
+    assert.deepEqual(errors(await both).map((i: any) => i.expression[0]), ['PV1', 'PID-3']);
+    const ok = h.next('ok');
+    h.node('n').receive({ payload: ADT_A01 });
+    assert.deepEqual((await ok).outcome.issue.map((i: any) => i.diagnostics), ['All OK']);
+    await h.helper.unload();
+    await h.load([hl7Node], flow({ structure: true, fields: false }));
+    const off = h.next('ok');
+    h.node('n').receive({ payload: noId });
+    assert.equal((await off).topic, 'ADT^A01', 'the option off: required fields are not checked');
+  });
+
+  it('a saved nhs-hl7 from before "Check required fields" (no fields property) keeps its meaning after the upgrade; the editor default for new nodes is on (HAZ-025)', async () => {
+    // A v1 flow as saved by the previous release: structure checked, no `fields` key at all.
+    const noId = ADT_A01.replace(/^PID\|1\|\|[^|]*\|/m, 'PID|1|||');
+    await h.load([hl7Node], flow({ version: 1, structure: true }));
+    const got = h.next('ok');
+    h.node('n').receive({ payload: noId });
+    const msg = await got;
+    assert.equal(msg.topic, 'ADT^A01', 'an empty PID-3 still passes, as before the upgrade');
+    assert.deepEqual(msg.outcome.issue.map((i: any) => i.diagnostics), ['All OK']);
+    // New nodes: the editor's default is on (the same pattern as the structure check).
+    const html = readFileSync(join(__dirname, '..', '..', 'nodes', 'hl7.html'), 'utf8');
+    assert.match(html, /\n\s*fields: \{ value: true \},/);
+    assert.match(html, /\n\s*structure: \{ value: true \},/);
+    assert.match(html, /id="node-input-fields"/);
   });
 
   it('Buffer input is decoded by MSH-18 (ISO-8859-1)', async () => {
