@@ -24,6 +24,26 @@ export interface MllpListenerNode extends Node {
   mllpOwner: string;
   /** The store holding its hand-off watermark (undefined unless `commit` mode). */
   mllpHandoffStore(): Promise<Store> | undefined;
+  /**
+   * A durable node downstream committed the message kept as `storeSeq` (record `storeId`): in
+   * `commit` mode with hand-off *confirm* it counts as handed over. True when this call counted.
+   * Called only through {@link confirmHandoff} (nodes/shared/handoff.ts).
+   */
+  mllpConfirm(storeSeq: number, storeId: string | undefined): boolean;
+}
+
+/**
+ * `msg._mllp`, set by `nhs-mllp-in` (DESIGN.md §2), plain JSON so it survives Node-RED's
+ * cloning: `session` names the connection and frame (for `nhs-mllp-response`), `storeId` and
+ * `storeSeq` the stored record and its store sequence number (absent with `immediate`),
+ * `listener` the `nhs-mllp-in` node id (whom a durable node confirms the hand-off to).
+ */
+export interface MllpRef {
+  session: string;
+  storeId: string | null;
+  listener: string;
+  storeSeq?: number;
+  replayed?: true;
 }
 
 /** What an `nhs-mllp-endpoint` config node offers its out nodes. */
