@@ -109,7 +109,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   };
   const onUnconfirmed = (seqs: number[]): void => {
     metrics.handoffUnconfirmed(node.id, seqs.length);
-    if (unwarned === 0) firstSeq = Math.min(...seqs);
+    if (unwarned === 0) firstSeq = seqs.reduce((a, b) => Math.min(a, b));
     unwarned += seqs.length;
     warnUnconfirmed();
     showSoon();

@@ -127,7 +127,8 @@ export class HandoffTracker {
     for (const floor of this.floors.values()) if (floor < limit) limit = floor;
     if (expired) {
       this.unconfirmedCount += expired.length;
-      this.o.onUnconfirmed?.(expired);
+      // A throwing observer must not stop the watermark writes (flush chains on this).
+      try { this.o.onUnconfirmed?.(expired); } catch { /* the count stands; an observer failing is not the watermark failing */ }
     }
     return limit;
   }
