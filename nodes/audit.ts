@@ -13,6 +13,7 @@ import type { AuditRecord, NewAuditRecord } from '../lib/store/types';
 import { configText } from './shared/config';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
+import { confirmHandoff } from './shared/handoff';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { resolveStore, storeConfigId } from './shared/store-access';
@@ -75,6 +76,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     records.push({ ...common, node: node.id, action, outcome });
     const saved: AuditRecord[] = [];
     for (const r of records) saved.push(await store.appendAudit(r));
+    // Recorded (each append committed): the listener's hand-off of this message is safe (HAZ-005 C8).
+    confirmHandoff(RED, msg);
     appendAudit(msg, { node: node.id, action, outcome, ...(correlationId ? { ref: correlationId } : {}) });
     msg[SEEN] = (msg.audit as unknown[]).length;
     recorded += saved.length;

@@ -8,14 +8,15 @@ import { NhsError } from '../lib/errors';
 import { operationOutcome } from '../lib/outcome';
 import { readAck } from '../lib/hl7';
 import { MllpServer } from '../lib/mllp';
-import { InboundChannel, type AckPolicy, type Received } from '../lib/channel';
+import { InboundChannel, type AckPolicy, type HandoffMode, type Received } from '../lib/channel';
 import type { Store, StoreSize } from '../lib/store';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import { appendAudit, onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
-import { instanceOwner, listenerSecurity, listenerStatus, parseSessionHandle, sessionHandle, type MllpListenerNode } from './shared/mllp';
+import { instanceOwner, listenerSecurity, listenerStatus, parseSessionHandle, sessionHandle, type MllpListenerNode, type MllpRef } from './shared/mllp';
+import { metrics } from './shared/ops';
 import { registerHandoffAdmin } from './shared/mllp-admin';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
@@ -34,6 +35,11 @@ export = function (RED: RED) {
 function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   const policy: AckPolicy = def.ackMode === 'flow' || def.ackMode === 'immediate' ? def.ackMode : 'commit';
   const port = configNumber(def.port, 2575);
+  // Hand-off (commit): new nodes are saved with `confirm` (editor default); a flow saved before
+  // the setting existed has none and keeps the fixed 2 s grace it was deployed with (HAZ-025).
+  const handoffMode: HandoffMode = def.handoff === 'confirm' ? 'confirm' : 'grace';
+  // Never 0 / never "wait for ever": an unconfirmed message must not hold the watermark back.
+  const confirmTimeoutS = Math.max(1, configNumber(def.handoffTimeout, 60) || 60);
   const status = new StatusReporter(node);
   const t = catalog(RED, 'mllp-in');
   const storeId = storeConfigId(def);
@@ -50,7 +56,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   // Messages the store could not keep (answered AE; HAZ-021): counted, red while appends fail.
   const notKept = { n: 0, code: '', failing: false };
   const show = (): void => {
-    if (server.listening) status.set(() => listenerStatus(t, { port, conns: server.connections, received, rejected, replayed: channel.replayedCount, size, notKept }));
+    if (server.listening) status.set(() => listenerStatus(t, { port, conns: server.connections, received, rejected, replayed: channel.replayedCount, unconfirmed: channel.unconfirmedCount, size, notKept }));
   };
   // The store's size in the status (DESIGN.md §4: the store stays bounded): at start, then each minute.
   const measure = (): void => { if (policy !== 'immediate') void getStore().then((s) => s.size()).then((s) => { size = s; show(); }, () => undefined); };
@@ -63,7 +69,8 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   };
   const emit = (r: Received): void => {
     if (r.storeId !== undefined) notKept.failing = false;
-    const mllp: Record<string, unknown> = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null };
+    const mllp: MllpRef = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null, listener: node.id };
+    if (r.storeSeq !== undefined) mllp.storeSeq = r.storeSeq;
     if (r.replayed) mllp.replayed = true;
     const msg: NodeMessage = { payload: r.text, _mllp: mllp };
     if (r.ack) msg.ack = r.ackInfo ?? readAck(r.ack);
@@ -86,6 +93,25 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     }
     showSoon();
   };
+  // Messages the confirm timeout counted: counted in the metric and status at once, warned about
+  // at most once a minute (a dropped branch may do this per message), with store seqs only.
+  let unwarned = 0;
+  let firstSeq = 0;
+  let warnTimer: NodeJS.Timeout | undefined;
+  const warnUnconfirmed = (): void => {
+    if (warnTimer || unwarned === 0) return;
+    node.warn(t('mllp-in.errors.unconfirmed', { n: unwarned, s: confirmTimeoutS, seq: firstSeq }));
+    unwarned = 0;
+    warnTimer = setTimeout(() => { warnTimer = undefined; warnUnconfirmed(); }, 60_000);
+    warnTimer.unref();
+  };
+  const onUnconfirmed = (seqs: number[]): void => {
+    metrics.handoffUnconfirmed(node.id, seqs.length);
+    if (unwarned === 0) firstSeq = seqs.reduce((a, b) => Math.min(a, b));
+    unwarned += seqs.length;
+    warnUnconfirmed();
+    showSoon();
+  };
   node.mllpOwner = instanceOwner(RED, node.id);
   node.mllpHandoffStore = () => (policy === 'commit' ? getStore() : undefined);
   const channel = new InboundChannel({
@@ -94,6 +120,9 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     owner: node.mllpOwner,
     ...(policy !== 'immediate' ? { store: getStore } : {}),
     flowTimeoutMs: configNumber(def.flowTimeout, 30) * 1000,
+    handoffMode,
+    handoffConfirmTimeoutMs: confirmTimeoutS * 1000,
+    onUnconfirmed,
     strict: def.strict === true || def.strict === 'true',
     emit,
     log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
@@ -120,6 +149,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     if (!h) throw new NhsError('MLLP_NO_SESSION', t('mllp-in.errors.noSession'));
     return channel.respond(h.connection, h.frame, storeRef, req);
   };
+  node.mllpConfirm = (storeSeq, storeRef) => channel.confirmHandoff(storeSeq, storeRef);
   node.mllpPort = () => Promise.resolve(undefined);
   if (configError) {
     node.error(new NhsError('MLLP_BAD_ALLOW_LIST', configError));
@@ -130,7 +160,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     // The bound port, for tests and for a port-0 listener (never rejects: errors go to status).
     node.mllpPort = () => listening.then((a) => a.port, () => undefined);
     listening.then((addr) => {
-      node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy})`);
+      node.log(`listening on ${addr.address}:${addr.port} (${tlsOpts ? 'TLS' : 'TCP'}, ack ${policy}${policy === 'commit' ? `, hand-off ${handoffMode === 'confirm' ? `confirmed downstream (timeout ${confirmTimeoutS} s)` : 'grace 2 s'}` : ''})`);
       status.ok(t('mllp-in.status.listening', { port: addr.port }));
       // New messages are kept and ACKed at once; they go on to the flow after the replay.
       void channel.start().then(measure);
@@ -142,6 +172,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
 
   onClose(node, async () => {
     if (showTimer) clearTimeout(showTimer);
+    if (warnTimer) clearTimeout(warnTimer);
     for (const x of sizeTimers) clearTimeout(x);
     await channel.close();
     await server.close();

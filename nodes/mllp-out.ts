@@ -12,6 +12,7 @@ import type { OutboxItem } from '../lib/store';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import { appendAudit, onClose, onInput } from './shared/input';
+import { confirmHandoff } from './shared/handoff';
 import { endpointNode } from './shared/mllp';
 import { metrics } from './shared/ops';
 import { StatusReporter } from './shared/status';
@@ -111,6 +112,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
         // A replayed message (mllp in's at-least-once hand-off) is marked, so a duplicate in the outbox is explained.
         meta: { node: node.id, ...(message.type !== undefined ? { topic: message.type } : {}), ...((msg._mllp as { replayed?: unknown } | undefined)?.replayed === true ? { replayed: true } : {}) },
       });
+      // Committed in the outbox: the listener's hand-off of this message is safe (HAZ-005 C8).
+      confirmHandoff(RED, msg);
       queued++;
       show();
       return null;

@@ -12,6 +12,7 @@ import type { ReplyRequest } from '../lib/channel';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
 import { appendAudit, onInput } from './shared/input';
+import { confirmHandoff } from './shared/handoff';
 import { listenerNode, parseSessionHandle } from './shared/mllp';
 import { StatusReporter } from './shared/status';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
@@ -64,6 +65,9 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       status.error(counts());
       throw e;
     }
+    // The stored message is marked processed or errored (committed): in `commit` mode the
+    // listener's hand-off of it is safe (HAZ-005 C8).
+    confirmHandoff(RED, msg);
     sent++;
     status.ok(counts());
     const cid = (msg.hl7 as { controlId?: unknown } | undefined)?.controlId;

@@ -16,6 +16,7 @@ import type { Store } from '../lib/store/types';
 import { configText } from './shared/config';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
+import { confirmHandoff } from './shared/handoff';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { registerEndpoint } from './shared/quarantine-endpoints';
 import { StatusReporter } from './shared/status';
@@ -133,6 +134,8 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
       detail: msg.outcome && typeof msg.outcome === 'object' ? { outcome: msg.outcome } : null,
     });
     msg.audit = stored.audit;
+    // Parked (committed): the listener's hand-off of this message is safe (HAZ-005 C8).
+    confirmHandoff(RED, msg);
     parked++;
     status.warn(() => t('quarantine.status.parked', { parked }));
     // The park is committed: a notification failure is not a failure of this message (done(err)

@@ -5,7 +5,7 @@
  */
 export { mllpReceiver, type AckPolicy, type Received, type ReceiverOptions } from './inbound';
 export { InboundChannel, type InboundChannelOptions, type ReplyRequest } from './listener';
-export { HandoffTracker, type HandoffOptions } from './handoff';
+export { HandoffTracker, type HandoffMode, type HandoffOptions } from './handoff';
 export { ReplyRendezvous, type PendingReply } from './replies';
 export { OutboxSender, type DeliveryListener, type NegativeAckPolicy, type OutboxSenderOptions, type OutboxSenderStats, type SendFn } from './outbound';
 export { OutboundChannel, type OutboundChannelOptions } from './endpoint';

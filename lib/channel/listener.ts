@@ -8,7 +8,7 @@ import { NhsError, toNhsError } from '../errors';
 import { hasErrors, type Issue } from '../outcome';
 import type { FrameHandler, LogFn } from '../mllp';
 import type { MessageRecord, Store } from '../store';
-import { HandoffTracker } from './handoff';
+import { HandoffTracker, type HandoffMode } from './handoff';
 import { mllpReceiver, type AckPolicy, type Received } from './inbound';
 import { ReplyRendezvous } from './replies';
 
@@ -21,8 +21,12 @@ export interface InboundChannelOptions {
   store?: () => Promise<Store>;
   flowTimeoutMs?: number;
   strict?: boolean;
-  /** Hand-off grace and watermark interval (see {@link HandoffTracker}). */
+  /** When a sent message counts as handed over, its grace or confirm timeout, and the watermark interval (see {@link HandoffTracker}). */
+  handoffMode?: HandoffMode;
   handoffGraceMs?: number;
+  handoffConfirmTimeoutMs?: number;
+  /** `confirm` mode: messages counted by the confirm timeout, never confirmed (their store seqs). */
+  onUnconfirmed?: (seqs: number[]) => void;
   handoffIntervalMs?: number;
   /** Hand one message to the flow (synchronous: when it returns, the message is handed over). */
   emit(r: Received): void;
@@ -54,7 +58,10 @@ export class InboundChannel {
     if (durable) {
       this.tracker = new HandoffTracker({
         store: o.store as () => Promise<Store>, channel: o.channel, owner: o.owner,
+        ...(o.handoffMode !== undefined ? { mode: o.handoffMode } : {}),
         ...(o.handoffGraceMs !== undefined ? { graceMs: o.handoffGraceMs } : {}),
+        ...(o.handoffConfirmTimeoutMs !== undefined ? { confirmTimeoutMs: o.handoffConfirmTimeoutMs } : {}),
+        ...(o.onUnconfirmed ? { onUnconfirmed: o.onUnconfirmed } : {}),
         ...(o.handoffIntervalMs !== undefined ? { intervalMs: o.handoffIntervalMs } : {}),
         ...(o.onError ? { onError: o.onError } : {}),
       });
@@ -97,7 +104,7 @@ export class InboundChannel {
             for (const rec of page) {
               // Kept in this run before the watermark was read: it is among the held ones.
               if (this.heldSeqs.has(rec.seq)) continue;
-              t.kept(rec.seq);
+              t.kept(rec.seq, rec.id);
               this.handOver(this.replayOf(rec));
             }
             after = page[page.length - 1]!.seq;
@@ -143,6 +150,20 @@ export class InboundChannel {
     return ack;
   }
 
+  /**
+   * A durable node downstream committed the message kept as `storeSeq` (record `storeId`):
+   * in `confirm` mode it now counts as handed over (see {@link HandoffTracker.confirmed}).
+   * True when this confirmation counted; repeated or unknown ones are harmless.
+   */
+  confirmHandoff(storeSeq: number, storeId?: string): boolean {
+    return this.tracker?.confirmed(storeSeq, storeId) ?? false;
+  }
+
+  /** `confirm` mode: how many messages the confirm timeout counted since start (never confirmed). */
+  get unconfirmedCount(): number {
+    return this.tracker?.unconfirmedCount ?? 0;
+  }
+
   /** Stop handing over; waits settle with no reply; the watermark stays where it was written. */
   async close(): Promise<void> {
     this.closed = true;
@@ -171,7 +192,7 @@ export class InboundChannel {
 
   /** From the receiver: kept (or not) and ACK decided. Emitted in the next turn, in order. */
   private accept(r: Received): void {
-    if (r.storeSeq !== undefined) this.tracker?.kept(r.storeSeq);
+    if (r.storeSeq !== undefined) this.tracker?.kept(r.storeSeq, r.storeId);
     if (this.held) {
       this.held.push(r);
       if (r.storeSeq !== undefined) this.heldSeqs.add(r.storeSeq);

@@ -78,6 +78,7 @@ export class NhsMetrics {
   private readonly outOldest = new Gauge({ name: 'nhs_outbox_oldest_age_seconds', help: 'Age of the oldest undelivered outbox item per destination', labelNames: ['store', 'destination'] as const, registers: [this.registry] });
   private readonly outParked = new Gauge({ name: 'nhs_outbox_parked', help: 'Outbox items parked (undeliverable) per destination', labelNames: ['store', 'destination'] as const, registers: [this.registry] });
   private readonly retries = new Counter({ name: 'nhs_outbox_retries_total', help: 'Outbox deliveries that failed and were rescheduled with back-off, per sending node and destination', labelNames: ['node_id', 'destination'] as const, registers: [this.registry] });
+  private readonly unconfirmed = new Counter({ name: 'nhs_handoff_unconfirmed_total', help: 'Messages an nhs-mllp-in (commit, hand-off confirmed downstream) counted as handed over at its confirm timeout, never confirmed by a durable node', labelNames: ['node_id'] as const, registers: [this.registry] });
   private readonly listenerUp = new Gauge({ name: 'nhs_listener_up', help: '1 when an MLLP listener is listening', labelNames: ['node_id'] as const, registers: [this.registry] });
 
   /** One audit step (nodes/shared/input.ts appendAudit); per message. */
@@ -98,6 +99,11 @@ export class NhsMetrics {
   /** One delivery rescheduled (mllp out's `retrying`); deliveries themselves are `deliver` steps. */
   retry(nodeId: string, destination: string): void {
     this.retries.inc({ node_id: safeId(nodeId), destination: safeId(destination) });
+  }
+
+  /** Messages a listener counted as handed over at its confirm timeout (lib/channel/handoff.ts). */
+  handoffUnconfirmed(nodeId: string, n: number): void {
+    this.unconfirmed.inc({ node_id: safeId(nodeId) }, n);
   }
 
   pdsLookup(nodeId: string, result: string, seconds: number): void {

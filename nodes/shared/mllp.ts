@@ -25,6 +25,26 @@ export interface MllpListenerNode extends Node {
   mllpOwner: string;
   /** The store holding its hand-off watermark (undefined unless `commit` mode). */
   mllpHandoffStore(): Promise<Store> | undefined;
+  /**
+   * A durable node downstream committed the message kept as `storeSeq` (record `storeId`): in
+   * `commit` mode with hand-off *confirm* it counts as handed over. True when this call counted.
+   * Called only through {@link confirmHandoff} (nodes/shared/handoff.ts).
+   */
+  mllpConfirm(storeSeq: number, storeId: string | undefined): boolean;
+}
+
+/**
+ * `msg._mllp`, set by `nhs-mllp-in` (DESIGN.md §2), plain JSON so it survives Node-RED's
+ * cloning: `session` names the connection and frame (for `nhs-mllp-response`), `storeId` and
+ * `storeSeq` the stored record and its store sequence number (absent with `immediate`),
+ * `listener` the `nhs-mllp-in` node id (whom a durable node confirms the hand-off to).
+ */
+export interface MllpRef {
+  session: string;
+  storeId: string | null;
+  listener: string;
+  storeSeq?: number;
+  replayed?: true;
 }
 
 /** What an `nhs-mllp-endpoint` config node offers its out nodes. */
@@ -99,6 +119,8 @@ export function listenerSecurity(RED: RED, def: NodeDef, node: Node): { tlsOpts?
 /** What an `nhs-mllp-in` status counts (never content). */
 export interface ListenerCounts {
   port: number; conns: number; received: number; rejected: number; replayed: number; size: StoreSize | undefined;
+  /** Messages that passed the hand-off confirm timeout without a durable node's confirmation (A-13). */
+  unconfirmed?: number;
   /** Messages the store could not keep (answered AE): how many, the last error code, and whether the last append failed. */
   notKept: { n: number; code: string; failing: boolean };
 }
@@ -106,13 +128,15 @@ export interface ListenerCounts {
 /**
  * The `nhs-mllp-in` status: connections and counts; red while the store cannot keep messages (a
  * full disk: `N not stored (STORE_FULL)`, hazard HAZ-021 C8), yellow once one is kept again, on
- * NAKs, or above the store's size warning level (HAZ-021 C7); else green.
+ * NAKs, unconfirmed hand-offs (HAZ-005 C8), or above the store's size warning level (HAZ-021 C7);
+ * else green.
  */
 export function listenerStatus(t: Translate, c: ListenerCounts): NodeStatus {
   const text = t('mllp-in.status.counts', { port: c.port, conns: c.conns, msgs: c.received }) + (c.rejected ? t('mllp-in.status.nak', { n: c.rejected }) : '')
     + (c.notKept.n ? t('mllp-in.status.notKept', { n: c.notKept.n, code: c.notKept.code }) : '')
-    + (c.replayed ? t('mllp-in.status.replayed', { n: c.replayed }) : '') + (c.size ? t('mllp-in.status.store', { mb: Math.ceil(c.size.bytes / 1048576) }) : '');
+    + (c.replayed ? t('mllp-in.status.replayed', { n: c.replayed }) : '')
+    + (c.unconfirmed ? t('mllp-in.status.unconfirmed', { n: c.unconfirmed }) : '') + (c.size ? t('mllp-in.status.store', { mb: Math.ceil(c.size.bytes / 1048576) }) : '');
   if (c.notKept.failing) return { fill: 'red', shape: 'ring', text };
-  if (c.rejected || c.notKept.n || c.size?.warning) return { fill: 'yellow', shape: 'ring', text };
+  if (c.rejected || c.notKept.n || c.unconfirmed || c.size?.warning) return { fill: 'yellow', shape: 'ring', text };
   return { fill: 'green', shape: 'dot', text };
 }

@@ -79,4 +79,23 @@ describe('editor: a flow saved before config versions', { skip }, () => {
       await ctx.close();
     }
   });
+
+  it('an nhs-mllp-in saved before the hand-off setting opens and saves as grace; a new one defaults to confirm (HAZ-005 C8, HAZ-025)', { timeout: 120000 }, async () => {
+    const ctx = await launchChromium(mkdtempSync(join(tmp, 'chrome-')), { viewport: { width: 1400, height: 900 } });
+    const page = ctx.pages()[0] ?? await ctx.newPage();
+    try {
+      await page.goto(nr.url);
+      await page.waitForFunction(() => window.RED?.nodes?.node?.('mi1'), null, { timeout: 60000 });
+      assert.equal(await page.evaluate(() => window.RED.nodes.node('mi1').handoff), undefined, 'loaded as it was saved');
+      assert.equal(await page.evaluate(() => window.RED.nodes.getType('nhs-mllp-in').defaults.handoff.value), 'confirm', 'new nodes: confirm');
+      await page.evaluate(() => { window.RED.editor.edit(window.RED.nodes.node('mi1')); });
+      await page.waitForSelector('#node-input-ackMode', { state: 'visible' });
+      assert.equal(await page.evaluate(() => document.querySelector('#node-input-handoff').value), 'grace', 'the dialog shows what it runs with');
+      await page.click('#node-dialog-ok');
+      await page.waitForFunction(() => !document.querySelector('#node-input-ackMode'));
+      assert.equal(await page.evaluate(() => window.RED.nodes.node('mi1').handoff), 'grace', 'saved with its old meaning, not the new default');
+    } finally {
+      await ctx.close();
+    }
+  });
 });

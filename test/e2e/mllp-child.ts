@@ -3,6 +3,8 @@
  * node-red-node-test-helper) with one flow, so the parent can SIGKILL it at any instant.
  *   in  <port> <sqlite file> [audit|peer port] nhs-mllp-in (commit) on a SQLite store; wired to
  *                                              nhs-audit, or to nhs-mllp-out → the parent's peer
+ *   in  <port> <sqlite file> slow-confirm|slow-grace   nhs-mllp-in (commit, hand-off confirm or
+ *                                              grace) → a 6 s delay → nhs-audit
  *   out <peer port> <sqlite file> [enqueue N]  nhs-mllp-out → endpoint → the parent's peer
  * Prints `READY <port>` once serving, and `QUEUED` after enqueueing.
  */
@@ -16,6 +18,14 @@ const port = Number(portArg);
 
 function flowFor(): Record<string, unknown>[] {
   const store = { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' };
+  if (mode === 'in' && (enqueueArg === 'slow-confirm' || enqueueArg === 'slow-grace')) {
+    return [
+      store,
+      { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', handoff: enqueueArg.slice(5), wires: [['slow'], []] },
+      { id: 'slow', type: 'delay', pauseType: 'delay', timeout: '6', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, wires: [['au']] },
+      { id: 'au', type: 'nhs-audit', store: 'st', action: 'processed', trail: true, wires: [[]] },
+    ];
+  }
   if (mode === 'in' && enqueueArg === 'audit') {
     return [
       store,
@@ -41,7 +51,7 @@ function flowFor(): Record<string, unknown>[] {
 
 helper.startServer(() => {
   const modules = mode === 'in'
-    ? [require('../../nodes/mllp-in'), require('../../nodes/store'), require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/audit')]
+    ? [require('../../nodes/mllp-in'), require('../../nodes/store'), require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/audit'), require('@node-red/nodes/core/function/89-delay.js')]
     : [require('../../nodes/mllp-out'), require('../../nodes/mllp-endpoint'), require('../../nodes/store')];
   helper.load(modules, flowFor(), () => {
     void (async () => {

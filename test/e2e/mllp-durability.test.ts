@@ -139,6 +139,43 @@ describe('MLLP durability under SIGKILL', () => {
     }
   });
 
+  it('nhs-mllp-in hand-off confirm: SIGKILLed while a message waits in a 6 s delay before nhs-audit, it is replayed and recorded on restart; with the 2 s grace it is lost', { timeout: 90_000 }, async () => {
+    const run = async (handoff: 'confirm' | 'grace', id: string): Promise<{ audited: string[]; stored: number }> => {
+      const file = join(dir, `slow-${handoff}.sqlite`);
+      const args = ['in', String(await freePort()), file, `slow-${handoff}`];
+      let child = startChild(args);
+      children.push(child);
+      const c = await peerConnect(await child.ready);
+      assert.equal(msaOf(await c.request(adt(id), 3000)).code, 'AA');
+      c.close();
+      // Past the grace (2 s) and a watermark write (1 s), well before the delay (6 s) lets it reach audit.
+      await sleep(4000);
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      child = startChild(args);
+      children.push(child);
+      await child.ready;
+      await sleep(9000); // a replay would pass the 6 s delay and be recorded by now
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      const store = createStore({ backend: 'sqlite', file });
+      await store.open();
+      try {
+        const audited = (await store.queryAudit({ correlationId: id, limit: 100 })).map((r) => `${r.node}:${r.action}`);
+        return { audited, stored: (await store.findMessages({ channel: 'in' })).length };
+      } finally {
+        await store.close();
+      }
+    };
+    const confirm = await run('confirm', 'SLOWC1');
+    assert.equal(confirm.stored, 1);
+    // Only the replay reached nhs-audit: mllp in's `replay` step and the audit node's own record.
+    assert.deepEqual(confirm.audited.sort(), ['au:processed', 'in:replay']);
+    const grace = await run('grace', 'SLOWG1');
+    assert.equal(grace.stored, 1, "AA'd and stored");
+    assert.deepEqual(grace.audited, [], 'never reached the node downstream: lost to the flow');
+  });
+
   it('nhs-mllp-out: every enqueued message delivered in order across kills; resent only if in flight at a kill', { timeout: 90_000 }, async () => {
     const N = 400;
     const file = join(dir, 'out.sqlite');

@@ -1,12 +1,15 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { NhsError } from '../../lib/errors';
 import { nodeRedHarness } from '../helpers/node-red';
-import { adt, frame, msaOf, peerConnect } from '../helpers/mllp-peer';
+import { adt, controlIdOf, frame, msaOf, peerConnect, peerServer, type PeerServer } from '../helpers/mllp-peer';
+import { parsePrometheus } from '../helpers/prometheus';
+import { sleep, waitFor } from '../helpers/wait';
+import { metrics } from '../../nodes/shared/ops';
 
 const mllpIn = require('../../nodes/mllp-in');
 const mllpResponse = require('../../nodes/mllp-response');
@@ -338,5 +341,187 @@ describe('nhs-mllp-in ack "flow" + nhs-mllp-response', () => {
     const rec = await (await h.node('st').getStore()).getMessage(msg._mllp.storeId);
     assert.equal(rec.status, 'errored');
     c.close();
+  });
+});
+
+/**
+ * Hand-off confirmed by the durable node downstream (hazard HAZ-005 C8, action A-13): in `commit`
+ * mode with *Hand-off: confirm* a message counts as handed over only once nhs-mllp-out, nhs-audit,
+ * nhs-quarantine or nhs-mllp-response has committed it, so a flow slower than the old 2 s grace
+ * cannot lose it at a crash. A "crash" here is Node-RED stopping the flow (unload: the delay node
+ * drops what it holds, nothing is written on close) and starting it again on the same store.
+ */
+describe('nhs-mllp-in hand-off confirmed downstream', () => {
+  const h = nodeRedHarness();
+  const mllpOut = require('../../nodes/mllp-out');
+  const endpointNode = require('../../nodes/mllp-endpoint');
+  const auditNode = require('../../nodes/audit');
+  const quarantineNode = require('../../nodes/quarantine');
+  const delayNode = require('@node-red/nodes/core/function/89-delay.js');
+  const switchNode = require('@node-red/nodes/core/function/10-switch.js');
+  const peers: PeerServer[] = [];
+  after(async () => { await Promise.all(peers.map((p) => p.close())); });
+
+  const delay = (id: string, seconds: number, wires: string[]): Record<string, unknown> => ({
+    id, type: 'delay', pauseType: 'delay', timeout: String(seconds), timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second',
+    randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, wires: [wires],
+  });
+  /** in (commit) → [seen, a delay of `seconds`] → nhs-mllp-out → endpoint → a peer that answers AA. */
+  const slowFlow = (file: string, peerPort: number, handoff: Record<string, unknown>, seconds: number): Record<string, unknown>[] => [
+    { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' },
+    { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [['seen', 'slow'], []], ...handoff },
+    { id: 'seen', type: 'helper' },
+    delay('slow', seconds, ['out']),
+    { id: 'ep', type: 'nhs-mllp-endpoint', host: '127.0.0.1', port: peerPort, store: 'st', connectTimeout: 1, ackTimeout: 1, retryBase: 0.05, retryMax: 0.2, maxAttempts: 100, nakPolicy: 'retry' },
+    { id: 'out', type: 'nhs-mllp-out', endpoint: 'ep', wires: [[], []] },
+  ];
+  const modules = [mllpIn, storeNode, mllpOut, endpointNode, delayNode];
+  /** What this listener kept above its watermark (replayed on its next start). */
+  const pending = async (): Promise<number> => {
+    const s = await h.node('st').getStore();
+    return (await s.listHandoffs('in')).find((x: any) => x.owner === h.node('in').mllpOwner)?.pending ?? 0;
+  };
+  const send = async (id: string): Promise<void> => {
+    const c = await peerConnect(await h.node('in').mllpPort());
+    assert.equal(msaOf(await c.request(adt(id))).code, 'AA');
+    c.close();
+  };
+  const unconfirmedMetric = async (): Promise<number> => (parsePrometheus(await metrics.render({ at: new Date().toISOString(), stores: [], listeners: [], endpoints: [] }))
+    .find((x) => x.name === 'nhs_handoff_unconfirmed_total' && x.labels.node_id === 'in')?.value ?? 0);
+
+  it('confirm: a message still in a 6 s delay before nhs-mllp-out when Node-RED stops is replayed on the next start and delivered', { timeout: 30_000 }, async () => {
+    const peer = await peerServer();
+    peers.push(peer);
+    const file = join(dir, `h${++n}.sqlite`);
+    await h.load(modules, slowFlow(file, peer.port, { handoff: 'confirm' }, 6));
+    const seen = h.next('seen');
+    await send('SLOW1');
+    await seen;
+    // Well past the old 2 s grace and two watermark writes: not confirmed, so not passed.
+    await sleep(3500);
+    assert.equal(await pending(), 1, 'still above the watermark');
+    assert.equal((await (await h.node('st').getStore()).listOutbox({ destination: 'ep' })).length, 0, 'not yet in the outbox');
+    await h.helper.unload(); // the "crash": the delay node drops what it holds
+
+    await h.load(modules, slowFlow(file, peer.port, { handoff: 'confirm' }, 0.1));
+    const replayed = await h.next('seen', 5000);
+    assert.equal(controlIdOf(replayed.payload), 'SLOW1');
+    assert.equal(replayed._mllp.replayed, true);
+    await waitFor('SLOW1 delivered to the peer', () => (peer.received.some((f) => controlIdOf(f.toString('latin1')) === 'SLOW1') ? true : undefined), 10_000);
+    const item = (await (await h.node('st').getStore()).listOutbox({ destination: 'ep' }))[0];
+    assert.equal(item.meta.replayed, true);
+    // nhs-mllp-out confirmed it once queued: the watermark passes it.
+    await waitFor('the watermark to pass SLOW1', async () => ((await pending()) === 0 ? true : undefined), 5000);
+  });
+
+  it('grace: the same stop with the message in the same delay loses it (the watermark passed it 2 s after send)', { timeout: 30_000 }, async () => {
+    const peer = await peerServer();
+    peers.push(peer);
+    const file = join(dir, `h${++n}.sqlite`);
+    await h.load(modules, slowFlow(file, peer.port, { handoff: 'grace' }, 6));
+    const seen = h.next('seen');
+    await send('SLOW2');
+    await seen;
+    await waitFor('the watermark to pass SLOW2', async () => ((await pending()) === 0 ? true : undefined), 5000);
+    assert.equal((await (await h.node('st').getStore()).listOutbox({ destination: 'ep' })).length, 0, 'not yet in the outbox');
+    await h.helper.unload();
+
+    await h.load(modules, slowFlow(file, peer.port, { handoff: 'grace' }, 0.1));
+    let again = 0;
+    h.node('seen').on('input', () => again++);
+    await h.node('in').mllpPort();
+    await sleep(2000);
+    assert.equal(again, 0, 'not replayed');
+    assert.equal(peer.received.length, 0, 'never delivered');
+    assert.equal((await (await h.node('st').getStore()).listOutbox({ destination: 'ep' })).length, 0);
+    // It was AA'd and is in the store, but no node downstream ever got it: the loss C8 removes.
+    assert.equal((await (await h.node('st').getStore()).findMessages({ channel: 'in' })).length, 1);
+  });
+
+  it('confirm: a message that reaches two durable nodes (nhs-audit and nhs-quarantine, as clones) confirms once', async () => {
+    const file = join(dir, `h${++n}.sqlite`);
+    await h.load([mllpIn, storeNode, auditNode, quarantineNode], [
+      { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' },
+      { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', ackMode: 'commit', handoff: 'confirm', wires: [['au', 'q'], []] },
+      { id: 'au', type: 'nhs-audit', store: 'st', action: 'processed', wires: [['audited']] },
+      { id: 'audited', type: 'helper' },
+      { id: 'q', type: 'nhs-quarantine', store: 'st', owner: 'integration-team', ownerType: 'str', reasonCode: 'TEST', reasonCodeType: 'str', wires: [[], ['parked']] },
+      { id: 'parked', type: 'helper' },
+    ]);
+    const listener = h.node('in');
+    const real = listener.mllpConfirm;
+    const results: boolean[] = [];
+    listener.mllpConfirm = (seq: number, id: string | undefined): boolean => { const r = real(seq, id); results.push(r); return r; };
+    const audited = h.next('audited');
+    const parked = h.next('parked');
+    await send('TWO1');
+    await Promise.all([audited, parked]);
+    const s = await h.node('st').getStore();
+    assert.equal((await s.listQuarantine({ node: 'q' })).length, 1);
+    assert.ok((await s.queryAudit({ node: 'au' })).length >= 1);
+    assert.deepEqual([...results].sort(), [false, true], 'two confirmations, one counted');
+    await waitFor('the watermark to pass TWO1', async () => ((await pending()) === 0 ? true : undefined), 5000);
+    assert.equal(listener.mllpConfirm(1e9, 'nope'), false, 'an unknown message confirms nothing');
+  });
+
+  it('confirm: a message a switch node drops passes at the confirm timeout, counted in nhs_handoff_unconfirmed_total, warned and shown in the status', { timeout: 20_000 }, async () => {
+    const file = join(dir, `h${++n}.sqlite`);
+    await h.load([mllpIn, storeNode, auditNode, switchNode], [
+      { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' },
+      { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', ackMode: 'commit', handoff: 'confirm', handoffTimeout: 1, wires: [['sw'], []] },
+      { id: 'sw', type: 'switch', property: 'topic', propertyType: 'msg', rules: [{ t: 'eq', v: 'ORU^R01', vt: 'str' }], checkall: 'true', outputs: 1, wires: [['au']] },
+      { id: 'au', type: 'nhs-audit', store: 'st', action: 'processed', wires: [[]] },
+    ]);
+    const before = await unconfirmedMetric();
+    const warnings: string[] = [];
+    const statuses: string[] = [];
+    h.node('in').on('call:warn', (c: any) => warnings.push(String(c.args[0])));
+    h.node('in').on('call:status', (c: any) => statuses.push(String(c.args[0]?.text ?? '')));
+    await send('DROP1');
+    await sleep(500);
+    assert.equal(await pending(), 1, 'held inside the confirm timeout');
+    await waitFor('the watermark to pass DROP1', async () => ((await pending()) === 0 ? true : undefined), 6000);
+    assert.equal(await unconfirmedMetric() - before, 1);
+    await waitFor('the warning', () => (warnings.some((w) => /not confirmed by a durable node/.test(w)) ? true : undefined), 3000);
+    const w = warnings.find((x) => /not confirmed/.test(x))!;
+    assert.match(w, /1 message\(s\).*within 1 s/);
+    assert.doesNotMatch(w, /9000000009|TESTPATIENT|DROP1/, 'no patient data or message content in the log');
+    await waitFor('the status', () => (statuses.some((x) => /1 unconfirmed/.test(x)) ? true : undefined), 3000);
+    assert.equal((await (await h.node('st').getStore()).queryAudit({ node: 'au' })).length, 0, 'the switch really dropped it');
+  });
+
+  it('confirm: nhs-mllp-response confirms once it has marked the stored message (commit mode)', async () => {
+    const file = join(dir, `h${++n}.sqlite`);
+    await h.load([mllpIn, storeNode, mllpResponse], [
+      { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' },
+      { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', ackMode: 'commit', handoff: 'confirm', wires: [['resp'], []] },
+      { id: 'resp', type: 'nhs-mllp-response', wires: [['done']] },
+      { id: 'done', type: 'helper' },
+    ]);
+    const done = h.next('done');
+    await send('RESP1');
+    const msg = await done;
+    assert.equal((await (await h.node('st').getStore()).getMessage(msg._mllp.storeId)).status, 'processed');
+    await waitFor('the watermark to pass RESP1', async () => ((await pending()) === 0 ? true : undefined), 5000);
+  });
+
+  it('a flow saved without the hand-off setting keeps the 2 s grace (upgrade, HAZ-025); new nodes default to confirm', { timeout: 20_000 }, async () => {
+    // The editor's default for a new node is `confirm`; a saved node without the field is not given it.
+    const editor = readFileSync(join(__dirname, '..', '..', 'nodes', 'mllp-in.html'), 'utf8');
+    assert.match(editor, /handoff: \{ value: 'confirm' \}/);
+    assert.match(editor, /if \(this\.handoff !== 'confirm' && this\.handoff !== 'grace'\) \$\('#node-input-handoff'\)\.val\('grace'\)/);
+    // Saved before the setting: no `handoff`, no durable node downstream. With the grace it passes
+    // within about 3 s; in confirm mode (60 s timeout) it would stay above the watermark.
+    const file = join(dir, `h${++n}.sqlite`);
+    await h.load([mllpIn, storeNode], [
+      { id: 'st', type: 'nhs-store', backend: 'sqlite', file, durability: 'full' },
+      { id: 'in', type: 'nhs-mllp-in', port: 0, host: '127.0.0.1', store: 'st', ackMode: 'commit', wires: [['ok'], []] },
+      { id: 'ok', type: 'helper' },
+    ]);
+    const got = h.next('ok');
+    await send('OLD1');
+    await got;
+    assert.equal(h.node('in').mllpConfirm(1, undefined), false, 'grace mode takes no confirmation');
+    await waitFor('the watermark to pass OLD1 by the grace', async () => ((await pending()) === 0 ? true : undefined), 5000);
   });
 });

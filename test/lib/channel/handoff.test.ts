@@ -125,6 +125,36 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(Math.max(...all.map((m) => m.seq)), rec.seq);
     });
 
+    it('confirm mode: a message sent long ago but never confirmed is replayed after a crash; a confirmed one is not', async () => {
+      const { s } = await open();
+      const seen: Received[] = [];
+      const confirming = (out: Received[]): InboundChannel => new InboundChannel({
+        policy: 'commit', channel: 'in1', owner: 'owner-a', store: async () => s, handoffMode: 'confirm',
+        handoffConfirmTimeoutMs: 60_000, handoffGraceMs: 0, handoffIntervalMs: 20, emit: (r) => out.push(r),
+      });
+      const a = confirming(seen);
+      await a.start();
+      assert.deepEqual(await send(a, ['C1', 'C2']), ['AA', 'AA']);
+      await until(() => seen.length === 2);
+      const [c1, c2] = seen as [Received, Received];
+      // Many watermark intervals (and far past a 0 ms grace): nothing confirmed, nothing passed.
+      await new Promise((r) => setTimeout(r, 200));
+      const start = (await s.listHandoffs('in1')).find((x) => x.owner === 'owner-a')!;
+      assert.equal(start.pending, 2, 'both still above the watermark');
+      assert.equal(a.confirmHandoff(c1.storeSeq!, c1.storeId), true);
+      assert.equal(a.confirmHandoff(c1.storeSeq!, c1.storeId), false, 'a second confirmation changes nothing');
+      await eventually(async () => (await s.openHandoff('in1', 'owner-a')).mark >= c1.storeSeq!);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok((await s.openHandoff('in1', 'owner-a')).mark < c2.storeSeq!, 'C2 (unconfirmed) is not passed');
+      // "Crash" before C2 reached its durable node: it is replayed, C1 is not.
+      await a.close();
+      const again: Received[] = [];
+      const b = confirming(again);
+      await b.start();
+      assert.deepEqual(again.map((r) => [controlIdOf(r.text), r.replayed]), [['C2', true]]);
+      await b.close();
+    });
+
     it('retention (fake clock): handed-over messages go after the period; un-handed ones stay', async () => {
       let now = new Date('2030-01-01T00:00:00.000Z');
       const { s } = await open({ retentionDays: 30, clock: () => now, sizeWarnBytes: 1 });
@@ -203,6 +233,91 @@ describe('HandoffTracker', () => {
     t.handed(13);
     now += 150;
     assert.equal(t.candidate(), 13);
+    void t.stop();
+  });
+});
+
+describe('HandoffTracker confirm mode', () => {
+  const tracker = (now: () => number, extra: Partial<ConstructorParameters<typeof HandoffTracker>[0]> = {}): HandoffTracker =>
+    new HandoffTracker({ store: () => Promise.reject(new Error('unused')), channel: 'c', owner: 'o', mode: 'confirm', graceMs: 100, confirmTimeoutMs: 10_000, now, ...extra });
+
+  it('confirm: does not pass an unconfirmed message even long after send; passes it once confirmed; duplicate confirms are harmless', () => {
+    let now = 1000;
+    const t = tracker(() => now);
+    t.begin(10, 10);
+    t.kept(11, 'r11');
+    t.kept(12, 'r12');
+    t.handed(11);
+    t.handed(12);
+    now += 9_999; // far past the 100 ms grace, inside the 10 s confirm timeout
+    assert.equal(t.candidate(), 10, 'sent long ago, not confirmed: not passed');
+    assert.equal(t.confirmed(12, 'r12'), true);
+    assert.equal(t.candidate(), 10, '11 still holds the watermark below 12');
+    assert.equal(t.confirmed(11, 'r11'), true);
+    assert.equal(t.confirmed(11, 'r11'), false, 'a second confirmation (a clone, a second durable node) changes nothing');
+    assert.equal(t.candidate(), 12);
+    assert.equal(t.confirmed(12, 'r12'), false, 'a confirmation of a message already counted changes nothing');
+    assert.equal(t.confirmed(99), false, 'an unknown seq changes nothing');
+    assert.equal(t.candidate(), 12);
+    assert.equal(t.unconfirmedCount, 0);
+    void t.stop();
+  });
+
+  it('confirm: a confirmation may come before send returns, and one naming another record at that seq does not count', () => {
+    const t = tracker(() => 1000);
+    t.begin(0, 0);
+    t.kept(1, 'r1');
+    assert.equal(t.confirmed(1, 'other-record'), false, 'another store or run: not this message');
+    assert.equal(t.candidate(), 0);
+    assert.equal(t.confirmed(1, 'r1'), true);
+    assert.equal(t.candidate(), 1);
+    void t.stop();
+  });
+
+  it('confirm timeout: a message never confirmed passes after it and is counted and reported', () => {
+    let now = 1000;
+    const reported: number[][] = [];
+    const t = tracker(() => now, { onUnconfirmed: (seqs) => reported.push(seqs) });
+    t.begin(10, 10);
+    t.kept(11, 'r11');
+    t.kept(12, 'r12');
+    t.kept(13, 'r13');
+    t.handed(11);
+    t.handed(12);
+    t.confirmed(12, 'r12');
+    now += 5_000;
+    t.handed(13);
+    assert.equal(t.candidate(), 10);
+    assert.deepEqual(reported, []);
+    now += 5_000; // 11 reaches the 10 s timeout; 13 (sent later) does not
+    assert.equal(t.candidate(), 12);
+    assert.deepEqual(reported, [[11]], 'only the unconfirmed one is reported, not the confirmed 12');
+    assert.equal(t.unconfirmedCount, 1);
+    assert.equal(t.confirmed(11, 'r11'), false, 'a confirmation after the timeout changes nothing');
+    now += 5_000;
+    assert.equal(t.candidate(), 13);
+    assert.deepEqual(reported, [[11], [13]]);
+    assert.equal(t.unconfirmedCount, 2);
+    void t.stop();
+  });
+
+  it('grace mode (the default, and flows saved before the setting) is unchanged: passes after the grace, ignores confirmations', () => {
+    let now = 1000;
+    const reported: number[][] = [];
+    const t = new HandoffTracker({ store: () => Promise.reject(new Error('unused')), channel: 'c', owner: 'o', graceMs: 100, now: () => now, onUnconfirmed: (x) => reported.push(x) });
+    assert.equal(t.mode, 'grace');
+    t.begin(10, 10);
+    t.kept(11, 'r11');
+    t.kept(12, 'r12');
+    assert.equal(t.confirmed(11, 'r11'), false, 'grace mode takes no confirmation');
+    assert.equal(t.candidate(), 10, 'not sent yet: not passed, confirmed or not');
+    t.handed(11);
+    t.handed(12);
+    assert.equal(t.candidate(), 10, 'inside the grace');
+    now += 150;
+    assert.equal(t.candidate(), 12, 'after the grace, with no confirmation');
+    assert.deepEqual(reported, [], 'nothing is reported as unconfirmed in grace mode');
+    assert.equal(t.unconfirmedCount, 0);
     void t.stop();
   });
 });
