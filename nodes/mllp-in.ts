@@ -5,21 +5,18 @@
  * accepted messages; output 2: NAKed ones; `msg.outcome` on both (docs/mllp.md).
  */
 import { NhsError } from '../lib/errors';
-import { operationOutcome } from '../lib/outcome';
-import { readAck } from '../lib/hl7';
 import { MllpServer } from '../lib/mllp';
 import { InboundChannel, type AckPolicy, type HandoffMode, type Received } from '../lib/channel';
 import type { Store, StoreSize } from '../lib/store';
 import { upgradeNode, VERSION_ADDED, type ConfigSteps } from './shared/config-version';
 import { catalog } from './shared/i18n';
-import { appendAudit, onClose } from './shared/input';
+import { onClose } from './shared/input';
 import { StatusReporter } from './shared/status';
 import { configNumber } from './shared/config';
-import { instanceOwner, listenerSecurity, listenerStatus, parseSessionHandle, sessionHandle, type MllpListenerNode, type MllpRef } from './shared/mllp';
-import { metrics } from './shared/ops';
+import { instanceOwner, listenerSecurity, listenerStatus, parseSessionHandle, receivedMessage, unconfirmedWarner, type MllpListenerNode } from './shared/mllp';
 import { registerHandoffAdmin } from './shared/mllp-admin';
 import { resolveStore, storeConfigId } from './shared/store-access';
-import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
+import type { Node, NodeDef, RED } from './shared/types';
 
 /** Config versions (nodes/shared/config-version.ts): v1 added `version`. */
 const MLLP_IN_CONFIG: ConfigSteps = [VERSION_ADDED];
@@ -69,21 +66,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
   };
   const emit = (r: Received): void => {
     if (r.storeId !== undefined) notKept.failing = false;
-    const mllp: MllpRef = { session: sessionHandle(node.id, r.session, r.seq), storeId: r.storeId ?? null, listener: node.id };
-    if (r.storeSeq !== undefined) mllp.storeSeq = r.storeSeq;
-    if (r.replayed) mllp.replayed = true;
-    const msg: NodeMessage = { payload: r.text, _mllp: mllp };
-    if (r.ack) msg.ack = r.ackInfo ?? readAck(r.ack);
-    let ref = r.storeId;
-    if (r.message) {
-      const hl7 = r.message.toJSON();
-      msg.hl7 = hl7;
-      if (hl7.type !== undefined) msg.topic = hl7.type;
-      if (hl7.controlId !== undefined) ref = hl7.controlId;
-    }
-    appendAudit(msg, { node: node.id, action: r.replayed ? 'replay' : 'receive', outcome: r.valid ? 'accepted' : 'rejected', ...(ref ? { ref } : {}), from: r.remoteAddress });
-    // The parse verdict on both outputs (DESIGN.md §2): errors on the NAKed, warnings or "All OK".
-    msg.outcome = operationOutcome(r.issues);
+    const msg = receivedMessage(node.id, r);
     if (r.valid) {
       received++;
       node.send([msg, null]);
@@ -93,25 +76,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     }
     showSoon();
   };
-  // Messages the confirm timeout counted: counted in the metric and status at once, warned about
-  // at most once a minute (a dropped branch may do this per message), with store seqs only.
-  let unwarned = 0;
-  let firstSeq = 0;
-  let warnTimer: NodeJS.Timeout | undefined;
-  const warnUnconfirmed = (): void => {
-    if (warnTimer || unwarned === 0) return;
-    node.warn(t('mllp-in.errors.unconfirmed', { n: unwarned, s: confirmTimeoutS, seq: firstSeq }));
-    unwarned = 0;
-    warnTimer = setTimeout(() => { warnTimer = undefined; warnUnconfirmed(); }, 60_000);
-    warnTimer.unref();
-  };
-  const onUnconfirmed = (seqs: number[]): void => {
-    metrics.handoffUnconfirmed(node.id, seqs.length);
-    if (unwarned === 0) firstSeq = seqs.reduce((a, b) => Math.min(a, b));
-    unwarned += seqs.length;
-    warnUnconfirmed();
-    showSoon();
-  };
+  const unconfirmed = unconfirmedWarner(node, t, confirmTimeoutS, showSoon);
   node.mllpOwner = instanceOwner(RED, node.id);
   node.mllpHandoffStore = () => (policy === 'commit' ? getStore() : undefined);
   const channel = new InboundChannel({
@@ -122,7 +87,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
     flowTimeoutMs: configNumber(def.flowTimeout, 30) * 1000,
     handoffMode,
     handoffConfirmTimeoutMs: confirmTimeoutS * 1000,
-    onUnconfirmed,
+    onUnconfirmed: unconfirmed.onUnconfirmed,
     strict: def.strict === true || def.strict === 'true',
     emit,
     log: (level, text) => (level === 'warn' ? node.warn(text) : node.debug(text)),
@@ -172,7 +137,7 @@ function setup(RED: RED, node: MllpListenerNode, def: NodeDef): void {
 
   onClose(node, async () => {
     if (showTimer) clearTimeout(showTimer);
-    if (warnTimer) clearTimeout(warnTimer);
+    unconfirmed.stop();
     for (const x of sizeTimers) clearTimeout(x);
     await channel.close();
     await server.close();

@@ -8,9 +8,8 @@
  * edited item is released only by a user other than its last editor (lib/quarantine/service.ts
  * `releaseRefusal`; the admin API asks this node's setting through its endpoint).
  */
-import { asNhsNumber, findNhsNumber } from '../lib/nhs/find-nhs-number';
 import { notice, ParkNotifier } from '../lib/quarantine/notify';
-import { detectContentType, park } from '../lib/quarantine/service';
+import { park } from '../lib/quarantine/service';
 import { MqttPublisher } from '../lib/remote/mqtt';
 import type { Store } from '../lib/store/types';
 import { configText } from './shared/config';
@@ -19,6 +18,7 @@ import { catalog } from './shared/i18n';
 import { confirmHandoff } from './shared/handoff';
 import { appendAudit, onClose, onInput } from './shared/input';
 import { registerEndpoint } from './shared/quarantine-endpoints';
+import { ownerOf, parkFields } from './shared/quarantine-park';
 import { StatusReporter } from './shared/status';
 import { resolveStore, storeConfigId } from './shared/store-access';
 import type { Node, NodeDef, NodeMessage, RED } from './shared/types';
@@ -54,11 +54,6 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
   // Without adminAuth every editor is "anonymous": the rule then refuses every edited release.
   if (twoPersonRelease && !RED.settings.adminAuth) node.warn(t('quarantine.errors.twoPersonNoAuth'));
 
-  /** A typed-input config value: `msg` reads the property, `num` a number, else the text. */
-  const value = (type: unknown, v: unknown, msg: NodeMessage): unknown => {
-    if (type === 'msg') return typeof v === 'string' && v ? RED.util.getMessageProperty(msg, v) : undefined;
-    return type === 'num' ? Number(v) : v;
-  };
   const publish = (body: Record<string, unknown>): void => {
     mqtt?.publish(mqttTopic, body).catch((e: unknown) => { node.warn(t('quarantine.errors.mqtt', { error: errText(e) })); });
   };
@@ -109,30 +104,17 @@ function setup(RED: RED, node: Node, def: NodeDef): void {
     .finally(() => notifier.scanned())
     .catch((e: unknown) => { status.error(t('quarantine.status.storeUnavailable')); node.warn(t('quarantine.errors.store', { error: errText(e) })); });
 
-  const ownerOf = (msg: NodeMessage): string => configText(value(def.ownerType, def.owner, msg), 200) || (noOwner || node.warn(t('quarantine.errors.noOwnerMsg')), 'unassigned');
+  const owner = (msg: NodeMessage): string => ownerOf(RED, def, msg) || (noOwner || node.warn(t('quarantine.errors.noOwnerMsg')), 'unassigned');
 
   onInput(node, async (msg) => {
     const store = await getStore();
-    const reasonCode = configText(value(def.reasonCodeType, def.reasonCode, msg), 64) || (msg.fhir ? 'FHIR_INVALID' : msg.error ? 'ERROR' : 'UNSPECIFIED');
-    const slaHours = Number(value(def.slaType ?? 'num', def.sla, msg));
-    const subject = def.subjectType === 'msg' && typeof def.subject === 'string' && def.subject
-      ? asNhsNumber(RED.util.getMessageProperty(msg, def.subject)) : findNhsNumber(msg);
-    const controlId = (msg.hl7 as { controlId?: unknown } | undefined)?.controlId;
-    const correlationId = typeof controlId === 'string' ? controlId : typeof msg._msgid === 'string' ? msg._msgid : null;
-    const storeRecord = (msg._mllp as { storeId?: unknown } | undefined)?.storeId;
+    const fields = parkFields(RED, def, msg);
+    const correlationId = fields.correlationId;
     // The stored original carries the park step (a release continues its trail), but the live
     // msg gets it only once the park has committed: a failed park must not claim it was audited.
     const stored: NodeMessage = { ...msg, audit: Array.isArray(msg.audit) ? [...(msg.audit as unknown[])] : [] };
     appendAudit(stored, { node: node.id, action: 'quarantine.park', outcome: 'quarantined', ...(correlationId ? { ref: correlationId } : {}), recorded: true });
-    const item = await park(store, {
-      msg: stored, reasonCode, node: node.id, flow: node.z ?? null, correlationId, subject: subject ?? null,
-      reason: configText(value(def.reasonType, def.reason, msg), 500) || reasonCode,
-      owner: ownerOf(msg),
-      dueAt: Number.isFinite(slaHours) && slaHours > 0 ? new Date(Date.now() + slaHours * 3600_000).toISOString() : null,
-      messageId: typeof storeRecord === 'string' ? storeRecord : null,
-      contentType: detectContentType(msg.payload),
-      detail: msg.outcome && typeof msg.outcome === 'object' ? { outcome: msg.outcome } : null,
-    });
+    const item = await park(store, { ...fields, msg: stored, node: node.id, flow: node.z ?? null, owner: owner(msg) });
     msg.audit = stored.audit;
     // Parked (committed): the listener's hand-off of this message is safe (HAZ-005 C8).
     confirmHandoff(RED, msg);

@@ -23,6 +23,8 @@ import { SqliteStore } from './sqlite';
 import { mapError } from './sqlite-engine';
 import type { WriterAnswer, WriterRequest } from './sqlite-writer';
 import type { MessageRecord, NewMessage, Store, StoreLocation, StoreOptions, StoreStats } from './types';
+import type { AlertState } from './alert-state';
+import type { EsrState } from './esr-state';
 
 type Reply = { answers: WriterAnswer[]; stats: StoreStats } | { ready: boolean; error?: { code: string; message: string } } | { closed: true };
 type Waiter = { resolve(v: unknown): void; reject(e: unknown): void; row?: MessageRow };
@@ -123,6 +125,22 @@ class ThreadedSqlite {
     });
     await w.terminate();
     await this.reader.close();
+  }
+
+  /**
+   * The ESR intake's and the monitor's state on the reader's connection (a second connection to the
+   * same file, like a second instance: each of their writes is its own `BEGIN IMMEDIATE`, which
+   * waits for the writer thread's lock through busy_timeout). Without these, an `nhs-esr` or
+   * `nhs-monitor` on a writer-thread store failed with "this store has no ESR/alert state".
+   */
+  esrState(): EsrState {
+    if (this.state !== 'open') throw closedError();
+    return this.reader.esrState();
+  }
+
+  alertState(): AlertState {
+    if (this.state !== 'open') throw closedError();
+    return this.reader.alertState();
   }
 
   /** The writer's counters as of its last answer (group commit evidence, as SqliteStore.stats). */

@@ -69,4 +69,28 @@ describe('ESR state schema v4 and the migration runner', () => {
       await c.end();
     }
   });
+
+  it('a writer-thread SQLite store keeps ESR and alert state too (on its reader connection, beside the writer thread)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'esr-wt-'));
+    const s = createStore({ backend: 'sqlite', file: join(dir, 'store.sqlite'), writerThread: true });
+    try {
+      await s.open();
+      const esr = s.esrState!();
+      const at = '2026-12-06T00:00:00.000Z';
+      // Writes on both connections at once: each waits for the other's lock, none fails.
+      const appends = Promise.all(Array.from({ length: 50 }, (_, i) => s.appendMessage({ channel: 'c', raw: Buffer.from(`MSH|^~\\&|${i}`) })));
+      await esr.beginFile({ source: 's', name: 'f', hash: 'h', seq: 1, kind: 'full', size: 1, at });
+      await esr.finishFile('s', 'f', 'h', 'done', { rows: 0 }, null, at);
+      await appends;
+      assert.equal((await esr.getFile('s', 'f', 'h'))?.status, 'done');
+      const row = { monitor: 'm', alertId: 'a', state: 'open' as const, emitted: 'open' as const, heldSince: null, clearSince: null, openedAt: at, resolvedAt: null, data: { n: 1 }, updatedAt: at };
+      await s.alertState!().save([row]);
+      assert.deepEqual((await s.alertState!().listOpen()).map((r) => r.alertId), ['a']);
+      assert.equal(await s.countMessages({}), 50);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(() => s.esrState!(), (e: { code?: string }) => e.code === 'STORE_CLOSED');
+  });
 });
