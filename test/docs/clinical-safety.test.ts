@@ -160,7 +160,8 @@ describe('clinical safety hazard log (DCB0129)', () => {
     const text = readFileSync(logPath, 'utf8');
     const open = text.slice(text.indexOf('## Open actions')).split(/^## (?!Open actions)/m)[0]!;
     const listed = [...open.matchAll(/^\| (A-\d{2}) \| (HAZ-\d{3}) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
-    assert.ok(listed.length > 0, 'the open actions table is found');
+    // The table may be empty (every control tested); its header must still be there to be parsed.
+    assert.match(open, /^\| action \| hazard \| what is missing \|$/m, 'the open actions table is found');
     const { hazards } = parseHazardLog(text);
     const needed = new Set<string>();
     for (const h of hazards) {
