@@ -3,6 +3,8 @@
  * node-red-node-test-helper) with one flow, so the parent can SIGKILL it at any instant.
  *   in  <port> <sqlite file> [audit|peer port] nhs-mllp-in (commit) on a SQLite store; wired to
  *                                              nhs-audit, or to nhs-mllp-out → the parent's peer
+ *   in  <port> <sqlite file> audit-confirm     nhs-mllp-in (commit, hand-off confirm) → a random
+ *                                              0–500 ms delay → nhs-audit
  *   in  <port> <sqlite file> slow-confirm|slow-grace   nhs-mllp-in (commit, hand-off confirm or
  *                                              grace) → a 6 s delay → nhs-audit
  *   out <peer port> <sqlite file> [enqueue N]  nhs-mllp-out → endpoint → the parent's peer
@@ -23,6 +25,16 @@ function flowFor(): Record<string, unknown>[] {
       store,
       { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', handoff: enqueueArg.slice(5), wires: [['slow'], []] },
       { id: 'slow', type: 'delay', pauseType: 'delay', timeout: '6', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '1', randomLast: '5', randomUnits: 'seconds', drop: false, wires: [['au']] },
+      { id: 'au', type: 'nhs-audit', store: 'st', action: 'processed', trail: true, wires: [[]] },
+    ];
+  }
+  if (mode === 'in' && enqueueArg === 'audit-confirm') {
+    // Each message waits a random 0–500 ms between send and the durable write, so a kill often
+    // lands with messages in that gap: the case confirm mode replays.
+    return [
+      store,
+      { id: 'in', type: 'nhs-mllp-in', port, host: '127.0.0.1', store: 'st', ackMode: 'commit', handoff: 'confirm', wires: [['gap'], []] },
+      { id: 'gap', type: 'delay', pauseType: 'random', timeout: '1', timeoutUnits: 'seconds', rate: '1', nbRateUnits: '1', rateUnits: 'second', randomFirst: '0', randomLast: '500', randomUnits: 'milliseconds', drop: false, wires: [['au']] },
       { id: 'au', type: 'nhs-audit', store: 'st', action: 'processed', trail: true, wires: [[]] },
     ];
   }

@@ -6,6 +6,9 @@
  *    and reaches the durable node downstream (nhs-audit, hash-chained in the same store) at
  *    least once: what was kept but not yet handed over when the process died is replayed on
  *    restart, and every duplicate hand-off is a replay (this sender never resends a message).
+ *    Run twice: with a listener saved without the hand-off setting (the 2 s grace), and with
+ *    hand-off confirm and a random delay before the audit, so kills land between send and the
+ *    durable write.
  *  - nhs-mllp-out: every enqueued message is delivered, in order; a message is only ever sent
  *    again when the kill hit between sending it and committing its AA (at-least-once).
  */
@@ -17,6 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { auditPages } from '../../lib/audit/verify';
 import { createStore } from '../../lib/store';
 import { adt, controlIdOf, msaOf, peerAck, peerConnect, peerServer, type PeerClient } from '../helpers/mllp-peer';
 import { sleep } from '../helpers/wait';
@@ -45,12 +49,18 @@ describe('MLLP durability under SIGKILL', () => {
   const children: Child[] = [];
   after(() => { for (const c of children) c.proc.kill('SIGKILL'); });
 
-  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once and handed downstream at least once', { timeout: 170_000 }, async () => {
-    const TOTAL = 10_000;
+  /**
+   * `TOTAL` messages from four connections into nhs-mllp-in (commit) wired to nhs-audit, the
+   * child SIGKILLed about 13 times at random points and restarted; then every AA'd message must
+   * be stored exactly once and recorded by the audit node at least once, duplicates flagged.
+   * `flow` is the child's flow (mllp-child.ts): `audit` (saved without `handoff`: the grace) or
+   * `audit-confirm` (hand-off confirm, a random 0–500 ms delay before the audit).
+   */
+  async function inboundUnderKills(flow: 'audit' | 'audit-confirm', TOTAL: number): Promise<void> {
     const CONNS = 4;
-    const file = join(dir, 'in.sqlite');
+    const file = join(dir, `in-${flow}.sqlite`);
     const port = await freePort();
-    const childArgs = ['in', String(port), file, 'audit'];
+    const childArgs = ['in', String(port), file, flow];
     let child = startChild(childArgs);
     children.push(child);
     await child.ready;
@@ -107,8 +117,9 @@ describe('MLLP durability under SIGKILL', () => {
     running = false;
     await killer;
     assert.ok(kills >= 10, `only ${kills} kills happened; the run was too fast`);
-    // The last instance runs until its replay has been handed over, then is killed too.
-    await sleep(3000);
+    // The last instance runs until its replay has been handed over (and, with the delay, has
+    // passed it), then is killed too.
+    await sleep(flow === 'audit' ? 3000 : 3500);
     child.proc.kill('SIGKILL');
     await child.exited;
 
@@ -124,7 +135,10 @@ describe('MLLP durability under SIGKILL', () => {
       assert.equal(acked.size + unacked, TOTAL);
       assert.ok(acked.size > TOTAL * 0.9, `AA for ${acked.size}/${TOTAL}`);
       // What the audit node downstream recorded: mllp in's step, `receive` or `replay`, per hand-off.
-      const steps = (await store.queryAudit({ node: 'in', limit: 100_000 })).map((r) => [r.correlationId ?? '', r.action] as const);
+      // Read in pages: with the grace, replays alone reach 70,000 records in a run, near the
+      // store's 100,000-row query cap, past which one query would silently drop the newest.
+      const steps: (readonly [string, string])[] = [];
+      for await (const page of auditPages(store, 0, 50_000)) for (const r of page) if (r.node === 'in') steps.push([r.correlationId ?? '', r.action]);
       const handed = new Map<string, string[]>();
       for (const [id, action] of steps) handed.set(id, [...(handed.get(id) ?? []), action]);
       const lost = [...acked].filter((id) => !handed.has(id));
@@ -133,11 +147,21 @@ describe('MLLP durability under SIGKILL', () => {
       const unflagged = [...handed].filter(([, actions]) => actions.filter((a) => a === 'receive').length > 1);
       assert.deepEqual(unflagged.map(([id]) => id), [], 'a duplicate hand-off without `replayed`');
       const replays = steps.filter(([, a]) => a === 'replay').length;
-      console.log(`# durability in: ${kills} kills, ${acked.size} AA, ${unacked} not AA'd, ${all.length} stored, ${replays} replayed downstream`);
+      // Reached the audit only through a replay: killed after the commit and before the durable
+      // write (not yet sent, or sent and still in the flow).
+      const onlyReplayed = [...handed.values()].filter((actions) => !actions.includes('receive')).length;
+      // The delay puts messages between send and the durable write at the kills: hundreds per
+      // kill reach the audit only through a replay (a handful without the delay).
+      if (flow === 'audit-confirm') assert.ok(onlyReplayed >= kills, `only ${onlyReplayed} messages reached the audit through a replay alone: the kills missed the gap`);
+      console.log(`# durability in${flow === 'audit' ? '' : ' (hand-off confirm)'}: ${kills} kills, ${acked.size} AA, ${unacked} not AA'd, ${all.length} stored, ${replays} replayed downstream, ${onlyReplayed} audited only by a replay`);
     } finally {
       await store.close();
     }
-  });
+  }
+
+  it('nhs-mllp-in commit mode: 10,000 messages, ≥10 kills, every AA\'d message stored exactly once and handed downstream at least once', { timeout: 170_000 }, () => inboundUnderKills('audit', 10_000));
+
+  it('nhs-mllp-in commit mode, hand-off confirm: 10,000 messages, ≥10 kills, a random 0–500 ms delay before nhs-audit, every AA\'d message stored exactly once and audited at least once', { timeout: 170_000 }, () => inboundUnderKills('audit-confirm', 10_000));
 
   it('nhs-mllp-in hand-off confirm: SIGKILLed while a message waits in a 6 s delay before nhs-audit, it is replayed and recorded on restart; with the 2 s grace it is lost', { timeout: 90_000 }, async () => {
     const run = async (handoff: 'confirm' | 'grace', id: string): Promise<{ audited: string[]; stored: number }> => {
