@@ -5,6 +5,22 @@ import { park } from '../../../lib/quarantine/service';
 import { ADT } from '../quarantine/fixtures';
 import { registerEndpoint } from '../../../nodes/shared/quarantine-endpoints';
 import { openBackend } from './stores';
+import type { Store } from '../../../lib/store';
+
+/** registerAdminApi on a fake RED (`store` as the nhs-store `s1`): its route handlers by "METHOD path". */
+function adminApi(needsPermission: (p: string) => unknown, store?: Store): Record<string, (req: any, res: any) => void> {
+  const handlers: Record<string, (req: any, res: any) => void> = {};
+  const RED: any = {
+    settings: {}, auth: { needsPermission }, log: { warn: () => undefined },
+    nodes: { getNode: (id: string) => (store && id === 's1' ? { getStore: () => Promise.resolve(store) } : null) },
+    httpAdmin: {
+      get: (path: string, _m: any, h: any) => { handlers[`GET ${path}`] = h; },
+      post: (path: string, _m: any, h: any) => { handlers[`POST ${path}`] = h; },
+    },
+  };
+  registerAdminApi(RED);
+  return handlers;
+}
 
 describe('admin API permissions', () => {
   it('puts every /nhs-interop route behind the right RED.auth.needsPermission, registered once', () => {
@@ -45,18 +61,10 @@ describe('admin API permissions', () => {
   });
 
   it('refuses ?reveal=1 (403 REVEAL_FORBIDDEN) to a caller RED.auth denies the reveal permission, before touching a store', async () => {
-    const handlers: Record<string, (req: any, res: any) => void> = {};
     const granted = new Set(['nhs.quarantine.read', 'nhs.audit.read']);
     // Behaves like @node-red/editor-api needsPermission for a user with scope "read".
     const needsPermission = (p: string) => (_req: any, res: any, next: () => void) => { if (granted.has(p)) next(); else res.status(401).end(); };
-    const RED: any = {
-      settings: {}, nodes: { getNode: () => null }, auth: { needsPermission },
-      httpAdmin: {
-        get: (path: string, _m: any, h: any) => { handlers[`GET ${path}`] = h; },
-        post: (path: string, _m: any, h: any) => { handlers[`POST ${path}`] = h; },
-      },
-    };
-    registerAdminApi(RED);
+    const handlers = adminApi(needsPermission);
     const call = (key: string, query: Record<string, string>) => new Promise<{ status: number; body: any }>((resolve) => {
       let status = 200;
       const res = { status(c: number) { status = c; return res; }, json(body: unknown) { resolve({ status, body }); } };
@@ -75,18 +83,9 @@ describe('admin API permissions', () => {
     const t = await openBackend('sqlite');
     try {
       const item = await park(t.store, { msg: { payload: ADT }, reasonCode: 'X', reason: 'x', owner: 'o', dueAt: null, node: 'q1', flow: null, correlationId: null, subject: '9000000009', messageId: null, contentType: 'hl7v2' });
-      const handlers: Record<string, (req: any, res: any) => void> = {};
       let granted = new Set(['nhs.quarantine.read', 'nhs.quarantine.write']);
       const needsPermission = (p: string) => (_req: any, res: any, next: () => void) => { if (granted.has(p)) next(); else res.status(401).end(); };
-      const RED: any = {
-        settings: {}, auth: { needsPermission }, log: { warn: () => undefined },
-        nodes: { getNode: (id: string) => (id === 's1' ? { getStore: () => Promise.resolve(t.store) } : null) },
-        httpAdmin: {
-          get: (path: string, _m: any, h: any) => { handlers[`GET ${path}`] = h; },
-          post: (path: string, _m: any, h: any) => { handlers[`POST ${path}`] = h; },
-        },
-      };
-      registerAdminApi(RED);
+      const handlers = adminApi(needsPermission, t.store);
       const preview = (payload: string) => new Promise<{ status: number; body: any }>((resolve) => {
         let status = 200;
         const res = { status(c: number) { status = c; return res; }, json(body: unknown) { resolve({ status, body }); } };
@@ -117,19 +116,10 @@ describe('admin API permissions', () => {
     const unregister = registerEndpoint('q2p', { storeId: 's1', twoPersonRelease: true, resolved: () => undefined, deliver: (msg) => { delivered.push(msg); } });
     try {
       const item = await park(t.store, { msg: { payload: ADT }, reasonCode: 'X', reason: 'x', owner: 'o', dueAt: null, node: 'q2p', flow: null, correlationId: null, subject: '9000000009', messageId: null, contentType: 'hl7v2' });
-      const handlers: Record<string, (req: any, res: any) => void> = {};
       // Behaves like @node-red/editor-api needsPermission: both users hold read and write.
       const users: Record<string, Set<string>> = { alice: new Set(['nhs.quarantine.read', 'nhs.quarantine.write', 'nhs.quarantine.reveal']), bob: new Set(['nhs.quarantine.read', 'nhs.quarantine.write']) };
       const needsPermission = (p: string) => (req: any, res: any, next: () => void) => { if (users[req.user?.username]?.has(p) || req.user?.forged) next(); else res.status(403).end(); };
-      const RED: any = {
-        settings: {}, auth: { needsPermission }, log: { warn: () => undefined },
-        nodes: { getNode: (id: string) => (id === 's1' ? { getStore: () => Promise.resolve(t.store) } : null) },
-        httpAdmin: {
-          get: (path: string, _m: any, h: any) => { handlers[`GET ${path}`] = h; },
-          post: (path: string, _m: any, h: any) => { handlers[`POST ${path}`] = h; },
-        },
-      };
-      registerAdminApi(RED);
+      const handlers = adminApi(needsPermission, t.store);
       // As Express runs it: the permission middleware, then the handler.
       const call = (key: string, user: unknown, body: Record<string, unknown> = {}) => new Promise<{ status: number; body: any }>((resolve) => {
         let status = 200;
