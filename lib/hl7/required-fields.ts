@@ -147,12 +147,20 @@ function compare(a: readonly number[], b: readonly number[]): number {
   return 0;
 }
 
+/** The table's since/until versions, parsed once (not per field of every message). */
+const bounds = new Map<string, number[]>();
+const parsedBound = (v: string): number[] => {
+  let p = bounds.get(v);
+  if (!p) bounds.set(v, (p = versionParts(v)!));
+  return p;
+};
+
 /** Whether a rule applies to a message of this version (rules with a range need a known version). */
 function applies(f: RequiredField, version: number[] | undefined): boolean {
   if (f.since === undefined && f.until === undefined) return true;
   if (!version) return false;
-  if (f.since !== undefined && compare(version, versionParts(f.since)!) < 0) return false;
-  if (f.until !== undefined && compare(version, versionParts(f.until)!) > 0) return false;
+  if (f.since !== undefined && compare(version, parsedBound(f.since)) < 0) return false;
+  if (f.until !== undefined && compare(version, parsedBound(f.until)) > 0) return false;
   return true;
 }
 
